@@ -1,0 +1,636 @@
+package gslb
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+
+	"github.com/meridian-gslb/meridian/geo"
+)
+
+// MaxAddrs is the most addresses one Answer carries. It keeps Answer a
+// fixed-size value so Select does not allocate.
+const MaxAddrs = 8
+
+// DNS query types Select answers with addresses. Every other type is
+// NODATA for a service name.
+const (
+	TypeA    uint16 = 1
+	TypeAAAA uint16 = 28
+)
+
+// Query is what Select needs to know about one DNS question.
+type Query struct {
+	// Name is the canonical (lower case, fully qualified) query name.
+	// Select does not keep it, so callers may pass a string that aliases
+	// a reused buffer.
+	Name string
+	Type uint16
+	// Client is the address that locates the client: the ECS address when
+	// the query carried one with a non-zero source prefix, else the
+	// packet's source address.
+	Client netip.Addr
+	// SourcePrefix is the ECS source prefix length, or the full address
+	// length when there was no ECS.
+	SourcePrefix int
+	// Rand drives the random choices (weighted, roundrobin); the caller
+	// supplies it so that Select stays a pure function.
+	Rand uint64
+}
+
+// Result is the outcome class of a Select, translated to an rcode and
+// answer sections by dnsserver.
+type Result uint8
+
+// The results.
+const (
+	Success  Result = iota // addresses or a CNAME target
+	NoData                 // the name exists, but has nothing of this type
+	NXDomain               // in a zone, but no such service
+	Refused                // in no zone we serve
+)
+
+func (r Result) String() string {
+	switch r {
+	case Success:
+		return "success"
+	case NoData:
+		return "nodata"
+	case NXDomain:
+		return "nxdomain"
+	case Refused:
+		return "refused"
+	}
+	return fmt.Sprintf("result(%d)", uint8(r))
+}
+
+// Answer is Select's decision. It is a fixed-size value: no allocation.
+type Answer struct {
+	Result  Result
+	Zone    *Zone    // the zone of the name, nil when Refused
+	Service *Service // nil unless the name is a service
+	// Target is the CNAME target when a hostname member was chosen.
+	Target string
+	TTL    uint32
+	// ScopePrefix is the ECS scope (RFC 7871 section 7.2.1): the length of
+	// the client prefix that decided the answer. 0 when the answer does
+	// not depend on the client.
+	ScopePrefix uint8
+	// Site is the site of the first answered member, "" otherwise.
+	Site string
+	// Degraded is set when members are down, a lower priority group or
+	// the down response answered.
+	Degraded bool
+	Reason   Reason
+	n        uint8
+	addrs    [MaxAddrs]netip.Addr
+}
+
+// Addrs returns the answered addresses, best first.
+func (a *Answer) Addrs() []netip.Addr { return a.addrs[:a.n] }
+
+func (a *Answer) add(ip netip.Addr) bool {
+	if int(a.n) == MaxAddrs {
+		return false
+	}
+	a.addrs[a.n] = ip
+	a.n++
+	return true
+}
+
+// Rule names the step of the decision order that settled an answer.
+type Rule uint8
+
+// The rules, in decision order.
+const (
+	RuleNotInZone       Rule = iota // no zone: REFUSED
+	RuleNoService                   // in the zone, no such service: NXDOMAIN
+	RuleNotAddressType              // qtype other than A/AAAA: NODATA
+	RuleNoFamily                    // no member of the asked family: NODATA
+	RuleGeoNearest                  // nearest site by great-circle distance
+	RuleGeoSite                     // a geo rule placed the client at a site
+	RuleGeoCountry                  // no coordinates: same country or continent
+	RuleGeoUnlocated                // client not located: every candidate
+	RuleTopology                    // a topology rule matched
+	RuleTopologyDefault             // no topology rule matched
+	RuleWeighted                    // weighted random choice
+	RuleRoundRobin                  // rotation
+	RuleConsistentHash              // rendezvous hash of the client subnet
+	RuleDownNone                    // nothing healthy: NODATA
+	RuleDownAll                     // nothing healthy: every member
+	RuleDownFallback                // nothing healthy: fallback addresses
+)
+
+var ruleNames = [...]string{
+	RuleNotInZone:       "not-in-zone",
+	RuleNoService:       "no-such-name",
+	RuleNotAddressType:  "not-address-type",
+	RuleNoFamily:        "no-member-of-family",
+	RuleGeoNearest:      "geo-nearest",
+	RuleGeoSite:         "geo-rule-site",
+	RuleGeoCountry:      "geo-country",
+	RuleGeoUnlocated:    "geo-unlocated",
+	RuleTopology:        "topology",
+	RuleTopologyDefault: "topology-no-match",
+	RuleWeighted:        "weighted",
+	RuleRoundRobin:      "roundrobin",
+	RuleConsistentHash:  "consistent-hash",
+	RuleDownNone:        "down-none",
+	RuleDownAll:         "down-all",
+	RuleDownFallback:    "down-fallback",
+}
+
+func (r Rule) String() string {
+	if int(r) < len(ruleNames) {
+		return ruleNames[r]
+	}
+	return fmt.Sprintf("rule(%d)", uint8(r))
+}
+
+// Reason says why Select answered as it did; explain prints it and the
+// query log records it.
+type Reason struct {
+	Rule Rule
+	// Persistent is set when site persistence picked among the candidates.
+	Persistent bool
+	// Priority is the priority group answered; BelowMinUp is set when no
+	// group had min_up healthy members and the first group with any was used.
+	Priority   int
+	BelowMinUp bool
+	// Candidates is how many members were eligible in that group, Down
+	// how many of the group were left out as unhealthy or drained.
+	Candidates int
+	Down       int
+	// Located is how the client was placed (geo and topology).
+	Located geo.Source
+}
+
+func (r Reason) String() string {
+	s := r.Rule.String()
+	switch r.Rule {
+	case RuleNotInZone, RuleNoService, RuleNotAddressType, RuleNoFamily, RuleDownNone, RuleDownAll, RuleDownFallback:
+		return s
+	}
+	s = fmt.Sprintf("%s priority=%d candidates=%d down=%d", s, r.Priority, r.Candidates, r.Down)
+	if r.Persistent {
+		s += " persistent"
+	}
+	if r.BelowMinUp {
+		s += " below-min-up"
+	}
+	if r.Located != geo.SourceNone {
+		s += " located-by=" + r.Located.String()
+	}
+	return s
+}
+
+// Select picks the answer for q from snapshot s, following the decision
+// order in shared/design.md. It is pure, lock-free and does not allocate.
+func Select(s *Snapshot, q Query) Answer { return s.decide(q, nil) }
+
+// Explain is Select with a trace of every step and every member
+// considered. It allocates; use it for the explain API, not for queries.
+func Explain(s *Snapshot, q Query) (Answer, *Trace) {
+	t := &Trace{}
+	a := s.decide(q, t)
+	return a, t
+}
+
+// filter keeps the member indexes for which f is true, in place.
+func filter(l []int, f func(int) bool) []int {
+	n := 0
+	for _, i := range l {
+		if f(i) {
+			l[n] = i
+			n++
+		}
+	}
+	return l[:n]
+}
+
+func (s *Snapshot) decide(q Query, t *Trace) (a Answer) {
+	svc := s.services[q.Name]
+	if svc == nil {
+		a.Zone = s.Zone(q.Name)
+		if a.Zone == nil {
+			a.Result, a.Reason.Rule = Refused, RuleNotInZone
+		} else {
+			a.Result, a.Reason.Rule = NXDomain, RuleNoService
+		}
+		return a
+	}
+	a.Zone, a.Service, a.TTL = svc.zone, svc.Service, svc.Policy.TTL
+	var f int
+	switch q.Type {
+	case TypeA:
+		f = famV4
+	case TypeAAAA:
+		f = famV6
+	default:
+		a.Result, a.Reason.Rule = NoData, RuleNotAddressType
+		return a
+	}
+	if len(svc.groups[f]) == 0 {
+		a.Result, a.Reason.Rule = NoData, RuleNoFamily
+		return a
+	}
+	if t != nil {
+		t.start(s, svc, q, f)
+	}
+
+	// Steps 2 and 3: health, then the first priority group with min_up
+	// healthy members; failing that, the first with any.
+	// The candidate list lives in this array on the stack; only a group of
+	// more than 32 members makes it allocate.
+	var buf [32]int
+	g, l, down := s.pickGroup(svc, f, buf[:0], svc.Policy.MinUp)
+	if g == nil {
+		if g, l, down = s.pickGroup(svc, f, buf[:0], 1); g != nil {
+			a.Reason.BelowMinUp = true
+		}
+	}
+	if g == nil {
+		return s.downResponse(svc, f, a, t)
+	}
+	a.Reason.Priority, a.Reason.Candidates, a.Reason.Down = g.priority, len(l), down
+	a.Degraded = down > 0 || a.Reason.BelowMinUp || g != &svc.groups[f][0]
+	if t != nil {
+		t.group(g, l, a.Reason.BelowMinUp)
+	}
+
+	// Step 4: the strategy narrows the group to equally good members.
+	pol := &svc.Policy
+	var scope int
+	switch pol.Strategy {
+	case StrategyGeo:
+		l, scope = s.byGeo(svc, q, l, &a, t)
+	case StrategyTopology:
+		l, scope = s.byTopology(svc, q, l, &a, t)
+	case StrategyWeighted:
+		a.Reason.Rule = RuleWeighted
+	case StrategyRoundRobin:
+		a.Reason.Rule = RuleRoundRobin
+	case StrategyConsistentHash:
+		a.Reason.Rule = RuleConsistentHash
+	}
+
+	// Step 5: pick the first member: rendezvous hashing when the answer
+	// must be sticky, else a weighted random draw (roundrobin rotates).
+	first := 0
+	switch {
+	case pol.Strategy == StrategyConsistentHash:
+		first = hrw(svc, l, q.Client, pol.HashMask.Bits(q.Client))
+		scope = max(scope, pol.HashMask.Bits(q.Client))
+	case pol.Persistence.Enabled:
+		first = hrw(svc, l, q.Client, pol.Persistence.Mask.Bits(q.Client))
+		scope = max(scope, pol.Persistence.Mask.Bits(q.Client))
+		a.Reason.Persistent = true
+	case pol.Strategy == StrategyRoundRobin:
+		first = int(q.Rand % uint64(len(l)))
+	default:
+		first = weightedDraw(svc, l, q.Rand)
+	}
+
+	// Step 6: count, then the addresses of the chosen members in order.
+	count := pol.Answers
+	if count == 0 {
+		count = 1
+		if pol.Strategy == StrategyRoundRobin {
+			count = len(l)
+		}
+	}
+	for k := 0; k < len(l) && k < count; k++ {
+		m := &svc.members[l[(first+k)%len(l)]]
+		if k == 0 {
+			a.Site = m.Site
+			if m.Hostname != "" {
+				a.Target = m.Hostname
+				break
+			}
+		}
+		if m.Hostname != "" {
+			continue // a CNAME cannot stand beside addresses (RFC 1034 section 3.6.2)
+		}
+		for _, ip := range m.addrs[f] {
+			a.add(ip)
+		}
+	}
+	a.ScopePrefix = uint8(scope)
+	a.Result = Success
+	if a.Degraded && pol.DegradedTTL > 0 {
+		a.TTL = pol.DegradedTTL
+	}
+	if t != nil {
+		t.finish(a)
+	}
+	return a
+}
+
+// pickGroup returns the first priority group with at least minUp eligible
+// (up, not drained) members, those members appended to buf, and how many
+// of the group were left out.
+func (s *Snapshot) pickGroup(svc *service, f int, buf []int, minUp int) (*group, []int, int) {
+	groups := svc.groups[f]
+	for gi := range groups {
+		g := &groups[gi]
+		l := buf[:0]
+		for _, i := range g.members {
+			m := &svc.members[i]
+			if m.up && m.Weight > 0 {
+				l = append(l, i)
+			}
+		}
+		if len(l) >= minUp {
+			return g, l, len(g.members) - len(l)
+		}
+	}
+	return nil, nil, 0
+}
+
+// byGeo keeps the nearest members (within the tie band) and returns the
+// ECS scope that decided it.
+func (s *Snapshot) byGeo(svc *service, q Query, l []int, a *Answer, t *Trace) ([]int, int) {
+	m := s.Locator.Locate(q.Client)
+	a.Reason.Located = m.Source
+	scope := s.locScope(m, q)
+	if t != nil {
+		t.located(m)
+	}
+	loc := m.Location
+	if m.Site != "" {
+		if at, ok := atSite(svc, l, m.Site); ok {
+			a.Reason.Rule = RuleGeoSite
+			return at, scope
+		}
+		if site := s.sites[m.Site]; site != nil {
+			loc = site.Location // the site is out: go to what is nearest to it
+		}
+	}
+	switch {
+	case loc.HasCoords:
+		a.Reason.Rule = RuleGeoNearest
+		best := math.Inf(1)
+		for _, i := range l {
+			best = min(best, memberDistance(svc, i, loc))
+		}
+		band := best + svc.Policy.GeoTieKm
+		l = filter(l, func(i int) bool { return memberDistance(svc, i, loc) <= band })
+		if t != nil {
+			t.distances(svc, loc)
+		}
+	case loc.Country != "" || loc.Continent != "":
+		a.Reason.Rule = RuleGeoCountry
+		var ok bool
+		if l, ok = keepIfAny(svc, l, func(st *Site) bool { return loc.Country != "" && st.Location.Country == loc.Country }); !ok {
+			l, _ = keepIfAny(svc, l, func(st *Site) bool { return loc.Continent != "" && st.Location.Continent == loc.Continent })
+		}
+	default:
+		a.Reason.Rule = RuleGeoUnlocated
+	}
+	return l, scope
+}
+
+// locScope is the ECS scope of a geo decision: the network that located the
+// client. Without a locator the answer does not depend on the client.
+func (s *Snapshot) locScope(m geo.Match, q Query) int {
+	switch {
+	case s.Locator == nil:
+		return 0
+	case m.Prefix.IsValid():
+		return m.Prefix.Bits()
+	default:
+		return q.SourcePrefix
+	}
+}
+
+func memberDistance(svc *service, i int, loc geo.Location) float64 {
+	st := svc.members[i].site
+	if st == nil || !st.Location.HasCoords {
+		return math.Inf(1)
+	}
+	return geo.DistanceKm(loc, st.Location)
+}
+
+// atSite narrows l to members at site, if there are any.
+func atSite(svc *service, l []int, site string) ([]int, bool) {
+	return keepIfAny(svc, l, func(st *Site) bool { return st.Name == site })
+}
+
+// keepIfAny narrows l to members whose site matches, unless none does.
+func keepIfAny(svc *service, l []int, match func(*Site) bool) ([]int, bool) {
+	for _, i := range l {
+		if st := svc.members[i].site; st != nil && match(st) {
+			return filter(l, func(i int) bool { st := svc.members[i].site; return st != nil && match(st) }), true
+		}
+	}
+	return l, false
+}
+
+// byTopology applies the first matching topology rule: its sites in order,
+// the first with eligible members wins.
+func (s *Snapshot) byTopology(svc *service, q Query, l []int, a *Answer, t *Trace) ([]int, int) {
+	var m geo.Match
+	located := false
+	scope := 0
+	for ri := range svc.Policy.Topology {
+		r := &svc.Policy.Topology[ri]
+		hit := false
+		for _, p := range r.CIDRs {
+			if p.Contains(q.Client) {
+				hit, scope = true, max(scope, p.Bits())
+				break
+			}
+			// An earlier rule's network near the client must not be
+			// covered by the scope we return (RFC 7871 section 7.3.1).
+			scope = excludeScope(scope, q.Client, p)
+		}
+		if !hit && (len(r.Countries) > 0 || len(r.Continents) > 0) {
+			if !located {
+				m, located = s.Locator.Locate(q.Client), true
+				a.Reason.Located = m.Source
+				if t != nil {
+					t.located(m)
+				}
+			}
+			scope = max(scope, s.locScope(m, q))
+			hit = containsFold(r.Countries, m.Location.Country) || containsFold(r.Continents, m.Location.Continent)
+		}
+		if !hit {
+			continue
+		}
+		for _, site := range r.Sites {
+			if at, ok := atSite(svc, l, site); ok {
+				a.Reason.Rule = RuleTopology
+				if t != nil {
+					t.add("topology rule %d matched; site %s has eligible members", ri, site)
+				}
+				return at, scope
+			}
+		}
+		if t != nil {
+			t.add("topology rule %d matched but none of its sites %v has an eligible member", ri, r.Sites)
+		}
+		break
+	}
+	a.Reason.Rule = RuleTopologyDefault
+	return l, scope
+}
+
+// excludeScope lengthens scope until client/scope no longer overlaps p,
+// when p does not contain client.
+func excludeScope(scope int, client netip.Addr, p netip.Prefix) int {
+	if p.Addr().Is4() != client.Is4() {
+		return scope
+	}
+	common := commonBits(client, p.Addr())
+	if common < p.Bits() && scope <= common {
+		return common + 1
+	}
+	return scope
+}
+
+func commonBits(a, b netip.Addr) int {
+	x, y := a.As16(), b.As16()
+	n := 0
+	for i := range x {
+		d := x[i] ^ y[i]
+		if d == 0 {
+			n += 8
+			continue
+		}
+		for d&0x80 == 0 {
+			n++
+			d <<= 1
+		}
+		break
+	}
+	if a.Is4() {
+		n -= 96
+	}
+	return n
+}
+
+func containsFold(list []string, v string) bool {
+	if v == "" {
+		return false
+	}
+	for _, s := range list {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// downResponse answers when no member is eligible.
+func (s *Snapshot) downResponse(svc *service, f int, a Answer, t *Trace) Answer {
+	pol := &svc.Policy
+	a.Degraded = true
+	if pol.DegradedTTL > 0 {
+		a.TTL = pol.DegradedTTL
+	}
+	switch pol.Down.Type {
+	case DownAll:
+		a.Reason.Rule = RuleDownAll
+		for _, g := range svc.groups[f] {
+			for _, i := range g.members {
+				m := &svc.members[i]
+				if m.Hostname != "" && a.n == 0 && a.Target == "" {
+					a.Target, a.Site = m.Hostname, m.Site
+				}
+				for _, ip := range m.addrs[f] {
+					a.add(ip)
+				}
+			}
+		}
+		if a.n > 0 {
+			a.Target = "" // addresses win over a CNAME
+		}
+	case DownFallback:
+		a.Reason.Rule = RuleDownFallback
+		for _, ip := range pol.Down.Addresses {
+			if famOf(ip) == f {
+				a.add(ip)
+			}
+		}
+	default:
+		a.Reason.Rule = RuleDownNone
+	}
+	a.Result = Success
+	if a.n == 0 && a.Target == "" {
+		a.Result = NoData
+	}
+	if t != nil {
+		t.add("no member is eligible: down response %q", pol.Down.Type)
+		t.finish(a)
+	}
+	return a
+}
+
+// weightedDraw picks an index into l with probability proportional to
+// the members' weights.
+func weightedDraw(svc *service, l []int, r uint64) int {
+	var total uint64
+	for _, i := range l {
+		total += uint64(svc.members[i].Weight)
+	}
+	if total == 0 {
+		return 0
+	}
+	x := r % total
+	for k, i := range l {
+		w := uint64(svc.members[i].Weight)
+		if x < w {
+			return k
+		}
+		x -= w
+	}
+	return 0
+}
+
+// hrw is weighted rendezvous hashing (Thaler and Ravishankar; the
+// logarithmic method of Schindelhauer and Schomaker): every member scores
+// w / -ln(u), u a hash of (client subnet, member) in (0,1), and the best
+// score wins. Removing a member moves only the clients it had, and every
+// site computes the same winner without talking to the others.
+func hrw(svc *service, l []int, client netip.Addr, bits int) int {
+	hi, lo := subnetKey(client, bits)
+	best, bestScore := 0, math.Inf(-1)
+	for k, i := range l {
+		m := &svc.members[i]
+		h := mix64(hi ^ mix64(lo^m.seed))
+		u := (float64(h>>11) + 0.5) / (1 << 53)
+		score := float64(m.Weight) / -math.Log(u)
+		if score > bestScore {
+			best, bestScore = k, score
+		}
+	}
+	return best
+}
+
+// subnetKey is the client subnet under the mask, as two words.
+func subnetKey(a netip.Addr, bits int) (hi, lo uint64) {
+	if !a.IsValid() {
+		return 0, 0
+	}
+	p, err := a.Prefix(bits)
+	if err != nil {
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	b := p.Addr().As16()
+	for i := 0; i < 8; i++ {
+		hi = hi<<8 | uint64(b[i])
+		lo = lo<<8 | uint64(b[8+i])
+	}
+	return hi ^ uint64(bits)<<56, lo
+}
+
+// mix64 is the splitmix64 finalizer: a fast, well-spread 64-bit mix.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}

@@ -1,0 +1,33 @@
+package gslb
+
+import (
+	"net/netip"
+	"testing"
+)
+
+// Goal: 0 allocs per Select (shared/design.md section 4).
+func BenchmarkSelect(b *testing.B) {
+	s := snapshot(b, testState(), nil)
+	for _, bc := range []struct {
+		name string
+		q    Query
+	}{
+		{"geo", q("app.gslb.example.", TypeA, "81.2.69.0/24")},
+		{"geo-ipv6", q("app.gslb.example.", TypeAAAA, "2001:67c:2e8::/48")},
+		{"weighted-persistent", q("www.gslb.example.", TypeA, "81.2.69.0/24")},
+		{"topology", q("topo.gslb.example.", TypeA, "81.2.69.0/24")},
+		{"roundrobin", q("rr.gslb.example.", TypeA, "81.2.69.0/24")},
+		{"consistenthash", q("ch.gslb.example.", TypeA, "81.2.69.0/24")},
+		{"nxdomain", q("nope.gslb.example.", TypeA, "81.2.69.0/24")},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			qq := bc.q
+			for i := 0; b.Loop(); i++ {
+				qq.Rand = uint64(i)
+				qq.Client = netip.AddrFrom4([4]byte{81, 2, byte(i), 0})
+				_ = Select(s, qq)
+			}
+		})
+	}
+}

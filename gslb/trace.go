@@ -1,0 +1,146 @@
+package gslb
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/meridian-gslb/meridian/geo"
+)
+
+// Trace is the step-by-step account of one decision, for `meridian
+// explain` and /api/v1/explain. Only Explain fills one.
+type Trace struct {
+	Client   string          `json:"client"`
+	Located  *LocatedAs      `json:"located,omitempty"`
+	Steps    []string        `json:"steps"`
+	Members  []MemberVerdict `json:"members"`
+	Answered []string        `json:"answered"`
+}
+
+// LocatedAs is where the client was placed.
+type LocatedAs struct {
+	Source    string  `json:"source"`
+	Network   string  `json:"network,omitempty"`
+	Site      string  `json:"site,omitempty"`
+	Country   string  `json:"country,omitempty"`
+	Continent string  `json:"continent,omitempty"`
+	Lat       float64 `json:"lat,omitempty"`
+	Lon       float64 `json:"lon,omitempty"`
+}
+
+// MemberVerdict is what the decision made of one member.
+type MemberVerdict struct {
+	Site        string   `json:"site"`
+	Member      string   `json:"member"`
+	Priority    int      `json:"priority"`
+	Weight      uint32   `json:"weight"`
+	Up          bool     `json:"up"`
+	HealthKnown bool     `json:"health_known"`
+	DistanceKm  *float64 `json:"distance_km,omitempty"`
+	Verdict     string   `json:"verdict"`
+}
+
+func (t *Trace) add(format string, args ...any) {
+	t.Steps = append(t.Steps, fmt.Sprintf(format, args...))
+}
+
+func (t *Trace) start(s *Snapshot, svc *service, q Query, f int) {
+	t.Client = fmt.Sprintf("%s/%d", q.Client, q.SourcePrefix)
+	fam := "IPv4"
+	if f == famV6 {
+		fam = "IPv6"
+	}
+	t.add("service %s: strategy %s, %d members, %d priority groups answer %s", svc.Name, svc.Policy.Strategy, len(svc.members), len(svc.groups[f]), fam)
+	for _, g := range svc.groups[f] {
+		for _, i := range g.members {
+			m := &svc.members[i]
+			v := "eligible"
+			switch {
+			case !m.up:
+				v = "down"
+			case m.Weight == 0:
+				v = "drained (weight 0)"
+			}
+			t.Members = append(t.Members, MemberVerdict{
+				Site: m.Site, Member: m.ID(), Priority: m.Priority, Weight: m.Weight,
+				Up: m.up, HealthKnown: m.known, Verdict: v,
+			})
+		}
+	}
+}
+
+func (t *Trace) verdict(svc *service, i int) *MemberVerdict {
+	id := svc.members[i].ID()
+	for k := range t.Members {
+		if t.Members[k].Member == id {
+			return &t.Members[k]
+		}
+	}
+	return nil
+}
+
+func (t *Trace) group(g *group, eligible []int, belowMinUp bool) {
+	if belowMinUp {
+		t.add("no priority group has min_up eligible members; using priority %d with %d", g.priority, len(eligible))
+	} else {
+		t.add("priority group %d chosen with %d eligible members", g.priority, len(eligible))
+	}
+	for k := range t.Members {
+		if t.Members[k].Priority != g.priority && t.Members[k].Verdict == "eligible" {
+			t.Members[k].Verdict = "other priority group"
+		}
+	}
+}
+
+func (t *Trace) located(m geo.Match) {
+	l := &LocatedAs{Source: m.Source.String(), Site: m.Site, Country: m.Location.Country, Continent: m.Location.Continent}
+	if m.Prefix.IsValid() {
+		l.Network = m.Prefix.String()
+	}
+	if m.Location.HasCoords {
+		l.Lat, l.Lon = m.Location.Lat, m.Location.Lon
+	}
+	t.Located = l
+	t.add("client located by %s: network %s site %q country %q continent %q", m.Source, l.Network, m.Site, l.Country, l.Continent)
+}
+
+func (t *Trace) distances(svc *service, loc geo.Location) {
+	for i := range svc.members {
+		if v := t.verdict(svc, i); v != nil {
+			d := memberDistance(svc, i, loc)
+			v.DistanceKm = &d
+		}
+	}
+}
+
+func (t *Trace) finish(a Answer) {
+	t.add("answer: %s %s ttl=%d scope=/%d (%s)", a.Result, a.answerText(), a.TTL, a.ScopePrefix, a.Reason)
+	for _, ip := range a.Addrs() {
+		t.Answered = append(t.Answered, ip.String())
+	}
+	if a.Target != "" {
+		t.Answered = append(t.Answered, "CNAME "+a.Target)
+	}
+	for k := range t.Members {
+		v := &t.Members[k]
+		if v.Site == a.Site && v.Verdict == "eligible" && (slices.Contains(t.Answered, "CNAME "+hostOf(v.Member)) || a.Target == "") {
+			v.Verdict = "answered"
+		}
+	}
+}
+
+func hostOf(id string) string {
+	for i := range id {
+		if id[i] == '/' {
+			return id[i+1:]
+		}
+	}
+	return id
+}
+
+func (a *Answer) answerText() string {
+	if a.Target != "" {
+		return "CNAME " + a.Target
+	}
+	return fmt.Sprint(a.Addrs())
+}

@@ -1,0 +1,378 @@
+package gslb
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Defaults applied by ApplyDefaults. They are documented in docs/configuration.md.
+const (
+	DefaultTTL         = 30
+	DefaultMinUp       = 1
+	DefaultWeight      = 1
+	DefaultGeoTieKm    = 100
+	DefaultMaskIPv4    = 24
+	DefaultMaskIPv6    = 56
+	DefaultSOARefresh  = 3600
+	DefaultSOARetry    = 600
+	DefaultSOAExpire   = 1209600
+	DefaultSOAMinimum  = 60
+	DefaultSOATTL      = 3600
+	DefaultNSTTL       = 3600
+	maxMembersAnswered = MaxAddrs
+)
+
+// FieldError is a validation failure at a field path written as in the
+// configuration file ("services[2].members[0].site").
+type FieldError struct {
+	Path string
+	Msg  string
+}
+
+func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
+
+// CanonicalName lower-cases a DNS name and makes it fully qualified.
+func CanonicalName(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" || strings.HasSuffix(s, ".") {
+		return s
+	}
+	return s + "."
+}
+
+// ApplyDefaults fills unset fields and canonicalises names in place. Call
+// it before Validate. Weights are not defaulted here: a zero weight is a
+// valid drain, so loaders must set DefaultWeight themselves when the field
+// was absent.
+func (st *State) ApplyDefaults() {
+	for i := range st.Zones {
+		z := &st.Zones[i]
+		z.Name = CanonicalName(z.Name)
+		z.SOA.MName = CanonicalName(z.SOA.MName)
+		z.SOA.RName = CanonicalName(z.SOA.RName)
+		setDefault(&z.SOA.Refresh, DefaultSOARefresh)
+		setDefault(&z.SOA.Retry, DefaultSOARetry)
+		setDefault(&z.SOA.Expire, DefaultSOAExpire)
+		setDefault(&z.SOA.Minimum, DefaultSOAMinimum)
+		setDefault(&z.SOA.TTL, DefaultSOATTL)
+		setDefault(&z.NSTTL, DefaultNSTTL)
+		for j := range z.NameServers {
+			z.NameServers[j].Name = CanonicalName(z.NameServers[j].Name)
+		}
+		if z.SOA.MName == "" && len(z.NameServers) > 0 {
+			z.SOA.MName = z.NameServers[0].Name
+		}
+		if z.SOA.RName == "" && z.Name != "" {
+			z.SOA.RName = "hostmaster." + z.Name
+		}
+	}
+	for i := range st.Services {
+		s := &st.Services[i]
+		s.Name = CanonicalName(s.Name)
+		p := &s.Policy
+		if p.Strategy == "" {
+			p.Strategy = StrategyGeo
+		}
+		p.Strategy = Strategy(strings.ToLower(string(p.Strategy)))
+		setDefault(&p.TTL, DefaultTTL)
+		if p.MinUp == 0 {
+			p.MinUp = DefaultMinUp
+		}
+		if p.GeoTieKm == 0 {
+			p.GeoTieKm = DefaultGeoTieKm
+		}
+		defaultMask(&p.HashMask)
+		defaultMask(&p.Persistence.Mask)
+		if p.Down.Type == "" {
+			p.Down.Type = DownNone
+		}
+		for j := range p.Topology {
+			r := &p.Topology[j]
+			for k := range r.Countries {
+				r.Countries[k] = strings.ToUpper(r.Countries[k])
+			}
+			for k := range r.Continents {
+				r.Continents[k] = strings.ToUpper(r.Continents[k])
+			}
+		}
+		for j := range s.Members {
+			m := &s.Members[j]
+			m.Hostname = CanonicalName(m.Hostname)
+			for k, a := range m.Addresses {
+				m.Addresses[k] = a.Unmap()
+			}
+		}
+	}
+}
+
+func setDefault(v *uint32, d uint32) {
+	if *v == 0 {
+		*v = d
+	}
+}
+
+func defaultMask(m *Mask) {
+	if m.IPv4 == 0 {
+		m.IPv4 = DefaultMaskIPv4
+	}
+	if m.IPv6 == 0 {
+		m.IPv6 = DefaultMaskIPv6
+	}
+}
+
+// Validate checks the State and returns every problem found, each a
+// *FieldError naming the field path, joined with errors.Join.
+func (st *State) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+
+	zones := map[string]bool{}
+	for i, z := range st.Zones {
+		p := fmt.Sprintf("zones[%d]", i)
+		if err := checkDomainName(z.Name); err != nil {
+			bad(p+".name", "%v", err)
+			continue
+		}
+		if zones[z.Name] {
+			bad(p+".name", "zone %q is defined twice", z.Name)
+		}
+		zones[z.Name] = true
+		if err := checkDomainName(z.SOA.MName); err != nil {
+			bad(p+".soa.mname", "%v", err)
+		}
+		if err := checkDomainName(z.SOA.RName); err != nil {
+			bad(p+".soa.rname", "%v", err)
+		}
+		if len(z.NameServers) == 0 {
+			bad(p+".nameservers", "a zone needs at least one name server")
+		}
+		for j, ns := range z.NameServers {
+			np := fmt.Sprintf("%s.nameservers[%d]", p, j)
+			if err := checkDomainName(ns.Name); err != nil {
+				bad(np+".name", "%v", err)
+				continue
+			}
+			// RFC 1034 section 4.2.1: a name server inside the zone it
+			// serves needs glue, or resolvers cannot reach it.
+			if InZone(ns.Name, z.Name) && len(ns.Addresses) == 0 {
+				bad(np+".addresses", "name server %s is inside zone %s and needs glue addresses", ns.Name, z.Name)
+			}
+			for k, a := range ns.Addresses {
+				if !a.IsValid() {
+					bad(fmt.Sprintf("%s.addresses[%d]", np, k), "not an IP address")
+				}
+			}
+		}
+	}
+	for i, z := range st.Zones {
+		for j, o := range st.Zones {
+			if i != j && z.Name != o.Name && InZone(z.Name, o.Name) {
+				bad(fmt.Sprintf("zones[%d].name", i), "zone %s is nested inside zone %s; delegate it with an NS record instead", z.Name, o.Name)
+			}
+		}
+	}
+
+	sites := map[string]bool{}
+	for i, s := range st.Sites {
+		p := fmt.Sprintf("sites[%d]", i)
+		switch {
+		case s.Name == "":
+			bad(p+".name", "a site needs a name")
+		case sites[s.Name]:
+			bad(p+".name", "site %q is defined twice", s.Name)
+		}
+		sites[s.Name] = true
+		l := s.Location
+		if l.HasCoords && (l.Lat < -90 || l.Lat > 90) {
+			bad(p+".location.lat", "latitude %v is outside -90..90", l.Lat)
+		}
+		if l.HasCoords && (l.Lon < -180 || l.Lon > 180) {
+			bad(p+".location.lon", "longitude %v is outside -180..180", l.Lon)
+		}
+	}
+
+	services := map[string]bool{}
+	for i := range st.Services {
+		st.validateService(i, zones, sites, services, bad)
+	}
+	return errors.Join(errs...)
+}
+
+func (st *State) validateService(i int, zones, sites, seen map[string]bool, bad func(string, string, ...any)) {
+	s := &st.Services[i]
+	p := fmt.Sprintf("services[%d]", i)
+	if err := checkDomainName(s.Name); err != nil {
+		bad(p+".name", "%v", err)
+		return
+	}
+	if seen[s.Name] {
+		bad(p+".name", "service %q is defined twice", s.Name)
+	}
+	seen[s.Name] = true
+	if zoneOf(s.Name, zones) == "" {
+		bad(p+".name", "%s is not inside any configured zone", s.Name)
+	}
+	pol := &s.Policy
+	pp := p + ".policy"
+	if !slices.Contains(Strategies, pol.Strategy) {
+		bad(pp+".strategy", "unknown strategy %q (want one of %v)", pol.Strategy, Strategies)
+	}
+	if pol.MinUp < 1 {
+		bad(pp+".min_up", "must be at least 1, got %d", pol.MinUp)
+	}
+	if pol.Answers < 0 || pol.Answers > maxMembersAnswered {
+		bad(pp+".answers", "must be between 0 and %d, got %d", maxMembersAnswered, pol.Answers)
+	}
+	if pol.GeoTieKm < 0 {
+		bad(pp+".geo_tie_km", "must not be negative")
+	}
+	checkMask(pp+".hash_mask", pol.HashMask, bad)
+	checkMask(pp+".persistence.mask", pol.Persistence.Mask, bad)
+	switch pol.Down.Type {
+	case DownNone, DownAll:
+		if len(pol.Down.Addresses) > 0 {
+			bad(pp+".down_response.addresses", "addresses are only used with type %q", DownFallback)
+		}
+	case DownFallback:
+		if len(pol.Down.Addresses) == 0 {
+			bad(pp+".down_response.addresses", "type %q needs at least one address", DownFallback)
+		}
+	default:
+		bad(pp+".down_response.type", "unknown down response %q (want none, all or fallback)", pol.Down.Type)
+	}
+	for k, a := range pol.Down.Addresses {
+		if !a.IsValid() {
+			bad(fmt.Sprintf("%s.down_response.addresses[%d]", pp, k), "not an IP address")
+		}
+	}
+	if pol.Strategy == StrategyTopology && len(pol.Topology) == 0 {
+		bad(pp+".topology", "strategy topology needs at least one rule")
+	}
+	for j, r := range pol.Topology {
+		rp := fmt.Sprintf("%s.topology[%d]", pp, j)
+		if len(r.CIDRs)+len(r.Countries)+len(r.Continents) == 0 {
+			bad(rp, "a rule needs cidrs, countries or continents")
+		}
+		if len(r.Sites) == 0 {
+			bad(rp+".sites", "a rule needs at least one site")
+		}
+		for k, site := range r.Sites {
+			if !sites[site] {
+				bad(fmt.Sprintf("%s.sites[%d]", rp, k), "unknown site %q", site)
+			}
+		}
+		for k, c := range r.CIDRs {
+			if !c.IsValid() {
+				bad(fmt.Sprintf("%s.cidrs[%d]", rp, k), "not a CIDR prefix")
+			}
+		}
+		for k, c := range r.Continents {
+			if !slices.Contains(continents, c) {
+				bad(fmt.Sprintf("%s.continents[%d]", rp, k), "unknown continent code %q (want one of %v)", c, continents)
+			}
+		}
+		for k, c := range r.Countries {
+			if len(c) != 2 {
+				bad(fmt.Sprintf("%s.countries[%d]", rp, k), "want an ISO 3166-1 alpha-2 code, got %q", c)
+			}
+		}
+	}
+
+	if len(s.Members) == 0 {
+		bad(p+".members", "a service needs at least one member")
+	}
+	ids := map[string]bool{}
+	for j, m := range s.Members {
+		mp := fmt.Sprintf("%s.members[%d]", p, j)
+		if !sites[m.Site] {
+			bad(mp+".site", "unknown site %q", m.Site)
+		}
+		switch {
+		case m.Hostname != "" && len(m.Addresses) > 0:
+			bad(mp, "give addresses or a hostname, not both")
+		case m.Hostname == "" && len(m.Addresses) == 0:
+			bad(mp, "a member needs addresses or a hostname")
+		case m.Hostname != "":
+			if err := checkDomainName(m.Hostname); err != nil {
+				bad(mp+".hostname", "%v", err)
+			} else if m.Hostname == s.Name {
+				bad(mp+".hostname", "a CNAME to the service itself would loop")
+			}
+		}
+		for k, a := range m.Addresses {
+			if !a.IsValid() {
+				bad(fmt.Sprintf("%s.addresses[%d]", mp, k), "not an IP address")
+			}
+		}
+		if ids[m.ID()] {
+			bad(mp, "duplicate member %s", m.ID())
+		}
+		ids[m.ID()] = true
+	}
+}
+
+var continents = []string{"AF", "AN", "AS", "EU", "NA", "OC", "SA"}
+
+func checkMask(path string, m Mask, bad func(string, string, ...any)) {
+	if m.IPv4 < 0 || m.IPv4 > 32 {
+		bad(path+".ipv4", "must be between 0 and 32, got %d", m.IPv4)
+	}
+	if m.IPv6 < 0 || m.IPv6 > 128 {
+		bad(path+".ipv6", "must be between 0 and 128, got %d", m.IPv6)
+	}
+}
+
+// checkDomainName checks a canonical (lower case, fully qualified) name
+// against RFC 1035 length limits.
+func checkDomainName(n string) error {
+	switch {
+	case n == "":
+		return errors.New("a domain name is required")
+	case !strings.HasSuffix(n, "."):
+		return fmt.Errorf("%q is not fully qualified", n)
+	case len(n) > 254:
+		return fmt.Errorf("%q is longer than 255 octets", n)
+	case n == ".":
+		return nil
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(n, "."), ".") {
+		if l == "" {
+			return fmt.Errorf("%q has an empty label", n)
+		}
+		if len(l) > 63 {
+			return fmt.Errorf("%q has a label longer than 63 octets", n)
+		}
+		if strings.ContainsAny(l, " \t\n\\\"()@;$") {
+			return fmt.Errorf("%q has a character that does not belong in a host name", n)
+		}
+	}
+	return nil
+}
+
+// InZone reports whether name is zone or below it. Both must be canonical.
+func InZone(name, zone string) bool {
+	if zone == "." || name == zone {
+		return true
+	}
+	return strings.HasSuffix(name, "."+zone)
+}
+
+func zoneOf(name string, zones map[string]bool) string {
+	for n := name; ; {
+		if zones[n] {
+			return n
+		}
+		i := strings.IndexByte(n, '.')
+		if i < 0 || i == len(n)-1 {
+			if zones["."] {
+				return "."
+			}
+			return ""
+		}
+		n = n[i+1:]
+	}
+}
