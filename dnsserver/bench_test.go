@@ -1,0 +1,49 @@
+package dnsserver_test
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// Handler benchmarks: one query through the handler function, no sockets.
+// Goal (design section 4): 0 allocs/op on the fast path.
+
+func benchQuery(b *testing.B, q *dns.Msg, src string, wantFast bool) {
+	h := newHandler(b)
+	req, err := q.Pack()
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := netip.MustParseAddr(src)
+	if _, ok := h.Fast(req, a, false, 1); ok != wantFast {
+		b.Fatalf("fast path taken=%v, want %v", ok, wantFast)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if h.Serve(req, a, false) == nil {
+			b.Fatal("no response")
+		}
+	}
+}
+
+// An A query with ECS /24 for a geo service: locate, Select, write.
+func BenchmarkHandlerGeoECS(b *testing.B) {
+	benchQuery(b, query("app.gslb.example.", dns.TypeA, edns(1232, false, subnet("81.2.69.0/24"))), "127.0.0.1", true)
+}
+
+// A static A record, no EDNS (the shape of the w1 benchmark).
+func BenchmarkHandlerStatic(b *testing.B) {
+	benchQuery(b, query("mail.gslb.example.", dns.TypeA), "127.0.0.1", true)
+}
+
+// A query the fast path declines (TXT): miekg/dns Unpack, lookup, Pack.
+func BenchmarkHandlerGeneralPath(b *testing.B) {
+	benchQuery(b, query("app.gslb.example.", dns.TypeTXT, edns(1232, false)), "127.0.0.1", false)
+}
+
+// NXDOMAIN in a zone without wildcards or delegations: fast path.
+func BenchmarkHandlerNXDomain(b *testing.B) {
+	benchQuery(b, query("nope.plain.example.", dns.TypeA, edns(1232, false)), "127.0.0.1", true)
+}

@@ -1,0 +1,61 @@
+// Package dnsserver is Meridian's authoritative DNS server: UDP and TCP
+// listeners, EDNS and client subnet, truncation, zone apex, static records,
+// negative answers, and the translation of gslb.Select's decision to wire
+// format. It is the only package that imports github.com/miekg/dns
+// (shared/design.md section 2).
+//
+// # Files
+//
+//	server.go    Config, New, Start, Shutdown, Addrs, Ready
+//	udp.go       SO_REUSEPORT sockets and the batched UDP loop (udp_batch.go)
+//	tcp.go       RFC 7766 connections
+//	handler.go   one message in, one response out: the general path
+//	fastpath.go  the allocation-free path for plain A/AAAA queries
+//	lookup.go    the answer for a question, apart from the wire
+//	view.go      a gslb.Snapshot compiled for queries
+//	edns.go      OPT, ECS and NSID on the wire
+//	zone.go      static records and zone files: CheckZone, LoadZoneFile
+//	metrics.go   counters in atomics and their prometheus.Collector
+//
+// # Answers
+//
+// Names are matched to the longest zone suffix; a name in no zone is
+// REFUSED without AA. A name that is a gslb service is answered for A and
+// AAAA by gslb.Select; a hostname member becomes a CNAME, followed inside
+// our own zones (RFC 1034 section 4.3.2) up to 8 links, stopping at loops.
+// Static records (any type miekg/dns parses, except SOA and apex NS, which
+// come from the zone settings, and DNAME) are answered by exact name; a
+// CNAME is followed the same way. NS below the apex is a delegation: a
+// referral without AA, the NS set in authority and in-zone glue in
+// additional, for the cut and every name below it (DS at the cut is
+// answered from the parent side). Wildcards are supported as in RFC 4592
+// ("*.<closest encloser>", not for service names). Every name that exists,
+// including the empty non-terminals above static records and services,
+// answers NODATA for types it lacks, never NXDOMAIN (RFC 8020). NODATA and
+// NXDOMAIN carry the SOA with TTL min(SOA TTL, MINIMUM) (RFC 2308).
+//
+// ANY (RFC 8482 section 4.2) is answered with one RRset: at a service name
+// its A answer (else AAAA answer), at a static name the RRset of the
+// lowest type number (at the apex that is the NS set), NODATA at an empty
+// non-terminal. No HINFO is synthesised.
+//
+// # Protocol edges
+//
+// QR=1 and messages shorter than a header are dropped. A message that
+// does not parse is FORMERR with its ID, opcode, RD and CD, and the
+// question when it has exactly one that parses. FORMERR responses (bad
+// message, QDCOUNT != 1, two OPT records, malformed ECS) carry no OPT; a
+// resolver that retries without EDNS then gets a normal answer. Opcodes
+// other than QUERY are NOTIMP; class other than IN and AXFR/IXFR are
+// REFUSED. EDNS version > 0 is BADVERS with an OPT of version 0. The
+// response OPT is built afresh: our payload size 1232, DO copied, ECS
+// echoed with our scope, NSID when asked and configured; other options are
+// not echoed. UDP responses are limited to 512 bytes without EDNS, else to
+// the client's size clamped to [512, 1232]; what does not fit is dropped a
+// whole RRset at a time, with TC=1 when answer or authority data (or
+// referral glue) had to go.
+//
+// Listening on a wildcard address (0.0.0.0, ::) works, but replies leave
+// from the address the kernel picks, which on a multi-homed host may not
+// be the one the query was sent to: list the service addresses instead.
+package dnsserver

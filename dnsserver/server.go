@@ -1,0 +1,226 @@
+package dnsserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-gslb/meridian/gslb"
+)
+
+// Config is how the server listens. Zero values take the documented
+// defaults.
+type Config struct {
+	// Listen are the addresses to serve, "127.0.0.1:5353" or "[::1]:5353";
+	// each gets UDP and TCP on the same port (port 0: one free port for both).
+	Listen []string
+	// TCPIdleTimeout closes a TCP connection that sends nothing for this
+	// long; default 10s (RFC 7766 section 6.2.3).
+	TCPIdleTimeout time.Duration
+	// MaxTCPConns caps open TCP connections; beyond it new connections are
+	// closed at once. Default 1024.
+	MaxTCPConns int
+	// UDPSockets is the number of SO_REUSEPORT sockets, each with its own
+	// goroutine, per UDP address; default runtime.GOMAXPROCS(0).
+	UDPSockets int
+	// NSID is returned to queries that ask for it (RFC 5001); "" is off.
+	NSID string
+	// Logger receives errors and panics; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults of Config.
+const (
+	DefaultTCPIdleTimeout = 10 * time.Second
+	DefaultMaxTCPConns    = 1024
+)
+
+// Server is an authoritative DNS server for the zones of a gslb.Store.
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	m    *metrics
+	h    *handler
+	comp *compiler
+
+	mu       sync.Mutex
+	udp      []*net.UDPConn
+	tcp      []net.Listener
+	udpAddrs []net.Addr
+	tcpAddrs []net.Addr
+	conns    map[net.Conn]struct{}
+	bound    atomic.Bool
+	closing  atomic.Bool
+	wg       sync.WaitGroup
+}
+
+// New returns a server for store. It subscribes to the store: every
+// published snapshot is compiled into the server's own view (static
+// records parsed, apex SOA/NS and glue built) and swapped in atomically. A
+// snapshot that fails to compile is logged and the previous view kept.
+func New(cfg Config, store *gslb.Store) (*Server, error) {
+	if len(cfg.Listen) == 0 {
+		return nil, errors.New("dnsserver: no listen address")
+	}
+	if cfg.TCPIdleTimeout <= 0 {
+		cfg.TCPIdleTimeout = DefaultTCPIdleTimeout
+	}
+	if cfg.MaxTCPConns <= 0 {
+		cfg.MaxTCPConns = DefaultMaxTCPConns
+	}
+	if cfg.UDPSockets <= 0 {
+		cfg.UDPSockets = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, m: newMetrics(), conns: map[net.Conn]struct{}{}}
+	s.h = newHandler(s.m, s.log, cfg.NSID)
+	s.comp = &compiler{metrics: s.m}
+	if store != nil {
+		store.Subscribe(s.publish)
+	}
+	return s, nil
+}
+
+// publish compiles snap and makes it the view queries use.
+func (s *Server) publish(snap *gslb.Snapshot) {
+	if snap == nil {
+		return
+	}
+	v, err := s.comp.compile(snap)
+	if err != nil {
+		s.log.Error("dns: cannot compile snapshot; still serving the previous one", "generation", snap.Generation(), "err", err)
+		return
+	}
+	s.h.view.Store(v)
+}
+
+// Start binds every listener, failing at the first address that cannot be
+// bound (and releasing the others), then serves in goroutines.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bound.Load() || s.closing.Load() {
+		return errors.New("dnsserver: already started")
+	}
+	for _, addr := range s.cfg.Listen {
+		if err := s.listen(addr); err != nil {
+			s.closeListeners()
+			return err
+		}
+	}
+	for _, c := range s.udp {
+		s.wg.Add(1)
+		go s.serveUDP(c)
+	}
+	for _, l := range s.tcp {
+		s.wg.Add(1)
+		go s.serveTCP(l)
+	}
+	s.bound.Store(true)
+	return nil
+}
+
+// listen binds UDP (cfg.UDPSockets sockets) and TCP on one address. With
+// port 0 the UDP socket picks the port and TCP follows it; if TCP cannot
+// have that port, a few fresh ports are tried.
+func (s *Server) listen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("dns listen %q: %w", addr, err)
+	}
+	tries := 1
+	if port == "0" {
+		tries = 10
+	}
+	for try := 0; ; try++ {
+		udps, err := listenUDP(addr, s.cfg.UDPSockets)
+		if err != nil {
+			return fmt.Errorf("dns listen udp %s: %w", addr, err)
+		}
+		bound := udps[0].LocalAddr().(*net.UDPAddr)
+		tcpAddr := net.JoinHostPort(host, fmt.Sprint(bound.Port))
+		l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", tcpAddr)
+		if err != nil {
+			for _, c := range udps {
+				c.Close()
+			}
+			if try+1 < tries {
+				continue
+			}
+			return fmt.Errorf("dns listen tcp %s: %w", addr, err)
+		}
+		s.udp = append(s.udp, udps...)
+		s.tcp = append(s.tcp, l)
+		s.udpAddrs = append(s.udpAddrs, bound)
+		s.tcpAddrs = append(s.tcpAddrs, l.Addr())
+		return nil
+	}
+}
+
+func (s *Server) closeListeners() {
+	for _, c := range s.udp {
+		c.Close()
+	}
+	for _, l := range s.tcp {
+		l.Close()
+	}
+}
+
+// Addrs returns the bound UDP and TCP addresses, one of each per Listen
+// entry, in order.
+func (s *Server) Addrs() (udp, tcp []net.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]net.Addr(nil), s.udpAddrs...), append([]net.Addr(nil), s.tcpAddrs...)
+}
+
+// Ready reports whether the listeners are bound and a snapshot compiled.
+func (s *Server) Ready() bool {
+	return s.bound.Load() && !s.closing.Load() && s.h.view.Load() != nil
+}
+
+// Collector returns the query metrics (meridian_dns_*).
+func (s *Server) Collector() prometheus.Collector { return collector{s.m} }
+
+// Shutdown stops accepting queries, lets TCP connections finish the query
+// in hand, and waits for every goroutine until ctx ends; then it closes
+// what is left and returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.closing.Swap(true) {
+		return nil
+	}
+	s.mu.Lock()
+	s.closeListeners()
+	for c := range s.conns {
+		// Unblock the read; the connection goroutine closes it.
+		c.SetReadDeadline(time.Now())
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.Close()
+		}
+		s.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}

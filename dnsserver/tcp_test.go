@@ -1,0 +1,225 @@
+package dnsserver_test
+
+import (
+	"encoding/binary"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/meridian-gslb/meridian/dnsserver"
+	"github.com/meridian-gslb/meridian/dnsserver/dnstest"
+)
+
+// RFC 7766 behaviour of the TCP listener.
+
+func frame(t *testing.T, m *dns.Msg) []byte {
+	b, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(binary.BigEndian.AppendUint16(nil, uint16(len(b))), b...)
+}
+
+func readFrame(t *testing.T, c net.Conn) *dns.Msg {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	var hdr [2]byte
+	if _, err := io.ReadFull(c, hdr[:]); err != nil {
+		t.Fatalf("read length: %v", err)
+	}
+	b := make([]byte, binary.BigEndian.Uint16(hdr[:]))
+	if _, err := io.ReadFull(c, b); err != nil {
+		t.Fatalf("read message: %v", err)
+	}
+	m := new(dns.Msg)
+	if err := m.Unpack(b); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestTCPManyQueriesPerConnection(t *testing.T) {
+	_, addr := dnstest.StartServer(t, dnstest.Store(t, dnstest.Demo()))
+	c, err := dns.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 5 {
+		q := query("app.gslb.example.", dns.TypeA)
+		q.Id = uint16(100 + i)
+		if err := c.WriteMsg(q); err != nil {
+			t.Fatal(err)
+		}
+		r, err := c.ReadMsg()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Id != q.Id || len(r.Answer) != 1 {
+			t.Fatalf("query %d: %v", i, r)
+		}
+	}
+}
+
+func TestTCPPipelining(t *testing.T) {
+	_, addr := dnstest.StartServer(t, dnstest.Store(t, dnstest.Demo()))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	names := []string{"app.gslb.example.", "mail.gslb.example.", "nope.gslb.example.", "big.gslb.example.", "multi.gslb.example."}
+	var all []byte
+	want := map[uint16]string{}
+	for i, n := range names {
+		q := query(n, dns.TypeA)
+		if n == "big.gslb.example." {
+			q = query(n, dns.TypeTXT)
+		}
+		q.Id = uint16(1000 + i)
+		want[q.Id] = n
+		all = append(all, frame(t, q)...)
+	}
+	if _, err := c.Write(all); err != nil { // every query in one segment
+		t.Fatal(err)
+	}
+	for range names {
+		r := readFrame(t, c)
+		n, ok := want[r.Id]
+		if !ok || r.Question[0].Name != n {
+			t.Fatalf("unexpected response %d %v", r.Id, r.Question)
+		}
+		delete(want, r.Id)
+	}
+}
+
+func TestTCPPartialFrames(t *testing.T) {
+	_, addr := dnstest.StartServer(t, dnstest.Store(t, dnstest.Demo()))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetNoDelay(true)
+	q := query("app.gslb.example.", dns.TypeA)
+	q.Id = 4242
+	f := frame(t, q)
+	for _, piece := range [][]byte{f[:1], f[1:2], f[2:7], f[7:]} {
+		if _, err := c.Write(piece); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r := readFrame(t, c); r.Id != 4242 || len(r.Answer) != 1 {
+		t.Fatalf("got %v", r)
+	}
+}
+
+func TestTCPIdleTimeout(t *testing.T) {
+	_, addr := dnstest.StartServer(t, dnstest.Store(t, dnstest.Demo()), func(c *dnsserver.Config) { c.TCPIdleTimeout = 200 * time.Millisecond })
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write(frame(t, query("app.gslb.example.", dns.TypeA)))
+	readFrame(t, c)
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read after idle: %v, want EOF", err)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond || d > 2*time.Second {
+		t.Errorf("closed after %v, want ~200ms", d)
+	}
+	// A partial frame does not keep the connection open either.
+	c2, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c2.Write([]byte{0, 40, 1, 2})
+	c2.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := c2.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read after partial frame: %v, want EOF", err)
+	}
+}
+
+func TestTCPConnectionCap(t *testing.T) {
+	s, addr := dnstest.StartServer(t, dnstest.Store(t, dnstest.Demo()), func(c *dnsserver.Config) { c.MaxTCPConns = 2 })
+	var open []net.Conn
+	defer func() {
+		for _, c := range open {
+			c.Close()
+		}
+	}()
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, c)
+		c.Write(frame(t, query("app.gslb.example.", dns.TypeA)))
+		readFrame(t, c) // accepted and served
+	}
+	if v := gather(t, s)["meridian_dns_tcp_connections"]; v != 2 {
+		t.Errorf("tcp connections gauge %v, want 2", v)
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write(frame(t, query("app.gslb.example.", dns.TypeA)))
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("third connection served beyond the cap")
+	}
+	// Closing one makes room.
+	open[0].Close()
+	open = open[1:]
+	deadline := time.Now().Add(3 * time.Second)
+	for gather(t, s)["meridian_dns_tcp_connections"] != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	r := exchange(t, "tcp", addr, query("app.gslb.example.", dns.TypeA))
+	if len(r.Answer) != 1 {
+		t.Fatal("no answer after a slot freed")
+	}
+}
+
+// Shutdown ends idle TCP connections and returns.
+func TestShutdown(t *testing.T) {
+	store := dnstest.Store(t, dnstest.Demo())
+	s, err := dnsserver.New(dnsserver.Config{Listen: []string{"127.0.0.1:0"}, Logger: dnstest.Quiet()}, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	udp, _ := s.Addrs()
+	c, err := net.Dial("tcp", udp[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write(frame(t, query("app.gslb.example.", dns.TypeA)))
+	readFrame(t, c)
+	start := time.Now()
+	if err := s.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(start) > 2*time.Second {
+		t.Errorf("shutdown took %v", time.Since(start))
+	}
+	if s.Ready() {
+		t.Error("ready after shutdown")
+	}
+	if _, _, err := (&dns.Client{Net: "udp", Timeout: 200 * time.Millisecond}).Exchange(query("app.gslb.example.", dns.TypeA), udp[0].String()); err == nil {
+		t.Error("answered after shutdown")
+	}
+}

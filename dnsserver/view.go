@@ -1,0 +1,338 @@
+package dnsserver
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/miekg/dns"
+
+	"github.com/meridian-gslb/meridian/gslb"
+)
+
+// view is everything a query needs, compiled from one gslb.Snapshot and
+// never changed after: static records parsed and indexed by name, the apex
+// SOA/NS and glue built, wire templates for the fast path and the metric
+// counters resolved. The server holds the current view in an
+// atomic.Pointer, so a query does one atomic load (design section 4).
+type view struct {
+	snap  *gslb.Snapshot
+	zones map[string]*zone
+}
+
+// zone is one authoritative zone of a view.
+type zone struct {
+	name  string   // canonical
+	soa   *dns.SOA // the apex SOA, TTL = SOA TTL
+	neg   *dns.SOA // the SOA for negative answers, TTL = min(TTL, MINIMUM) (RFC 2308 section 3)
+	nodes map[string]*node
+	cuts  bool // some name below the apex has NS: a delegation (RFC 1034 section 4.2.1)
+	wild  bool // some owner is a wildcard (RFC 4592)
+	m     *zoneCounters
+}
+
+// node is one name of a zone: static RRsets, maybe a gslb service, or
+// nothing at all (an empty non-terminal, RFC 8020: it exists).
+type node struct {
+	name   string
+	rrsets []rrset // sorted by type
+	svc    *svcCounters
+	cut    bool // NS at a name below the apex
+	below  bool // at or below a cut: answered by referral only
+	// fast[0] and fast[1] are the static A and AAAA records in wire form
+	// after the owner name (type, class, TTL, RDLENGTH, RDATA), each
+	// record wireA/wireAAAA bytes long, for the fast path.
+	fast  [2][]byte
+	fastN [2]int
+}
+
+type rrset struct {
+	typ uint16
+	rrs []dns.RR
+}
+
+func (n *node) get(t uint16) []dns.RR {
+	for i := range n.rrsets {
+		if n.rrsets[i].typ == t {
+			return n.rrsets[i].rrs
+		}
+	}
+	return nil
+}
+
+func (n *node) add(rr dns.RR) {
+	t := rr.Header().Rrtype
+	for i := range n.rrsets {
+		if n.rrsets[i].typ == t {
+			// RFC 2181 section 5: an RRset has no duplicate records.
+			for _, o := range n.rrsets[i].rrs {
+				if dns.IsDuplicate(o, rr) {
+					return
+				}
+			}
+			n.rrsets[i].rrs = append(n.rrsets[i].rrs, rr)
+			return
+		}
+	}
+	n.rrsets = append(n.rrsets, rrset{typ: t, rrs: []dns.RR{rr}})
+}
+
+// findZone returns the zone of lname (canonical), the longest suffix match.
+// It does not allocate.
+func (v *view) findZone(lname string) *zone {
+	for n := lname; ; {
+		if z, ok := v.zones[n]; ok {
+			return z
+		}
+		i := strings.IndexByte(n, '.')
+		if i < 0 || i == len(n)-1 {
+			return v.zones["."]
+		}
+		n = n[i+1:]
+	}
+}
+
+// parent strips the first label of a canonical name; "" above the root.
+func parent(n string) string {
+	if n == "." || n == "" {
+		return ""
+	}
+	i := strings.IndexByte(n, '.')
+	if i == len(n)-1 {
+		return "."
+	}
+	return n[i+1:]
+}
+
+// compiler turns snapshots into views. It keeps the parsed static records
+// of each zone so that a snapshot that changes only health (the common
+// case) does not parse them again.
+type compiler struct {
+	mu      sync.Mutex
+	metrics *metrics
+	cache   map[string]parsedZone
+	prev    *view
+}
+
+type parsedZone struct {
+	records []string
+	rrs     []dns.RR
+}
+
+func (c *compiler) records(z *gslb.Zone) ([]dns.RR, error) {
+	if p, ok := c.cache[z.Name]; ok && slices.Equal(p.records, z.Records) {
+		return p.rrs, nil
+	}
+	rrs, err := parseRecords(z)
+	if err != nil {
+		return nil, err
+	}
+	c.cache[z.Name] = parsedZone{records: z.Records, rrs: rrs}
+	return rrs, nil
+}
+
+func (c *compiler) compile(snap *gslb.Snapshot) (*view, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cache == nil {
+		c.cache = map[string]parsedZone{}
+	}
+	// Most snapshots change only health: same zones, same service names.
+	// Then the compiled zones are reused as they are; only the snapshot
+	// that Select reads is new.
+	if p := c.prev; p != nil && sameShape(p.snap.State, snap.State) {
+		v := &view{snap: snap, zones: p.zones}
+		c.prev = v
+		return v, nil
+	}
+	v, err := c.build(snap)
+	if err != nil {
+		return nil, err
+	}
+	c.prev = v
+	return v, nil
+}
+
+// sameShape reports whether two states compile to the same zones: equal
+// zone settings and records, and the same services with the same sites.
+func sameShape(a, b *gslb.State) bool {
+	if a == b {
+		return true
+	}
+	if len(a.Zones) != len(b.Zones) || len(a.Services) != len(b.Services) {
+		return false
+	}
+	for i := range a.Zones {
+		x, y := &a.Zones[i], &b.Zones[i]
+		if x.Name != y.Name || x.SOA != y.SOA || x.NSTTL != y.NSTTL || !slices.Equal(x.Records, y.Records) ||
+			!slices.EqualFunc(x.NameServers, y.NameServers, func(p, q gslb.NameServer) bool {
+				return p.Name == q.Name && slices.Equal(p.Addresses, q.Addresses)
+			}) {
+			return false
+		}
+	}
+	for i := range a.Services {
+		x, y := &a.Services[i], &b.Services[i]
+		if x.Name != y.Name || !slices.EqualFunc(x.Members, y.Members, func(p, q gslb.Member) bool { return p.Site == q.Site }) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *compiler) build(snap *gslb.Snapshot) (*view, error) {
+	v := &view{snap: snap, zones: make(map[string]*zone, len(snap.State.Zones))}
+	seen := map[string]bool{}
+	for i := range snap.State.Zones {
+		zc := &snap.State.Zones[i]
+		rrs, err := c.records(zc)
+		if err != nil {
+			return nil, fmt.Errorf("zone %s: %w", zc.Name, err)
+		}
+		seen[zc.Name] = true
+		v.zones[zc.Name] = c.buildZone(zc, rrs)
+	}
+	for name := range c.cache {
+		if !seen[name] {
+			delete(c.cache, name)
+		}
+	}
+	svcs := make(map[string]bool, len(snap.State.Services))
+	for i := range snap.State.Services {
+		svc := &snap.State.Services[i]
+		z := v.findZone(svc.Name)
+		if z == nil {
+			continue // Validate refuses this; nothing could answer it
+		}
+		var sites []string
+		for _, m := range svc.Members {
+			if !slices.Contains(sites, m.Site) {
+				sites = append(sites, m.Site)
+			}
+		}
+		n := z.ensure(svc.Name)
+		n.svc = c.metrics.service(svc.Name, z.name, sites)
+		svcs[svc.Name] = true
+	}
+	c.metrics.keep(seen, svcs)
+	for _, z := range v.zones {
+		z.finish()
+	}
+	return v, nil
+}
+
+func (z *zone) ensure(name string) *node {
+	n := z.nodes[name]
+	if n == nil {
+		n = &node{name: name}
+		z.nodes[name] = n
+	}
+	return n
+}
+
+func (c *compiler) buildZone(zc *gslb.Zone, rrs []dns.RR) *zone {
+	z := &zone{name: zc.Name, nodes: make(map[string]*node, len(rrs)+4), m: c.metrics.zone(zc.Name)}
+	s := zc.SOA
+	z.soa = &dns.SOA{
+		Hdr: dns.RR_Header{Name: zc.Name, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: s.TTL},
+		Ns:  s.MName, Mbox: s.RName, Serial: s.Serial, Refresh: s.Refresh, Retry: s.Retry, Expire: s.Expire, Minttl: s.Minimum,
+	}
+	z.neg = dns.Copy(z.soa).(*dns.SOA)
+	z.neg.Hdr.Ttl = s.NegativeTTL()
+	apex := z.ensure(zc.Name)
+	apex.add(z.soa)
+	for _, ns := range zc.NameServers {
+		apex.add(&dns.NS{Hdr: dns.RR_Header{Name: zc.Name, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: zc.NSTTL}, Ns: ns.Name})
+	}
+	for _, rr := range rrs {
+		h := rr.Header()
+		n := z.ensure(h.Name)
+		n.add(rr)
+		if strings.HasPrefix(h.Name, "*.") {
+			z.wild = true
+		}
+		if h.Rrtype == dns.TypeNS && h.Name != zc.Name {
+			n.cut, z.cuts = true, true
+		}
+	}
+	// Glue for in-zone name servers (RFC 1034 section 4.2.1) is zone data
+	// too: the name server's own name answers with its addresses, unless
+	// static records already say so.
+	for _, ns := range zc.NameServers {
+		if !gslb.InZone(ns.Name, zc.Name) || len(ns.Addresses) == 0 {
+			continue
+		}
+		n := z.ensure(ns.Name)
+		if n.get(dns.TypeA) != nil || n.get(dns.TypeAAAA) != nil || n.get(dns.TypeCNAME) != nil {
+			continue
+		}
+		for _, a := range ns.Addresses {
+			hdr := dns.RR_Header{Name: ns.Name, Class: dns.ClassINET, Ttl: zc.NSTTL}
+			if a.Is4() {
+				hdr.Rrtype = dns.TypeA
+				n.add(&dns.A{Hdr: hdr, A: net.IP(a.AsSlice())})
+			} else {
+				hdr.Rrtype = dns.TypeAAAA
+				n.add(&dns.AAAA{Hdr: hdr, AAAA: net.IP(a.AsSlice())})
+			}
+		}
+	}
+	return z
+}
+
+// finish adds the empty non-terminals, marks delegations and renders the
+// fast-path templates. Run after every name is in.
+func (z *zone) finish() {
+	names := make([]string, 0, len(z.nodes))
+	for name := range z.nodes {
+		names = append(names, name)
+	}
+	for _, name := range names {
+		// RFC 8020: every ancestor of a name that exists, exists.
+		for p := parent(name); p != "" && gslb.InZone(p, z.name) && p != z.name; p = parent(p) {
+			if _, ok := z.nodes[p]; ok {
+				break
+			}
+			z.nodes[p] = &node{name: p}
+		}
+	}
+	for _, n := range z.nodes {
+		slices.SortFunc(n.rrsets, func(a, b rrset) int { return int(a.typ) - int(b.typ) })
+		if z.cuts {
+			for p := n.name; p != z.name && p != ""; p = parent(p) {
+				if c := z.nodes[p]; c != nil && c.cut {
+					n.below = true
+					break
+				}
+			}
+		}
+		if !n.below && n.get(dns.TypeCNAME) == nil && n.svc == nil {
+			n.fast[0], n.fastN[0] = wireAddrs(n.get(dns.TypeA))
+			n.fast[1], n.fastN[1] = wireAddrs(n.get(dns.TypeAAAA))
+		}
+	}
+}
+
+// wireAddrs renders A or AAAA records without their owner names.
+func wireAddrs(rrs []dns.RR) ([]byte, int) {
+	var b []byte
+	for _, rr := range rrs {
+		var rd []byte
+		switch v := rr.(type) {
+		case *dns.A:
+			rd = v.A.To4()
+		case *dns.AAAA:
+			rd = v.AAAA.To16()
+		}
+		h := rr.Header()
+		b = binary.BigEndian.AppendUint16(b, h.Rrtype)
+		b = binary.BigEndian.AppendUint16(b, h.Class)
+		b = binary.BigEndian.AppendUint32(b, h.Ttl)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(rd)))
+		b = append(b, rd...)
+	}
+	return b, len(rrs)
+}
