@@ -1,0 +1,401 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// The end-to-end tests start `meridian serve` as a subprocess on the demo
+// configuration, with every listener on port 0; the server writes the
+// addresses it bound to --ready-file, which the test waits for.
+
+// lockedBuffer collects the server's log while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// served is one running `meridian serve`.
+type served struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	log    *lockedBuffer
+	exited chan error
+	ready  readyInfo
+	config string // the config file the server reads; tests rewrite it
+}
+
+// startServe copies the demo configuration and its database into a
+// temporary directory and serves it.
+func startServe(t *testing.T) *served {
+	t.Helper()
+	dir := t.TempDir()
+	copyFile(t, "../../testdata/demo/meridian.yaml", filepath.Join(dir, "meridian.yaml"))
+	copyFile(t, "../../testdata/demo/demo.mmdb", filepath.Join(dir, "demo.mmdb"))
+	readyFile := filepath.Join(dir, "ready.json")
+	s := &served{t: t, log: &lockedBuffer{}, exited: make(chan error, 1), config: filepath.Join(dir, "meridian.yaml")}
+	s.cmd = exec.Command(binary(t), "serve", "--config", s.config,
+		"--dns-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+		"--ready-file", readyFile, "--log-level", "debug")
+	s.cmd.Env = cleanEnv()
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.exited <- s.cmd.Wait() }()
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			s.cmd.Process.Kill()
+			<-s.exited
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.log.String())
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if b, err := os.ReadFile(readyFile); err == nil {
+			if err := json.Unmarshal(b, &s.ready); err != nil {
+				t.Fatalf("ready file: %v\n%s", err, b)
+			}
+			return s
+		}
+		select {
+		case err := <-s.exited:
+			t.Fatalf("serve exited before it was ready: %v\n%s", err, s.log.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve not ready after 15s\n%s", s.log.String())
+		}
+	}
+}
+
+func (s *served) url(path string) string { return "http://" + s.ready.HTTP + path }
+
+func (s *served) get(path string) (int, string) {
+	s.t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second}
+	res, err := client.Get(s.url(path))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return res.StatusCode, string(b)
+}
+
+// query asks the server over proto ("udp" or "tcp"), with an ECS option
+// when ecs is a prefix.
+func (s *served) query(proto, name string, qtype uint16, ecs string) *dns.Msg {
+	s.t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	if ecs != "" {
+		ip, ipnet, err := net.ParseCIDR(ecs)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		bits, _ := ipnet.Mask.Size()
+		opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+		opt.SetUDPSize(1232)
+		opt.Option = append(opt.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: uint8(bits), Address: ip.Mask(ipnet.Mask)})
+		m.Extra = append(m.Extra, opt)
+	}
+	addr := s.ready.DNSUDP[0]
+	if proto == "tcp" {
+		addr = s.ready.DNSTCP[0]
+	}
+	c := &dns.Client{Net: proto, Timeout: 3 * time.Second}
+	r, _, err := c.Exchange(m, addr)
+	if err != nil {
+		s.t.Fatalf("%s query %s: %v", proto, name, err)
+	}
+	return r
+}
+
+// answerA returns the A addresses of the answer, in order.
+func answerA(r *dns.Msg) []string {
+	var out []string
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			out = append(out, a.A.String())
+		}
+	}
+	return out
+}
+
+func (s *served) firstA(name string) string {
+	s.t.Helper()
+	if a := answerA(s.query("udp", name, dns.TypeA, "")); len(a) > 0 {
+		return a[0]
+	}
+	return ""
+}
+
+// metric sums the samples of one metric family in /metrics.
+func (s *served) metric(name string) float64 {
+	s.t.Helper()
+	code, body := s.get("/metrics")
+	if code != http.StatusOK {
+		s.t.Fatalf("/metrics: %d", code)
+	}
+	return sumMetric(body, name)
+}
+
+func sumMetric(text, name string) float64 {
+	total := 0.0
+	for _, line := range strings.Split(text, "\n") {
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '{') {
+			continue
+		}
+		f := strings.Fields(line)
+		if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
+			total += v
+		}
+	}
+	return total
+}
+
+// eventually polls cond every 50ms for at most 10s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// rewrite replaces the config file the way editors and config management
+// do: write a temporary file beside it and rename it over the original.
+func (s *served) rewrite(edit func(string) string) {
+	s.t.Helper()
+	b, err := os.ReadFile(s.config)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	tmp := s.config + ".tmp"
+	if err := os.WriteFile(tmp, []byte(edit(string(b))), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, s.config); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *served) stop(sig syscall.Signal) error {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatal(err)
+	}
+	select {
+	case err := <-s.exited:
+		return err
+	case <-time.After(10 * time.Second):
+		s.t.Fatalf("serve did not stop within 10s of %v", sig)
+		return nil
+	}
+}
+
+func TestServeEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server")
+	}
+	s := startServe(t)
+	if len(s.ready.DNSUDP) != 1 || s.ready.DNSUDP[0] != s.ready.DNSTCP[0] || s.ready.PID != s.cmd.Process.Pid {
+		t.Fatalf("ready file: %+v", s.ready)
+	}
+
+	// Health and readiness.
+	if code, body := s.get("/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz: %d %q", code, body)
+	}
+	if code, body := s.get("/readyz"); code != 200 {
+		t.Errorf("/readyz: %d %q", code, body)
+	}
+	if g := s.metric("meridian_config_generation"); g != 1 {
+		t.Errorf("generation %v, want 1", g)
+	}
+	_, metrics := s.get("/metrics")
+	for _, want := range []string{
+		`meridian_build_info{commit="` + testCommit + `",goversion="`,
+		`meridian_config_reloads_total{result="failure"} 0`,
+		"meridian_config_last_reload_success_timestamp_seconds ",
+		"go_goroutines ", "process_start_time_seconds ",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	queriesBefore := sumMetric(metrics, "meridian_dns_queries_total")
+
+	// DNS over UDP and TCP. The demo's geo rule puts 127.0.0.0/8 (the
+	// test's own address) at us-east; ECS from 10/8 is placed in Ireland.
+	for _, proto := range []string{"udp", "tcp"} {
+		r := s.query(proto, "app.gslb.example.", dns.TypeA, "")
+		if !r.Authoritative || r.Rcode != dns.RcodeSuccess || fmt.Sprint(answerA(r)) != "[192.0.2.10]" {
+			t.Errorf("%s app A: %v", proto, r)
+		}
+		r = s.query(proto, "app.gslb.example.", dns.TypeA, "10.1.2.0/24")
+		if fmt.Sprint(answerA(r)) != "[198.51.100.10]" {
+			t.Errorf("%s app A with ECS 10.1.2.0/24: %v", proto, r)
+		}
+		r = s.query(proto, "nope.gslb.example.", dns.TypeA, "")
+		if r.Rcode != dns.RcodeNameError {
+			t.Errorf("%s nope: rcode %d", proto, r.Rcode)
+		}
+	}
+	if after := s.metric("meridian_dns_queries_total"); after < queriesBefore+6 {
+		t.Errorf("meridian_dns_queries_total went from %v to %v after 6 queries", queriesBefore, after)
+	}
+
+	// The explain API answers from the same snapshot.
+	code, body := s.get("/api/v1/explain?name=app.gslb.example&client=10.1.2.0/24")
+	var ex explainResponse
+	if code != 200 || json.Unmarshal([]byte(body), &ex) != nil {
+		t.Fatalf("/api/v1/explain: %d %s", code, body)
+	}
+	if fmt.Sprint(ex.Answer.Addresses) != "[198.51.100.10]" || ex.Answer.Site != "eu-west" || ex.Answer.ScopePrefix != 8 ||
+		ex.Query.SourcePrefix != 24 || ex.Trace == nil || ex.Trace.Located == nil || ex.Trace.Located.Source != "rule" {
+		t.Errorf("explain: %s", body)
+	}
+	if code, body := s.get("/api/v1/explain?name=app.gslb.example&client=10.1.2.0/99"); code != 400 || !strings.Contains(body, `"client: `) {
+		t.Errorf("bad client: %d %s", code, body)
+	}
+	if code, body := s.get("/api/v1/services"); code != 200 || !strings.Contains(body, `"name": "www.gslb.example."`) {
+		t.Errorf("/api/v1/services: %d %s", code, body)
+	}
+	if code, body := s.get("/api/v1/config"); code != 200 || !strings.Contains(body, `"file": "`+s.config+`"`) {
+		t.Errorf("/api/v1/config: %d %s", code, body)
+	}
+
+	// `meridian explain` against the running server; 81.2.69.0/24 is in
+	// London in the demo database.
+	r := runBinary(t, cleanEnv(), "explain", "app.gslb.example.", "--client", "81.2.69.0/24", "--server", s.url(""))
+	for _, want := range []string{"answer:   success 198.51.100.10", "rule:     geo-nearest", "by database, network 81.2.69.0/24, country GB", "eu-west/198.51.100.10", "answered"} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("meridian explain: exit %d, output lacks %q:\n%s%s", r.code, want, r.stdout, r.stderr)
+		}
+	}
+	r = runBinary(t, cleanEnv(), "explain", "app.gslb.example.", "--client", "81.2.69.1", "--json", "--server", s.ready.HTTP)
+	if r.code != 0 || !strings.Contains(r.stdout, `"source_prefix": 32`) {
+		t.Errorf("meridian explain --json: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// A changed file is served without a restart.
+	s.rewrite(func(c string) string { return strings.Replace(c, "192.0.2.10,", "192.0.2.11,", 1) })
+	eventually(t, "the new answer 192.0.2.11", func() bool { return s.firstA("app.gslb.example.") == "192.0.2.11" })
+	if g := s.metric("meridian_config_generation"); g != 2 {
+		t.Errorf("generation %v after a reload, want 2", g)
+	}
+
+	// A broken file is rejected: the old answer stays, the generation
+	// too, and the log names the field.
+	s.rewrite(func(c string) string { return strings.Replace(c, "strategy: geo", "strategy: fastest", 1) })
+	eventually(t, "the rejection in the log", func() bool {
+		return strings.Contains(s.log.String(), `level=ERROR msg="config reload rejected"`) &&
+			strings.Contains(s.log.String(), `services[0].policy.strategy: unknown strategy \"fastest\"`)
+	})
+	if a := s.firstA("app.gslb.example."); a != "192.0.2.11" {
+		t.Errorf("after a rejected reload the answer is %q, want the old 192.0.2.11", a)
+	}
+	if g, f := s.metric("meridian_config_generation"), s.metric(`meridian_config_reloads_total{result="failure"}`); g != 2 || f != 1 {
+		t.Errorf("after a rejected reload: generation %v (want 2), failures %v (want 1)", g, f)
+	}
+	if code, _ := s.get("/readyz"); code != 200 {
+		t.Errorf("/readyz %d after a rejected reload", code)
+	}
+
+	// Fixed again: served.
+	s.rewrite(func(c string) string {
+		return strings.Replace(strings.Replace(c, "strategy: fastest", "strategy: geo", 1), "192.0.2.11,", "192.0.2.12,", 1)
+	})
+	eventually(t, "the fixed answer 192.0.2.12", func() bool { return s.firstA("app.gslb.example.") == "192.0.2.12" })
+
+	// SIGHUP reloads even an unchanged file: the generation moves.
+	gen := s.metric("meridian_config_generation")
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the SIGHUP reload", func() bool { return s.metric("meridian_config_generation") == gen+1 })
+	if !strings.Contains(s.log.String(), `msg="config reloaded" trigger=signal`) {
+		t.Error("log lacks the SIGHUP reload")
+	}
+
+	// SIGTERM: a clean, quick exit.
+	start := time.Now()
+	if err := s.stop(syscall.SIGTERM); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
+	}
+	if d := time.Since(start); d > shutdownTimeout+time.Second {
+		t.Errorf("shutdown took %v", d)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(s.config), "ready.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("ready file left behind: %v", err)
+	}
+}
+
+// TestServeSIGHUPRejected checks the SIGHUP path with a broken file: the
+// rejection is logged with the field path and the server keeps serving.
+func TestServeSIGHUPRejected(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server")
+	}
+	s := startServe(t)
+	// Break the file in place (a plain write, not a rename) and signal at
+	// once; the watcher may see it too, which only adds a second rejection.
+	b, _ := os.ReadFile(s.config)
+	if err := os.WriteFile(s.config, []byte(strings.Replace(string(b), "weight: 3", "wieght: 3", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the rejection", func() bool {
+		return strings.Contains(s.log.String(), `services[1].members[0].wieght: unknown key (did you mean \"weight\"?)`)
+	})
+	if a := s.firstA("app.gslb.example."); a != "192.0.2.10" {
+		t.Errorf("answer %q after a rejected SIGHUP", a)
+	}
+	if g := s.metric("meridian_config_generation"); g != 1 {
+		t.Errorf("generation %v, want 1", g)
+	}
+	if err := s.stop(syscall.SIGINT); err != nil {
+		t.Errorf("exit after SIGINT: %v", err)
+	}
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startWatcher watches files with a short debounce until the test ends.
+func startWatcher(t *testing.T, files ...string) *watcher {
+	t.Helper()
+	w, err := newWatcher(100*time.Millisecond, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.set(files)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; w.close() })
+	return w
+}
+
+func wantSignal(t *testing.T, w *watcher, what string) {
+	t.Helper()
+	select {
+	case <-w.changed:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no change signal after %s", what)
+	}
+	// The burst of events is one signal: nothing more follows.
+	select {
+	case <-w.changed:
+		t.Fatalf("a second signal after %s: events were not debounced", what)
+	case <-time.After(150 * time.Millisecond):
+	}
+}
+
+func wantNoSignal(t *testing.T, w *watcher, what string) {
+	t.Helper()
+	select {
+	case <-w.changed:
+		t.Fatalf("a change signal after %s", what)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func TestWatcherSeesEditorSaves(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "meridian.yaml")
+	writeFile(t, cfg, "a: 1\n")
+	w := startWatcher(t, cfg)
+	if got := w.watchedDirs(); len(got) != 1 || got[0] != dir {
+		t.Fatalf("watched dirs %v, want [%s]", got, dir)
+	}
+
+	// Rename over the file, as editors and config management do.
+	writeFile(t, cfg+".swp", "a: 2\n")
+	if err := os.Rename(cfg+".swp", cfg); err != nil {
+		t.Fatal(err)
+	}
+	wantSignal(t, w, "a rename over the file")
+
+	// Rewrite in place.
+	writeFile(t, cfg, "a: 3\n")
+	wantSignal(t, w, "an in-place write")
+
+	// Another file in the directory, and a chmod, are no change.
+	writeFile(t, filepath.Join(dir, "notes.txt"), "x")
+	if err := os.Chmod(cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantNoSignal(t, w, "an unrelated file and a chmod")
+}
+
+// TestWatcherSeesConfigMapSwap replays how the kubelet updates a mounted
+// ConfigMap: the file is a symlink through "..data", and an update swaps
+// "..data" to a new timestamped directory in one rename.
+func TestWatcherSeesConfigMapSwap(t *testing.T) {
+	dir := t.TempDir()
+	v1 := filepath.Join(dir, "..2026_11_21_10_00_00.1")
+	writeFile(t, filepath.Join(v1, "meridian.yaml"), "a: 1\n")
+	must(t, os.Symlink(filepath.Base(v1), filepath.Join(dir, "..data")))
+	must(t, os.Symlink(filepath.Join("..data", "meridian.yaml"), filepath.Join(dir, "meridian.yaml")))
+	w := startWatcher(t, filepath.Join(dir, "meridian.yaml"))
+
+	v2 := filepath.Join(dir, "..2026_11_21_10_05_00.2")
+	writeFile(t, filepath.Join(v2, "meridian.yaml"), "a: 2\n")
+	must(t, os.Symlink(filepath.Base(v2), filepath.Join(dir, "..data_tmp")))
+	must(t, os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")))
+	must(t, os.RemoveAll(v1))
+	wantSignal(t, w, "a ConfigMap symlink swap")
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSameConfig(t *testing.T) {
+	path := fixtureDir(t, nil)
+	a, err := load(loadOptions{file: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	b, err := load(loadOptions{file: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.close()
+	a.state.Generation = 4 // only the generation differs
+	if !sameConfig(a, b) {
+		t.Error("two loads of one file differ")
+	}
+	// A change in a zone file alone is a change.
+	zf := filepath.Join(filepath.Dir(path), "zones", "static.example.zone")
+	zb, _ := os.ReadFile(zf)
+	writeFile(t, zf, string(zb)+"api IN A 192.0.2.81\n")
+	c, err := load(loadOptions{file: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	if sameConfig(a, c) {
+		t.Error("a changed zone file went unnoticed")
+	}
+}
+
+// TestServerReloadsInProcess runs serve's server, reloader and watcher in
+// the test process, so the race detector sees them work together.
+func TestServerReloadsInProcess(t *testing.T) {
+	path := fixtureDir(t, nil)
+	fs := serveFlags(t, "--dns-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0")
+	opts := loadOptions{file: path, flags: fs.FlagSet}
+	l, err := load(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	level := new(slog.LevelVar)
+	s, err := newServer(l, opts, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level})), level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	hup := make(chan os.Signal, 1)
+	code := make(chan int, 1)
+	readyFile := filepath.Join(t.TempDir(), "ready.json")
+	go func() { code <- s.run(ctx, hup, readyFile) }()
+	defer func() {
+		cancel()
+		if c := <-code; c != exitOK {
+			t.Errorf("run returned %d", c)
+		}
+	}()
+	eventually(t, "ready", func() bool { ok, _ := s.ready(); return ok })
+
+	generation := func() uint64 { return s.store.Load().Generation() }
+	edit := func(old, new string) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		must(t, os.WriteFile(path+".new", []byte(strings.Replace(string(b), old, new, 1)), 0o644))
+		must(t, os.Rename(path+".new", path))
+	}
+
+	edit("level: info", "level: debug")
+	eventually(t, "a reload after a file change", func() bool { return generation() == 2 })
+	if level.Level() != slog.LevelDebug {
+		t.Errorf("log level %v after reload, want debug", level.Level())
+	}
+
+	edit("ttl: 30", "ttl: -1")
+	eventually(t, "a rejected reload", func() bool { return strings.Contains(logs.String(), `msg="config reload rejected"`) })
+	if generation() != 2 {
+		t.Errorf("generation %d after a rejected reload", generation())
+	}
+
+	// Fixed, with a DNS setting that needs a restart: served, and the
+	// setting logged as not applied.
+	b, _ := os.ReadFile(path)
+	fixed := strings.Replace(strings.Replace(string(b), "ttl: -1", "ttl: 31", 1), "tcp_idle_timeout: 15s", "tcp_idle_timeout: 20s", 1)
+	writeFile(t, path, fixed)
+	eventually(t, "generation 3", func() bool { return generation() == 3 })
+	if svc := s.store.Load().Service("app.gslb.example."); svc == nil || svc.Policy.TTL != 31 {
+		t.Errorf("reloaded service: %+v", svc)
+	}
+	if !strings.Contains(logs.String(), `msg="setting changed; it takes effect after a restart" key=dns`) {
+		t.Errorf("no restart warning in:\n%s", logs.String())
+	}
+
+	// SIGHUP reloads even when nothing changed.
+	hup <- syscall.SIGHUP
+	eventually(t, "the SIGHUP reload", func() bool { return generation() == 4 })
+}
