@@ -66,8 +66,8 @@ type Match struct {
 	Source   Source
 }
 
-// earthRadiusKm is the IUGG mean Earth radius.
-const earthRadiusKm = 6371.0088
+// EarthRadiusKm is the mean Earth radius (IUGG) used for every distance.
+const EarthRadiusKm = 6371.0088
 
 // DistanceKm is the great-circle (haversine) distance between a and b on a
 // sphere of the mean Earth radius. When either lacks coordinates the distance
@@ -83,5 +83,5 @@ func DistanceKm(a, b Location) float64 {
 	h := sinLat*sinLat + math.Cos(lat1)*math.Cos(lat2)*sinLon*sinLon
 	// Rounding can push h a hair past 1 for antipodal points.
 	h = min(h, 1)
-	return 2 * earthRadiusKm * math.Asin(math.Sqrt(h))
+	return 2 * EarthRadiusKm * math.Asin(math.Sqrt(h))
 }

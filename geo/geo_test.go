@@ -381,8 +381,8 @@ func TestDistanceKm(t *testing.T) {
 		{"New York-Los Angeles", at(40.7128, -74.0060), at(34.0522, -118.2437), 3936},
 		{"Tokyo-Sydney", at(35.6762, 139.6503), at(-33.8688, 151.2093), 7823},
 		{"across the antimeridian", at(0, 179.5), at(0, -179.5), 111.2},
-		{"pole to pole", at(90, 0), at(-90, 0), math.Pi * earthRadiusKm},
-		{"antipodes", at(10, 20), at(-10, -160), math.Pi * earthRadiusKm},
+		{"pole to pole", at(90, 0), at(-90, 0), math.Pi * EarthRadiusKm},
+		{"antipodes", at(10, 20), at(-10, -160), math.Pi * EarthRadiusKm},
 	}
 	for _, c := range cases {
 		got := DistanceKm(c.a, c.b)

@@ -369,12 +369,30 @@ func (s *Snapshot) byGeo(svc *service, q Query, l []int, a *Answer, t *Trace) ([
 	switch {
 	case loc.HasCoords:
 		a.Reason.Rule = RuleGeoNearest
+		// Compare haversines (monotonic in distance) so that only the
+		// nearest needs the asin; one value per candidate, kept beside the
+		// list (on the stack unless the group is large).
+		cp := newPoint(loc)
+		var hbuf [32]float64
+		hs := hbuf[:0]
 		best := math.Inf(1)
 		for _, i := range l {
-			best = min(best, memberDistance(svc, i, loc))
+			h := math.Inf(1)
+			if p := svc.members[i].pt; p.ok {
+				h = haversine(cp, p)
+			}
+			hs = append(hs, h)
+			best = min(best, h)
 		}
-		band := best + svc.Policy.GeoTieKm
-		l = filter(l, func(i int) bool { return memberDistance(svc, i, loc) <= band })
+		limit := kmToHaversine(haversineToKm(best) + svc.Policy.GeoTieKm)
+		n := 0
+		for k, i := range l {
+			if hs[k] <= limit {
+				l[n] = i
+				n++
+			}
+		}
+		l = l[:n]
 		if t != nil {
 			t.distances(svc, loc)
 		}
@@ -401,6 +419,42 @@ func (s *Snapshot) locScope(m geo.Match, q Query) int {
 	default:
 		return q.SourcePrefix
 	}
+}
+
+// point is a location prepared for many distance comparisons.
+type point struct {
+	lat, lon, cosLat float64 // radians
+	ok               bool
+}
+
+func newPoint(l geo.Location) point {
+	if !l.HasCoords {
+		return point{}
+	}
+	const rad = math.Pi / 180
+	return point{lat: l.Lat * rad, lon: l.Lon * rad, cosLat: math.Cos(l.Lat * rad), ok: true}
+}
+
+// haversine of the central angle between a and b: hav = sin²(Δφ/2) +
+// cos φ1 cos φ2 sin²(Δλ/2). It grows with distance, so it can be compared
+// directly.
+func haversine(a, b point) float64 {
+	sLat := math.Sin((b.lat - a.lat) / 2)
+	sLon := math.Sin((b.lon - a.lon) / 2)
+	return min(sLat*sLat+a.cosLat*b.cosLat*sLon*sLon, 1)
+}
+
+func haversineToKm(h float64) float64 {
+	return 2 * geo.EarthRadiusKm * math.Asin(math.Sqrt(h))
+}
+
+func kmToHaversine(km float64) float64 {
+	half := km / (2 * geo.EarthRadiusKm)
+	if half >= math.Pi/2 || math.IsInf(km, 1) {
+		return math.Inf(1)
+	}
+	s := math.Sin(half)
+	return s * s
 }
 
 func memberDistance(svc *service, i int, loc geo.Location) float64 {

@@ -513,3 +513,20 @@ func TestExplainTrace(t *testing.T) {
 		t.Fatalf("steps %v answered %v", tr.Steps, tr.Answered)
 	}
 }
+
+// The haversine shortcut must agree with geo.DistanceKm.
+func TestHaversineAgreesWithDistance(t *testing.T) {
+	locs := []geo.Location{locUSEast, locEUWest, locAPSouth, locLondon, locTokyo, locBoston, {Lat: -33.9, Lon: 151.2, HasCoords: true}}
+	for _, a := range locs {
+		for _, b := range locs {
+			want := geo.DistanceKm(a, b)
+			got := haversineToKm(haversine(newPoint(a), newPoint(b)))
+			if diff := got - want; diff > 1e-6 || diff < -1e-6 {
+				t.Errorf("%v-%v: %v km, geo says %v", a, b, got, want)
+			}
+			if h := haversine(newPoint(a), newPoint(b)); want > 1 && kmToHaversine(want-0.5) >= h {
+				t.Errorf("kmToHaversine not monotonic at %v km", want)
+			}
+		}
+	}
+}

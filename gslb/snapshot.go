@@ -45,6 +45,7 @@ type member struct {
 	*Member
 	index int // position in Service.Members
 	site  *Site
+	pt    point  // the site's location, prepared for distances
 	seed  uint64 // stable hash of the member's identity, for rendezvous hashing
 	up    bool
 	known bool
@@ -95,6 +96,9 @@ func (s *Snapshot) compile(src *Service, health HealthView) *service {
 	for i := range src.Members {
 		m := &src.Members[i]
 		cm := member{Member: m, index: i, site: s.sites[m.Site], seed: seedOf(src.Name, m.ID()), up: true}
+		if cm.site != nil {
+			cm.pt = newPoint(cm.site.Location)
+		}
 		if health != nil {
 			if up, known := health.MemberUp(src.Name, m); known {
 				cm.up, cm.known = up, true
