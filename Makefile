@@ -1,0 +1,154 @@
+# Meridian - GSLB authoritative DNS server.
+# `make` alone lists the targets (every line starting with "#?" below).
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.ONESHELL:
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules --no-print-directory
+
+GO ?= go
+BIN := bin/meridian
+# Recursive (=) so that git runs only for the targets that use them.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo none)
+LDFLAGS = -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
+# make run
+DEMO_CONFIG ?= testdata/demo/meridian.yaml
+DNS_LISTEN ?= 127.0.0.1:5353
+HTTP_LISTEN ?= 127.0.0.1:8053
+
+# make test
+TEST_TIMEOUT ?= 15m
+TEST_FLAGS ?=
+
+# make bench / bench-go / fuzz
+BENCH ?= .
+BENCH_COUNT ?= 6
+BENCH_TIME ?= 1s
+BENCH_DIR := bench-results
+ANCHORS_DIR ?= ../shared/bench
+# passed to anchors.sh only when set (its own defaults otherwise)
+SERVERS ?=
+WORKLOADS ?=
+DUR ?=
+REPS ?=
+FUZZTIME ?= 30s
+
+# make lint: tools are installed once per version into .cache/ (git-ignored)
+GOLANGCI_LINT_VERSION := v2.15.0
+TOOLS_DIR := $(CURDIR)/.cache/tools
+GOLANGCI_LINT := $(TOOLS_DIR)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
+
+# Go files we own: everything but caches, build output and VCS data.
+FIND_GO = find . \( -path ./.git -o -path ./.cache -o -path ./bin -o -path ./$(BENCH_DIR) \) -prune -o -name '*.go' -print
+
+.PHONY: help build run test test-deps fmt-check vet bench bench-go bench-anchors fuzz lint tidy tidy-check clean deps
+
+#? help: list the targets (the default goal)
+help:
+	@echo "Usage: make TARGET [VAR=value ...]"
+	echo
+	awk '/^#\? / { sub(/^#\? /, ""); i = index($$0, ": "); printf "  %-14s %s\n", substr($$0, 1, i - 1), substr($$0, i + 2) }' $(firstword $(MAKEFILE_LIST))
+	echo
+	echo "Variables: FUZZTIME=$(FUZZTIME) BENCH=$(BENCH) BENCH_COUNT=$(BENCH_COUNT) SERVERS WORKLOADS DUR REPS (anchors.sh), TEST_FLAGS, DNS_LISTEN=$(DNS_LISTEN) HTTP_LISTEN=$(HTTP_LISTEN)"
+
+#? build: build bin/meridian (version and commit from git)
+build:
+	mkdir -p $(dir $(BIN))
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/meridian
+
+#? run: build, print the dig commands to try, then serve the demo (DNS 127.0.0.1:5353, HTTP 127.0.0.1:8053)
+run: build
+	@scripts/ensure-deps.sh --optional run
+	scripts/demo-commands.sh '$(DNS_LISTEN)' '$(HTTP_LISTEN)' '$(BIN)'
+	exec $(BIN) serve --config '$(DEMO_CONFIG)' --dns-listen '$(DNS_LISTEN)' --http-listen '$(HTTP_LISTEN)'
+
+#? test: install the test tools, then gofmt check, go vet, go test -race (unit, e2e, fuzz seed corpora)
+test: test-deps fmt-check vet
+	@echo "+ $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./..."
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+
+# quiet when everything is installed; a tool still missing makes its tests
+# skip locally and fail under CI=true
+test-deps:
+	@scripts/ensure-deps.sh --optional test
+
+fmt-check:
+	@files=$$($(FIND_GO))
+	[[ -z $$files ]] && exit 0
+	bad=$$(gofmt -l $$files)
+	if [[ -n $$bad ]]; then echo "gofmt needs to run on:"; echo "$$bad"; exit 1; fi
+
+vet:
+	@echo "+ $(GO) vet ./..."
+	$(GO) vet ./...
+
+#? bench: Go benchmarks (bench-go), then the side-by-side anchors run against gdnsd, knot, CoreDNS... (as root)
+bench: bench-go bench-anchors
+
+#? bench-go: Go benchmarks with -benchmem into bench-results/ (benchstat format; BENCH, BENCH_COUNT)
+bench-go:
+	@mkdir -p $(BENCH_DIR)
+	out=$(BENCH_DIR)/go-$$(date -u +%Y%m%dT%H%M%SZ).txt
+	# test/ holds no benchmarks; skipping it saves the e2e binary build
+	pkgs=$$($(GO) list ./... | grep -v '/test/')
+	echo "+ $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) -benchtime $(BENCH_TIME) <packages> > $$out"
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) -benchtime $(BENCH_TIME) $$pkgs | tee "$$out"
+	cp "$$out" $(BENCH_DIR)/go-latest.txt
+	echo "saved $$out; compare two runs with: benchstat OLD.txt $$out"
+
+#? bench-anchors: only the side-by-side run: ../shared/bench/anchors.sh with test/bench/anchors-project (SERVERS WORKLOADS DUR REPS)
+bench-anchors: build
+	@if [[ ! -x $(ANCHORS_DIR)/anchors.sh ]]; then
+		echo "bench: skipping the anchors comparison: $(ANCHORS_DIR)/anchors.sh not found"
+		echo "       (it lives in the project's shared/bench beside this checkout; set ANCHORS_DIR=...)"
+		exit 0
+	fi
+	if [[ $$(id -u) != 0 ]]; then echo "bench: anchors.sh needs root (apt installs, nice -20): sudo make bench-anchors" >&2; exit 1; fi
+	scripts/ensure-deps.sh bench
+	mkdir -p $(BENCH_DIR)
+	out=$(BENCH_DIR)/anchors-$$(date -u +%Y%m%dT%H%M%SZ).txt
+	echo "+ anchors.sh (log: $$out)"
+	env $(if $(SERVERS),SERVERS='$(SERVERS)') $(if $(WORKLOADS),WORKLOADS='$(WORKLOADS)') \
+		$(if $(DUR),DUR='$(DUR)') $(if $(REPS),REPS='$(REPS)') \
+		PROJECT_CMD='$(CURDIR)/test/bench/anchors-project {{PORT}} {{GEODB}} {{ZONE}} {{WL}}' \
+		$(ANCHORS_DIR)/anchors.sh 2>&1 | tee "$$out"
+	cp "$$out" $(BENCH_DIR)/anchors-latest.txt
+
+#? fuzz: run every fuzz target for FUZZTIME each (default 30s)
+fuzz:
+	@dirs=$$(grep -rl --include='*_test.go' --exclude-dir=.git --exclude-dir=.cache --exclude-dir=testdata '^func Fuzz' . | xargs -r -n1 dirname | sort -u)
+	[[ -n $$dirs ]] || { echo "fuzz: no fuzz targets"; exit 0; }
+	for d in $$dirs; do
+		for f in $$($(GO) test -list '^Fuzz' "$$d" | grep '^Fuzz' || true); do
+			echo "+ $(GO) test -run '^$$' -fuzz '^$$f$$' -fuzztime $(FUZZTIME) $$d"
+			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) "$$d"
+		done
+	done
+
+#? lint: gofmt, go vet, go mod tidy -diff, golangci-lint v2.15.0 (.golangci.yml)
+lint: fmt-check vet tidy-check $(GOLANGCI_LINT)
+	@echo "+ golangci-lint run ./..."
+	$(GOLANGCI_LINT) run ./...
+
+tidy-check:
+	@echo "+ $(GO) mod tidy -diff"
+	$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run make tidy" >&2; exit 1; }
+
+$(GOLANGCI_LINT):
+	@echo "installing golangci-lint $(GOLANGCI_LINT_VERSION) into $(@D)"
+	GOBIN='$(@D)' $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+#? tidy: go mod tidy
+tidy:
+	$(GO) mod tidy
+
+#? clean: remove bin/, bench-results/ and stray build output (keeps the .cache/ tool cache)
+clean:
+	rm -rf bin $(BENCH_DIR) ./meridian ./*.test ./*.out
+
+#? deps: install the Debian packages the tests, the demo and the benchmarks use (dig, kdig, unbound, zonemaster-cli, dnsperf, ...)
+deps:
+	scripts/ensure-deps.sh run test bench

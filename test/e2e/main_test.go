@@ -1,0 +1,442 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Set by TestMain.
+var (
+	repoRoot    string // the checkout (two levels up from here)
+	meridianBin string // the binary under test
+)
+
+// TestMain builds cmd/meridian once (with -race when the tests run with it,
+// so data races in the server fail these tests too). MERIDIAN_BIN skips the
+// build and tests that binary instead.
+func TestMain(m *testing.M) { os.Exit(runMain(m)) }
+
+func runMain(m *testing.M) int {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	repoRoot = root
+	if b := os.Getenv("MERIDIAN_BIN"); b != "" {
+		meridianBin = b
+		return m.Run()
+	}
+	dir, err := os.MkdirTemp("", "meridian-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	meridianBin = filepath.Join(dir, "meridian")
+	args := []string{"build", "-o", meridianBin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	args = append(args, "./cmd/meridian")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: go %s: %v\n%s", strings.Join(args, " "), err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// watchdog fails the whole run with every goroutine's stack if the test is
+// still running after d: a hang in a test of this package ends in minutes,
+// not at go test's global timeout. Subprocesses die with the test binary
+// (Pdeathsig).
+func watchdog(t *testing.T, d time.Duration) {
+	t.Helper()
+	name := t.Name()
+	timer := time.AfterFunc(d, func() {
+		panic(fmt.Sprintf("e2e watchdog: %s still running after %v", name, d))
+	})
+	t.Cleanup(func() { timer.Stop() })
+}
+
+// requireTool returns the path of an external program, or skips the test
+// (locally) or fails it (when CI is set: CI never silently skips).
+func requireTool(t *testing.T, name, debPackage string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
+		if p := filepath.Join(dir, name); isExecutable(p) {
+			return p
+		}
+	}
+	missing(t, fmt.Sprintf("%s not found: it comes with the Debian package %s; install it with `make deps` (as root; `make test` does it too)", name, debPackage))
+	return ""
+}
+
+// missing skips locally and fails in CI.
+func missing(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s [CI is set: a missing prerequisite fails the test]", msg)
+	}
+	t.Skip(msg)
+}
+
+func isExecutable(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
+}
+
+// freePort returns a port that is free for both UDP and TCP on ip.
+func freePort(t *testing.T, ip string) int {
+	t.Helper()
+	for range 50 {
+		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			t.Fatalf("free port on %s: %v", ip, err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(port)))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatalf("no port free for both UDP and TCP on %s", ip)
+	return 0
+}
+
+func hostPort(ip string, port int) string { return net.JoinHostPort(ip, strconv.Itoa(port)) }
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// syncBuffer collects a subprocess's output.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// proc is a subprocess in its own process group, killed with its whole
+// group when the test ends; its output is printed if the test failed.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+	err  error // set when done is closed
+}
+
+func startProc(t *testing.T, name string, cmd *exec.Cmd) *proc {
+	t.Helper()
+	p := &proc{name: name, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.stop()
+		out := p.out.String()
+		if strings.Contains(out, "WARNING: DATA RACE") {
+			t.Errorf("%s reported a data race:\n%s", name, out)
+		} else if t.Failed() {
+			t.Logf("%s (%s) output:\n%s", name, strings.Join(cmd.Args, " "), out)
+		}
+	})
+	return p
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends SIGTERM to the process group, then SIGKILL after 5 s.
+func (p *proc) stop() {
+	if p.exited() {
+		return
+	}
+	pid := p.cmd.Process.Pid
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		<-p.done
+	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL) // stragglers in the group
+}
+
+// meridian is one running `meridian serve`.
+type meridian struct {
+	*proc
+	DNS  []string // listen addresses, host:port
+	HTTP string   // http://host:port
+}
+
+// startMeridian runs `meridian serve --config cfg` with the DNS and HTTP
+// listeners given on the command line, and waits until /readyz says 200 and
+// the first DNS address answers.
+func startMeridian(t *testing.T, cfg string, dnsAddrs []string, httpAddr string, extra ...string) *meridian {
+	t.Helper()
+	args := []string{"serve", "--config", cfg, "--dns-listen", strings.Join(dnsAddrs, ","), "--http-listen", httpAddr}
+	args = append(args, extra...)
+	cmd := exec.Command(meridianBin, args...)
+	cmd.Env = cleanEnv()
+	m := &meridian{proc: startProc(t, "meridian", cmd), DNS: dnsAddrs, HTTP: "http://" + httpAddr}
+	m.waitReady(t, 30*time.Second)
+	return m
+}
+
+// cleanEnv is the test's environment without MERIDIAN_* settings, which
+// would override the flags and files the tests give.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MERIDIAN_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func (m *meridian) waitReady(t *testing.T, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	hc := &http.Client{Timeout: time.Second}
+	var last string
+	for time.Now().Before(deadline) {
+		if m.exited() {
+			t.Fatalf("meridian exited before it was ready (%v):\n%s", m.err, m.out.String())
+		}
+		resp, err := hc.Get(m.HTTP + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				// ready: the DNS listener must answer too (any rcode)
+				c := &dns.Client{Net: "udp", Timeout: 300 * time.Millisecond}
+				q := new(dns.Msg)
+				q.SetQuestion(".", dns.TypeSOA)
+				if _, _, err := c.Exchange(q, m.DNS[0]); err == nil {
+					return
+				} else {
+					last = "dns: " + err.Error()
+				}
+			} else {
+				last = "readyz: " + resp.Status
+			}
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("meridian not ready after %v (last: %s):\n%s", d, last, m.out.String())
+}
+
+// httpGet returns the status and body of a GET.
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	hc := &http.Client{Timeout: 5 * time.Second}
+	resp, err := hc.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// run runs a command with a timeout and returns its combined output and error.
+func run(t *testing.T, timeout time.Duration, name string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = cleanEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%s timed out after %v: %w", name, timeout, ctx.Err())
+	}
+	return string(out), err
+}
+
+// ---- DNS helpers (miekg/dns) ----
+
+// dnsQuery is one question, optionally with an ECS option.
+type dnsQuery struct {
+	name   string
+	qtype  uint16
+	ecs    string // "81.2.69.0/24", "" for none
+	net    string // "udp" (default) or "tcp"
+	noEDNS bool
+}
+
+func (q dnsQuery) String() string {
+	s := q.name + " " + dns.TypeToString[q.qtype]
+	if q.ecs != "" {
+		s += " ecs=" + q.ecs
+	}
+	if q.net == "tcp" {
+		s += " (tcp)"
+	}
+	return s
+}
+
+func newMsg(q dnsQuery) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(q.name), q.qtype)
+	m.RecursionDesired = false
+	if q.noEDNS {
+		return m
+	}
+	m.SetEdns0(1232, false)
+	if q.ecs != "" {
+		p := netip.MustParsePrefix(q.ecs)
+		e := &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, SourceNetmask: uint8(p.Bits()), Address: net.IP(p.Addr().AsSlice())}
+		e.Family = 1
+		if p.Addr().Is6() {
+			e.Family = 2
+		}
+		opt := m.IsEdns0()
+		opt.Option = append(opt.Option, e)
+	}
+	return m
+}
+
+// exchange sends q to server and returns the response (one retry on a
+// UDP timeout: loopback drops are rare but not impossible under -race).
+func exchange(t *testing.T, server string, q dnsQuery) *dns.Msg {
+	t.Helper()
+	r, err := tryExchange(server, q)
+	if err != nil {
+		t.Fatalf("%s @%s: %v", q, server, err)
+	}
+	return r
+}
+
+func tryExchange(server string, q dnsQuery) (*dns.Msg, error) {
+	n := q.net
+	if n == "" {
+		n = "udp"
+	}
+	c := &dns.Client{Net: n, Timeout: 3 * time.Second}
+	var err error
+	for range 2 {
+		var r *dns.Msg
+		if r, _, err = c.Exchange(newMsg(q), server); err == nil {
+			return r, nil
+		}
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			break
+		}
+	}
+	return nil, err
+}
+
+// addrs returns the A and AAAA addresses in the answer section.
+func addrs(m *dns.Msg) []string {
+	var out []string
+	for _, rr := range m.Answer {
+		switch v := rr.(type) {
+		case *dns.A:
+			out = append(out, v.A.String())
+		case *dns.AAAA:
+			out = append(out, v.AAAA.String())
+		}
+	}
+	return out
+}
+
+// ecsOf returns the ECS option of a response, or nil.
+func ecsOf(m *dns.Msg) *dns.EDNS0_SUBNET {
+	if o := m.IsEdns0(); o != nil {
+		for _, e := range o.Option {
+			if s, ok := e.(*dns.EDNS0_SUBNET); ok {
+				return s
+			}
+		}
+	}
+	return nil
+}
+
+// describe is a one-line summary of a response for failure messages.
+func describe(m *dns.Msg) string {
+	if m == nil {
+		return "<nil>"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "rcode=%s aa=%v tc=%v", dns.RcodeToString[m.Rcode], m.Authoritative, m.Truncated)
+	for _, rr := range m.Answer {
+		fmt.Fprintf(&b, " | an: %s", rr)
+	}
+	for _, rr := range m.Ns {
+		fmt.Fprintf(&b, " | ns: %s", rr)
+	}
+	for _, rr := range m.Extra {
+		if _, ok := rr.(*dns.OPT); ok {
+			if e := ecsOf(m); e != nil {
+				fmt.Fprintf(&b, " | ecs: %s/%d scope %d", e.Address, e.SourceNetmask, e.SourceScope)
+			}
+			continue
+		}
+		fmt.Fprintf(&b, " | ad: %s", rr)
+	}
+	return b.String()
+}
