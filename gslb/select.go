@@ -275,7 +275,8 @@ func (s *Snapshot) decide(q Query, t *Trace) (a Answer) {
 	}
 
 	// Step 5: pick the first member: rendezvous hashing when the answer
-	// must be sticky, else a weighted random draw (roundrobin rotates).
+	// must be sticky or depends on the client's network, else a weighted
+	// random draw (roundrobin rotates).
 	first := 0
 	switch {
 	case pol.Strategy == StrategyConsistentHash:
@@ -287,6 +288,12 @@ func (s *Snapshot) decide(q Query, t *Trace) (a Answer) {
 		a.Reason.Persistent = true
 	case pol.Strategy == StrategyRoundRobin:
 		first = int(q.Rand % uint64(len(l)))
+	case scope > 0 && len(l) > 1:
+		// Geo and topology answers are cached by resolvers for the
+		// whole scope network (RFC 7871 section 7.3.1), so a choice
+		// among equals must be the same for every address in it: hash
+		// the scope network rather than draw at random.
+		first = hrw(svc, l, q.Client, scope)
 	default:
 		first = weightedDraw(svc, l, q.Rand)
 	}

@@ -37,8 +37,6 @@ type service struct {
 	// groups[f] are the priority groups of members that can answer
 	// family f (famV4, famV6), lowest priority number first.
 	groups [2][]group
-	// totalMembers[f] counts members of family f over all groups.
-	answersDefault int
 }
 
 type member struct {
