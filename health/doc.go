@@ -1,5 +1,57 @@
-// Package health will probe members (TCP, HTTP, HTTPS) from every site and
-// publish their state into the gslb store through gslb.HealthView. It is
-// built in issue #3; until then every member counts as up, which is what
-// gslb.Select does when no health has been observed.
+// Package health probes the members of GSLB services and says which of
+// them are up.
+//
+// The pieces, each in its own file:
+//
+//   - Check (check.go): the configuration of one probe, with Defaults and
+//     Validate. A Target (target.go) is one probed address and port plus a
+//     validated Check; its Key is comparable, so every service whose members
+//     resolve to the same (address, port, check) shares one prober.
+//   - Prober (prober.go, tcp.go, http.go): one method, Probe(ctx) error.
+//     A failure is a *ProbeError carrying a Reason (timeout, refused, tls,
+//     status, body, other) for metrics and the status list.
+//   - Monitor (monitor.go, schedule.go, state.go): one scheduler goroutine
+//     runs every target on its jittered interval with at most one probe in
+//     flight per target and a global bound on concurrent probes, applies
+//     the rise/fall thresholds, and follows the gslb snapshot through
+//     SetTargets.
+//   - Observations (observations.go): the health store. Local probes are one
+//     source; other sites and Kubernetes readiness are others, fed through
+//     Observe and Forget. A Rule (local, any, majority, all) combines them
+//     into one verdict per target.
+//   - Plan and View (plan.go, view.go): turn a gslb.State into targets and
+//     answer gslb.HealthView from the verdicts, so gslb.NewSnapshot sees
+//     health without knowing how it was measured.
+//   - Metrics (metrics.go) and Status (status.go): what an operator sees.
+//
+// # Unknown counts as up
+//
+// A target is "unknown" from the moment it is added until rise consecutive
+// successes make it up or fall consecutive failures make it down. Unknown
+// members are answered as if up: gslb.Select already assumes that for
+// members without health, a freshly started server would otherwise answer
+// nothing for a probe interval or two, and a new service is normally added
+// because it works. A member that is really down leaves the answers after
+// fall probes, as it would from "up".
+//
+// # Wiring
+//
+//	obs := health.NewObservations(health.ObservationsOptions{OnChange: rebuild})
+//	mon := health.NewMonitor(health.Options{Observations: obs, Metrics: m})
+//	plan, _ := health.NewPlan(state, health.PlanOptions{Check: checkOf})
+//	mon.SetTargets(plan.Targets())
+//	snap, _ := gslb.NewSnapshot(state, loc, health.NewView(plan, obs))
+//
+// On every new State: build the plan, call SetTargets, then build the
+// snapshot; in that order a target whose check changed only in interval,
+// timeout, rise, fall or jitter brings its verdict to the new key before
+// the snapshot reads it. rebuild gets the keys whose verdict changed;
+// plan.Services(keys) names the services to recompile. The Monitor's own
+// OnChange (state changes with probe counts and errors) is what a gossip
+// publisher would send to other sites, which feed their Observations
+// through Observe(SourceSite(name), ...) and Forget.
+//
+// Lock order: Monitor.mu, then Observations.mu. Callbacks (OnChange) run on
+// their own goroutine, never under either lock, so they may call back into
+// the Monitor or the Observations.
 package health

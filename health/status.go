@@ -1,0 +1,96 @@
+package health
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// TargetStatus is one target as the status list shows it: the body of the
+// future /api/v1/health.
+type TargetStatus struct {
+	Key    Key    `json:"key"`
+	Target string `json:"target"` // "addr:port/kind"
+	Kind   Kind   `json:"kind"`
+	State  State  `json:"state"`
+	// Since is when State was entered; for unknown, when the target was
+	// added.
+	Since     time.Time `json:"since"`
+	Successes int       `json:"consecutive_successes"`
+	Failures  int       `json:"consecutive_failures"`
+	Probes    uint64    `json:"probes"`
+	Skipped   uint64    `json:"skipped_ticks"`
+	LastProbe time.Time `json:"last_probe,omitzero"`
+	// LastLatency is the last probe's duration, successful or not.
+	LastLatency time.Duration `json:"-"`
+	LatencyMS   float64       `json:"last_latency_ms"`
+	// LastError is the last failure, kept after the target recovers so an
+	// operator can see why it went down; LastErrorAt says when.
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	LastReason  Reason    `json:"last_reason,omitempty"`
+	Interval    Duration  `json:"interval"`
+	Rise        int       `json:"rise"`
+	Fall        int       `json:"fall"`
+}
+
+// Duration is a time.Duration written as text ("1.5s") in JSON.
+type Duration time.Duration
+
+// MarshalText writes time.Duration's String.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText reads a time.ParseDuration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	*d = Duration(v)
+	return err
+}
+
+// Status lists every target, sorted by address, port and check.
+func (m *Monitor) Status() []TargetStatus {
+	m.mu.Lock()
+	out := make([]TargetStatus, 0, len(m.targets))
+	for _, t := range m.targets {
+		out = append(out, t.statusLocked())
+	}
+	m.mu.Unlock()
+	slices.SortFunc(out, func(a, b TargetStatus) int {
+		return cmp.Or(compareKeys(a.Key, b.Key), cmp.Compare(a.Target, b.Target))
+	})
+	return out
+}
+
+// TargetStatus returns one target's status.
+func (m *Monitor) TargetStatus(k Key) (TargetStatus, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.targets[k]
+	if !ok {
+		return TargetStatus{}, false
+	}
+	return t.statusLocked(), true
+}
+
+func (t *target) statusLocked() TargetStatus {
+	return TargetStatus{
+		Key:         t.key,
+		Target:      t.label,
+		Kind:        t.Check.Kind,
+		State:       t.tr.state,
+		Since:       t.tr.since,
+		Successes:   t.tr.successes,
+		Failures:    t.tr.failures,
+		Probes:      t.probes,
+		Skipped:     t.skipped,
+		LastProbe:   t.lastProbe,
+		LastLatency: t.lastLatency,
+		LatencyMS:   float64(t.lastLatency.Microseconds()) / 1000,
+		LastError:   t.lastErr,
+		LastErrorAt: t.lastErrAt,
+		LastReason:  t.lastReason,
+		Interval:    Duration(t.Check.Interval),
+		Rise:        t.Check.Rise,
+		Fall:        t.Check.Fall,
+	}
+}
