@@ -343,7 +343,7 @@ func (s *Snapshot) pickGroup(svc *service, f int, buf []int, minUp int) (*group,
 		l := buf[:0]
 		for _, i := range g.members {
 			m := &svc.members[i]
-			if m.up && m.Weight > 0 {
+			if s.state(m).eligible() && m.Weight > 0 {
 				l = append(l, i)
 			}
 		}

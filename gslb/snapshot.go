@@ -26,6 +26,11 @@ type Snapshot struct {
 	zones    map[string]*Zone
 	services map[string]*service
 	sites    map[string]*Site
+	// health holds every member's health and override, indexed by
+	// member.gi; WithHealth and WithAdmin replace it copy-on-write.
+	health     *healthTable
+	healthView HealthView
+	admin      Admin
 }
 
 // service is a Service compiled for lookup: members split by address
@@ -45,8 +50,7 @@ type member struct {
 	site  *Site
 	pt    point  // the site's location, prepared for distances
 	seed  uint64 // stable hash of the member's identity, for rendezvous hashing
-	up    bool
-	known bool
+	gi    int    // index into Snapshot.health
 	// addrs[f] are the member's addresses of family f.
 	addrs [2][]netip.Addr
 }
@@ -69,11 +73,12 @@ func NewSnapshot(st *State, loc *geo.Locator, health HealthView) (*Snapshot, err
 		return nil, errors.New("gslb: nil state")
 	}
 	s := &Snapshot{
-		State:    st,
-		Locator:  loc,
-		zones:    make(map[string]*Zone, len(st.Zones)),
-		services: make(map[string]*service, len(st.Services)),
-		sites:    make(map[string]*Site, len(st.Sites)),
+		State:      st,
+		Locator:    loc,
+		healthView: health,
+		zones:      make(map[string]*Zone, len(st.Zones)),
+		services:   make(map[string]*service, len(st.Services)),
+		sites:      make(map[string]*Site, len(st.Sites)),
 	}
 	for i := range st.Zones {
 		s.zones[st.Zones[i].Name] = &st.Zones[i]
@@ -81,26 +86,35 @@ func NewSnapshot(st *State, loc *geo.Locator, health HealthView) (*Snapshot, err
 	for i := range st.Sites {
 		s.sites[st.Sites[i].Name] = &st.Sites[i]
 	}
+	n := 0
 	for i := range st.Services {
-		svc := s.compile(&st.Services[i], health)
+		n += len(st.Services[i].Members)
+	}
+	s.health = newHealthTable(n)
+	gi := 0
+	for i := range st.Services {
+		svc := s.compile(&st.Services[i], &gi)
 		s.services[svc.Name] = svc
 	}
+	names := make([]string, 0, len(s.services))
+	for name := range s.services {
+		names = append(names, name)
+	}
+	// Fill the table in place: nothing shares it yet.
+	filled := s.WithHealth(health, names)
+	s.health = filled.health
 	return s, nil
 }
 
-func (s *Snapshot) compile(src *Service, health HealthView) *service {
+func (s *Snapshot) compile(src *Service, gi *int) *service {
 	svc := &service{Service: src, zone: s.Zone(src.Name)}
 	svc.members = make([]member, len(src.Members))
 	for i := range src.Members {
 		m := &src.Members[i]
-		cm := member{Member: m, index: i, site: s.sites[m.Site], seed: seedOf(src.Name, m.ID()), up: true}
+		cm := member{Member: m, index: i, site: s.sites[m.Site], seed: seedOf(src.Name, m.ID()), gi: *gi}
+		*gi++
 		if cm.site != nil {
 			cm.pt = newPoint(cm.site.Location)
-		}
-		if health != nil {
-			if up, known := health.MemberUp(src.Name, m); known {
-				cm.up, cm.known = up, true
-			}
 		}
 		for _, a := range m.Addresses {
 			f := famOf(a)

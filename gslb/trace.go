@@ -3,6 +3,7 @@ package gslb
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/meridian-gslb/meridian/geo"
 )
@@ -36,6 +37,8 @@ type MemberVerdict struct {
 	Weight      uint32   `json:"weight"`
 	Up          bool     `json:"up"`
 	HealthKnown bool     `json:"health_known"`
+	Admin       string   `json:"admin,omitempty"`  // an operator override in force
+	Health      string   `json:"health,omitempty"` // last probe error, per-site views
 	DistanceKm  *float64 `json:"distance_km,omitempty"`
 	Verdict     string   `json:"verdict"`
 }
@@ -54,17 +57,22 @@ func (t *Trace) start(s *Snapshot, svc *service, q Query, f int) {
 	for _, g := range svc.groups[f] {
 		for _, i := range g.members {
 			m := &svc.members[i]
-			v := "eligible"
-			switch {
-			case !m.up:
-				v = "down"
-			case m.Weight == 0:
+			st := s.state(m)
+			v := st.verdict()
+			if st.eligible() && m.Weight == 0 {
 				v = "drained (weight 0)"
 			}
-			t.Members = append(t.Members, MemberVerdict{
+			mv := MemberVerdict{
 				Site: m.Site, Member: m.ID(), Priority: m.Priority, Weight: m.Weight,
-				Up: m.up, HealthKnown: m.known, Verdict: v,
-			})
+				Up: st.up(), HealthKnown: st.known(), Verdict: v,
+			}
+			if st.admin() != AdminNone {
+				mv.Admin = st.admin().String()
+			}
+			if d, ok := s.healthView.(HealthDetailer); ok {
+				mv.Health = d.MemberDetail(svc.Name, m.Member)
+			}
+			t.Members = append(t.Members, mv)
 		}
 	}
 }
@@ -86,7 +94,7 @@ func (t *Trace) group(g *group, eligible []int, belowMinUp bool) {
 		t.add("priority group %d chosen with %d eligible members", g.priority, len(eligible))
 	}
 	for k := range t.Members {
-		if t.Members[k].Priority != g.priority && t.Members[k].Verdict == "eligible" {
+		if t.Members[k].Priority != g.priority && eligibleVerdict(t.Members[k].Verdict) {
 			t.Members[k].Verdict = "other priority group"
 		}
 	}
@@ -123,11 +131,13 @@ func (t *Trace) finish(a Answer) {
 	}
 	for k := range t.Members {
 		v := &t.Members[k]
-		if v.Site == a.Site && v.Verdict == "eligible" && (slices.Contains(t.Answered, "CNAME "+hostOf(v.Member)) || a.Target == "") {
+		if v.Site == a.Site && eligibleVerdict(v.Verdict) && (slices.Contains(t.Answered, "CNAME "+hostOf(v.Member)) || a.Target == "") {
 			v.Verdict = "answered"
 		}
 	}
 }
+
+func eligibleVerdict(v string) bool { return strings.HasPrefix(v, "eligible") }
 
 func hostOf(id string) string {
 	for i := range id {
