@@ -25,7 +25,7 @@ type xnetBatcher struct {
 	n, w  int
 }
 
-func newBatcher(c *net.UDPConn) (batcher, error) {
+func newXnetBatcher(c *net.UDPConn) (batcher, error) {
 	b := &xnetBatcher{pc: ipv4.NewPacketConn(c)}
 	if a := c.LocalAddr().(*net.UDPAddr); a.IP.To4() == nil {
 		b.pc = ipv6.NewPacketConn(c)
