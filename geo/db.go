@@ -24,6 +24,7 @@ type DB struct {
 	r     *maxminddb.Reader
 	name  string // file name for errors, or "<bytes>"
 	cache recordCache
+	nets  netCache
 }
 
 // Open opens the mmdb file at path. The file is memory-mapped: replace it
@@ -81,11 +82,12 @@ func newDB(r *maxminddb.Reader, name string) (*DB, error) {
 		}
 		break
 	}
-	return &DB{r: r, name: name, cache: newRecordCache(md.NodeCount)}, nil
+	return &DB{r: r, name: name, cache: newRecordCache(md.NodeCount), nets: newNetCache()}, nil
 }
 
 // Close releases the database. See DB for when it is safe.
 func (db *DB) Close() error {
+	db.nets.clear() // a closed database locates nobody, cached or not
 	if err := db.r.Close(); err != nil {
 		return fmt.Errorf("geo: close %s: %w", db.name, err)
 	}
@@ -103,6 +105,16 @@ func (db *DB) Metadata() (dbType string, built time.Time, ipVersion uint) {
 // (Masked, IPv4 for an IPv4 a) and, when the record places the address, its
 // Location. a must be valid, unmapped and without zone.
 func (db *DB) locate(a netip.Addr) (Location, netip.Prefix, bool) {
+	if a.Is4() {
+		if bits, off, found, ok := db.nets.get(a); ok {
+			p, _ := a.Prefix(bits)
+			if !found {
+				return Location{}, p, false
+			}
+			e := db.record(off)
+			return e.loc, p, e.ok
+		}
+	}
 	res := db.r.Lookup(a)
 	p := res.Prefix()
 	if !p.IsValid() || p.Addr().Is4() != a.Is4() {
@@ -113,9 +125,21 @@ func (db *DB) locate(a netip.Addr) (Location, netip.Prefix, bool) {
 		p = netip.PrefixFrom(a, 0).Masked()
 	}
 	if !res.Found() {
+		if a.Is4() {
+			db.nets.put(a, p.Bits(), 0, false)
+		}
 		return Location{}, p, false
 	}
 	off := res.Offset()
+	if a.Is4() {
+		db.nets.put(a, p.Bits(), off, true)
+	}
+	e := db.record(off)
+	return e.loc, p, e.ok
+}
+
+// record returns the decoded record at off, from the cache when it can.
+func (db *DB) record(off uintptr) *cacheEntry {
 	slot := db.cache.slot(off)
 	e := slot.Load()
 	if e == nil || e.off != off {
@@ -126,7 +150,7 @@ func (db *DB) locate(a netip.Addr) (Location, netip.Prefix, bool) {
 		e.loc, e.ok = db.decode(off)
 		slot.Store(e)
 	}
-	return e.loc, p, e.ok
+	return e
 }
 
 // record is the part of a GeoIP2 City/Country record that Meridian uses,

@@ -527,3 +527,31 @@ func TestRecordMatchesGeoIP2(t *testing.T) {
 		}
 	}
 }
+
+// The /24 cache gives what the tree walk gives, for hits, misses, and
+// networks longer than /24 (never cached).
+func TestNetCacheAgreesWithTreeWalk(t *testing.T) {
+	db, err := Open(cityDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	uncached := *db
+	uncached.nets = netCache{}
+	for i := range 20000 {
+		a := netip.AddrFrom4([4]byte{byte(i * 7), byte(i * 13), byte(i), byte(i * 31)})
+		if i%3 == 0 {
+			a = netip.AddrFrom4([4]byte{8, 8, 8, byte(i)})
+		}
+		for pass := range 2 { // the second pass hits the cache
+			l1, p1, ok1 := db.locate(a)
+			l2, p2, ok2 := uncached.locate(a)
+			if l1 != l2 || p1 != p2 || ok1 != ok2 {
+				t.Fatalf("%s pass %d: cached %v %v %v, walk %v %v %v", a, pass, l1, p1, ok1, l2, p2, ok2)
+			}
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { db.locate(netip.MustParseAddr("81.2.69.1")) }); n != 0 {
+		t.Fatalf("%v allocs on a cache hit", n)
+	}
+}
