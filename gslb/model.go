@@ -15,8 +15,11 @@ import (
 // Validate and then compiled into a Snapshot. Treat it as immutable once a
 // Snapshot has been built from it.
 type State struct {
-	// Generation increases with every published State; it is exported in
-	// metrics and lets followers refuse older state.
+	// Term and Generation order published States (see Version): a
+	// leader takes a higher Term when it starts leading, and Generation
+	// increases with every State it publishes. Followers refuse older
+	// versions.
+	Term       uint64    `json:"term,omitempty"`
 	Generation uint64    `json:"generation"`
 	Zones      []Zone    `json:"zones"`
 	Sites      []Site    `json:"sites"`
@@ -84,6 +87,10 @@ type Member struct {
 	// Priority groups members: the lowest number is preferred, as in MX
 	// and SRV records.
 	Priority int `json:"priority"`
+	// ProbeAddress, when valid, is where health checks reach the member
+	// instead of its answered addresses (a VIP behind NAT); it also lets a
+	// hostname member be probed.
+	ProbeAddress netip.Addr `json:"probe_address,omitzero"`
 }
 
 // ID is a stable identity of the member within its service, used for
