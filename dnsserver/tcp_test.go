@@ -2,6 +2,7 @@ package dnsserver_test
 
 import (
 	"encoding/binary"
+	"errors"
 	"io"
 	"net"
 	"testing"
@@ -129,7 +130,7 @@ func TestTCPIdleTimeout(t *testing.T) {
 	readFrame(t, c)
 	start := time.Now()
 	c.SetReadDeadline(time.Now().Add(3 * time.Second))
-	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		t.Fatalf("read after idle: %v, want EOF", err)
 	}
 	if d := time.Since(start); d < 150*time.Millisecond || d > 2*time.Second {
@@ -143,7 +144,7 @@ func TestTCPIdleTimeout(t *testing.T) {
 	defer c2.Close()
 	c2.Write([]byte{0, 40, 1, 2})
 	c2.SetReadDeadline(time.Now().Add(3 * time.Second))
-	if _, err := c2.Read(make([]byte, 1)); err != io.EOF {
+	if _, err := c2.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		t.Fatalf("read after partial frame: %v, want EOF", err)
 	}
 }

@@ -94,7 +94,7 @@ func (b *backend) serve(listen string) {
 	if b.tlsConf != nil {
 		ln = tls.NewListener(ln, b.tlsConf)
 	}
-	go srv.Serve(ln) //nolint:errcheck // ends with ErrServerClosed
+	go srv.Serve(ln) // ends with ErrServerClosed
 }
 
 func (b *backend) handle(w http.ResponseWriter, r *http.Request) {
@@ -137,7 +137,7 @@ func (b *backend) handle(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	w.Write(body) //nolint:errcheck // the client may be gone
+	w.Write(body) // the client may be gone
 }
 
 // kill closes the listener and every connection: nothing listens, so

@@ -151,7 +151,7 @@ func TestHTTPProbeRedirectNotFollowed(t *testing.T) {
 		hits <- r.URL.Path
 		http.Redirect(w, r, "/elsewhere", http.StatusFound)
 	})}
-	go srv.Serve(ln) //nolint:errcheck // ends with ErrServerClosed
+	go srv.Serve(ln) // ends with ErrServerClosed
 	t.Cleanup(func() { srv.Close() })
 	ap := netip.MustParseAddrPort(ln.Addr().String())
 	if err := probeOnce(t, mustTarget(t, ap, Check{Kind: KindHTTP, Interval: 10 * time.Second, Timeout: 5 * time.Second})); err != nil {
