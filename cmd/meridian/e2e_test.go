@@ -353,9 +353,10 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the SIGHUP reload", func() bool { return s.metric("meridian_config_generation") == gen+1 })
-	if !strings.Contains(s.log.String(), `msg="config reloaded" trigger=signal`) {
-		t.Error("log lacks the SIGHUP reload")
-	}
+	// The metric moves just before the log line is written: wait for both.
+	eventually(t, "the SIGHUP reload in the log", func() bool {
+		return strings.Contains(s.log.String(), `msg="config reloaded" trigger=signal`)
+	})
 
 	// SIGTERM: a clean, quick exit.
 	start := time.Now()
