@@ -18,6 +18,8 @@ LDFLAGS = -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 DEMO_CONFIG ?= testdata/demo/meridian.yaml
 DNS_LISTEN ?= 127.0.0.1:5353
 HTTP_LISTEN ?= 127.0.0.1:8053
+# the demo's backends, probed by its health checks (testdata/demo/meridian.yaml)
+DEMO_BACKENDS ?= 127.10.1.1:8080=us-east 127.10.2.1:8080=eu-west 127.10.3.1:8080=ap-south
 
 # make test
 TEST_TIMEOUT ?= 15m
@@ -52,18 +54,22 @@ help:
 	echo
 	awk '/^#\? / { sub(/^#\? /, ""); i = index($$0, ": "); printf "  %-14s %s\n", substr($$0, 1, i - 1), substr($$0, i + 2) }' $(firstword $(MAKEFILE_LIST))
 	echo
-	echo "Variables: FUZZTIME=$(FUZZTIME) BENCH=$(BENCH) BENCH_COUNT=$(BENCH_COUNT) SERVERS WORKLOADS DUR REPS (anchors.sh), TEST_FLAGS, DNS_LISTEN=$(DNS_LISTEN) HTTP_LISTEN=$(HTTP_LISTEN)"
+	echo "Variables: FUZZTIME=$(FUZZTIME) BENCH=$(BENCH) BENCH_COUNT=$(BENCH_COUNT) SERVERS WORKLOADS DUR REPS (anchors.sh), TEST_FLAGS, DNS_LISTEN=$(DNS_LISTEN) HTTP_LISTEN=$(HTTP_LISTEN) DEMO_BACKENDS"
 
 #? build: build bin/meridian (version and commit from git)
 build:
 	mkdir -p $(dir $(BIN))
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/meridian
 
-#? run: build, print the dig commands to try, then serve the demo (DNS 127.0.0.1:5353, HTTP 127.0.0.1:8053)
+#? run: build, print the commands to try, start the demo backends (127.10.{1,2,3}.1:8080), serve the demo (DNS 127.0.0.1:5353, HTTP 127.0.0.1:8053)
 run: build
 	@scripts/ensure-deps.sh --optional run
 	scripts/demo-commands.sh '$(DNS_LISTEN)' '$(HTTP_LISTEN)' '$(BIN)'
-	exec $(BIN) serve --config '$(DEMO_CONFIG)' --dns-listen '$(DNS_LISTEN)' --http-listen '$(HTTP_LISTEN)'
+	# the backends run in the background and go when serve ends (Ctrl-C)
+	$(BIN) demo-backends $(DEMO_BACKENDS) &
+	backends=$$!
+	trap 'kill $$backends 2>/dev/null || true; wait $$backends 2>/dev/null || true' EXIT
+	$(BIN) serve --config '$(DEMO_CONFIG)' --dns-listen '$(DNS_LISTEN)' --http-listen '$(HTTP_LISTEN)'
 
 #? test: install the test tools, then gofmt check, go vet, go test -race (unit, e2e, fuzz seed corpora)
 test: test-deps fmt-check vet

@@ -308,6 +308,9 @@ func (st *State) validateService(i int, zones, sites, seen map[string]bool, bad 
 				bad(fmt.Sprintf("%s.addresses[%d]", mp, k), "not an IP address")
 			}
 		}
+		if a := m.ProbeAddress; a.IsValid() && (a.IsUnspecified() || a.IsMulticast()) {
+			bad(mp+".probe_address", "%s cannot be probed: want a unicast address", a)
+		}
 		if ids[m.ID()] {
 			bad(mp, "duplicate member %s", m.ID())
 		}

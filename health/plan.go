@@ -25,6 +25,10 @@ type PlanOptions struct {
 	// private address or port. An invalid result means "not probed"; a
 	// zero port means the check's port. nil probes each address itself at
 	// the check's port.
+	//
+	// A member with a valid gslb.Member.ProbeAddress is probed there
+	// instead of at each of its addresses (a hostname member only that
+	// way); ProbeAddr then receives the ProbeAddress as addr.
 	ProbeAddr func(svc *gslb.Service, m *gslb.Member, addr netip.Addr) netip.AddrPort
 }
 
@@ -80,7 +84,11 @@ func (p *Plan) addService(svc *gslb.Service, c Check, probeAddr func(*gslb.Servi
 	for j := range svc.Members {
 		m := &svc.Members[j]
 		ref := memberRef{svc.Name, m.ID()}
-		for _, a := range m.Addresses {
+		addrs := m.Addresses
+		if m.ProbeAddress.IsValid() {
+			addrs = []netip.Addr{m.ProbeAddress}
+		}
+		for _, a := range addrs {
 			ap := netip.AddrPortFrom(a, 0)
 			if probeAddr != nil {
 				ap = probeAddr(svc, m, a)

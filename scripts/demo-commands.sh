@@ -1,20 +1,29 @@
 #!/usr/bin/env bash
 # demo-commands.sh - print the commands to try against the demo (`make run`).
 #
-#   scripts/demo-commands.sh [DNS_ADDR:PORT] [HTTP_ADDR:PORT] [MERIDIAN_BIN]
+#   scripts/demo-commands.sh [DNS_ADDR:PORT] [HTTP_ADDR:PORT] [MERIDIAN_BIN] [BACKEND_PORT] [TOKEN_FILE]
 #
 # Every `dig ... +short` line carries its expected answer after "# -> "
 # (alternatives separated by " | "). test/e2e runs exactly these lines against
 # a server started from testdata/demo/meridian.yaml, so this list and the demo
-# stay in agreement.
+# stay in agreement. Below "Failover walk-through" every command line is run,
+# in order; "# ~> ANSWER" there is the answer once the health checks have seen
+# the change (the test polls for it), "# -> ANSWER" the answer at once.
+#
+# BACKEND_PORT is the port of the demo backends (`meridian demo-backends` on
+# 127.10.{1,2,3}.1, default 8080); TOKEN_FILE the admin API's bearer token.
 set -euo pipefail
 
 dns=${1:-127.0.0.1:5353}
 http=${2:-127.0.0.1:8053}
 bin=${3:-bin/meridian}
+bport=${4:-8080}
+token=${5:-testdata/demo/admin-token}
 host=${dns%:*}
 port=${dns##*:}
 d="dig @$host -p $port"
+eu=127.10.2.1:$bport
+auth="-H \"Authorization: Bearer \$(cat $token)\""
 
 cat <<EOF
 Meridian demo: zone gslb.example. on $dns (UDP and TCP), HTTP on http://$http
@@ -47,5 +56,29 @@ Sites: us-east 192.0.2.x, eu-west 198.51.100.x, ap-south 203.0.113.x. Try:
   $bin explain app.gslb.example --type A --client 81.2.69.0/24 --server http://$http
   curl -s http://$http/metrics | grep '^meridian_'
   curl -s http://$http/readyz
+  curl -s "http://$http/api/v1/health?service=app.gslb.example"   # probes: state, since, last error
+
+Failover walk-through: every member is probed at its site's demo backend
+(us-east 127.10.1.1:$bport, eu-west $eu, ap-south 127.10.3.1:$bport; interval 1s,
+rise 2, fall 2). "# ~>" is the answer once the probes have noticed (about 2 s).
+
+  # 1. eu-west fails its health check (/healthz answers 503) ...
+  curl -s --fail-with-body -X POST http://$eu/fail
+  # ... so London goes to the next nearest site, and db to its priority 2 member, with TTL 5
+  $d app.gslb.example +subnet=81.2.69.0/24 +short          # ~> 192.0.2.10
+  $d db.gslb.example +short                                # ~> 192.0.2.30
+  $bin explain app.gslb.example --client 81.2.69.0/24 --server http://$http   # eu-west: down, and why
+  curl -s --fail-with-body "http://$http/api/v1/health?state=down"
+
+  # 2. eu-west recovers: back after 2 good probes
+  curl -s --fail-with-body -X POST http://$eu/recover
+  $d app.gslb.example +subnet=81.2.69.0/24 +short          # ~> 198.51.100.10
+  $d db.gslb.example +short                                # ~> 198.51.100.30
+
+  # 3. an operator drains eu-west through the admin API: effective at once
+  curl -s --fail-with-body -X PUT $auth -d '{"mode":"drain"}' http://$http/api/v1/admin/sites/eu-west
+  $d app.gslb.example +subnet=81.2.69.0/24 +short          # -> 192.0.2.10
+  curl -s --fail-with-body -X DELETE $auth http://$http/api/v1/admin/sites/eu-west
+  $d app.gslb.example +subnet=81.2.69.0/24 +short          # -> 198.51.100.10
 
 EOF

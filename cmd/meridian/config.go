@@ -27,6 +27,8 @@ type Config struct {
 	HTTP     HTTPConfig      `mapstructure:"http" json:"http"`
 	Log      LogConfig       `mapstructure:"log" json:"log"`
 	Geo      GeoConfig       `mapstructure:"geo" json:"geo"`
+	Health   HealthConfig    `mapstructure:"health" json:"health"`
+	Admin    AdminConfig     `mapstructure:"admin" json:"admin"`
 	Zones    []ZoneConfig    `mapstructure:"zones" json:"zones"`
 	Sites    []SiteConfig    `mapstructure:"sites" json:"sites"`
 	Services []ServiceConfig `mapstructure:"services" json:"services"`
@@ -116,6 +118,9 @@ type ServiceConfig struct {
 	Name    string         `mapstructure:"name" json:"name"`
 	Policy  PolicyConfig   `mapstructure:"policy" json:"policy"`
 	Members []MemberConfig `mapstructure:"members" json:"members"`
+	// HealthCheck probes the members; nil: health.default_check, or no
+	// probing at all (members count as up).
+	HealthCheck *HealthCheckConfig `mapstructure:"health_check" json:"health_check,omitempty"`
 }
 
 // PolicyConfig is how a service picks its answer.
@@ -169,6 +174,11 @@ type MemberConfig struct {
 	Hostname  string   `mapstructure:"hostname" json:"hostname,omitempty"`
 	Weight    *int     `mapstructure:"weight" json:"weight,omitempty"`
 	Priority  int      `mapstructure:"priority" json:"priority,omitempty"`
+	// ProbeAddress and ProbePort are where the health check reaches the
+	// member when that is not its answered address and the check's port
+	// (NAT); either may be set alone.
+	ProbeAddress string `mapstructure:"probe_address" json:"probe_address,omitempty"`
+	ProbePort    uint16 `mapstructure:"probe_port" json:"probe_port,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("10s") in
@@ -219,10 +229,14 @@ func (c *Config) applyServerDefaults() {
 }
 
 // Redacted returns a copy that is safe to show: in logs, in
-// /api/v1/config. Nothing in the file is secret yet; when a field that is
-// (a TSIG key, a kubeconfig token) arrives, blank it here so every
-// printer of the config inherits the redaction.
+// /api/v1/config. Every secret field (admin.token; later TSIG keys,
+// kubeconfig tokens) is blanked here, so every printer of the config
+// inherits the redaction. A token file's path is not secret; its content
+// is never in the Config.
 func (c Config) Redacted() Config {
+	if c.Admin.Token != "" {
+		c.Admin.Token = redacted
+	}
 	return c
 }
 
@@ -363,6 +377,9 @@ func (m *MemberConfig) toMember(p *problems, path string) gslb.Member {
 		Weight:    gslb.DefaultWeight,
 		Priority:  m.Priority,
 	}
+	if m.ProbeAddress != "" {
+		out.ProbeAddress = parseAddr(p, path+".probe_address", m.ProbeAddress).Unmap()
+	}
 	if m.Weight != nil {
 		switch w := *m.Weight; {
 		case w < 0 || int64(w) > math.MaxUint32:
@@ -461,6 +478,21 @@ func parseAddrs(p *problems, path string, in []string) []netip.Addr {
 		}
 	}
 	return out
+}
+
+// parseAddr parses one IP address; a bad one is reported at path and
+// returned as the invalid zero address.
+func parseAddr(p *problems, path, s string) netip.Addr {
+	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	switch {
+	case err != nil:
+		p.add(path, "%q is not an IP address", s)
+	case a.Zone() != "":
+		p.add(path, "%q has a zone; use a plain address", s)
+	default:
+		return a
+	}
+	return netip.Addr{}
 }
 
 // parsePrefix parses a CIDR prefix. Host bits must be zero: "10.1.2.3/8"

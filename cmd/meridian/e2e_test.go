@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -58,8 +59,17 @@ type served struct {
 func startServe(t *testing.T) *served {
 	t.Helper()
 	dir := t.TempDir()
+	// The demo's health checks probe its backends: serve them here, on a
+	// port of their own (make run's 8080 may be in use).
+	port := startDemoBackends(t)
 	copyFile(t, "../../testdata/demo/meridian.yaml", filepath.Join(dir, "meridian.yaml"))
+	b, err := os.ReadFile(filepath.Join(dir, "meridian.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "meridian.yaml"), strings.ReplaceAll(string(b), "port: 8080", "port: "+strconv.Itoa(port)))
 	copyFile(t, "../../testdata/demo/demo.mmdb", filepath.Join(dir, "demo.mmdb"))
+	copyFile(t, "../../testdata/demo/admin-token", filepath.Join(dir, "admin-token"))
 	readyFile := filepath.Join(dir, "ready.json")
 	s := &served{t: t, log: &lockedBuffer{}, exited: make(chan error, 1), config: filepath.Join(dir, "meridian.yaml")}
 	s.cmd = exec.Command(binary(t), "serve", "--config", s.config,
@@ -97,6 +107,43 @@ func startServe(t *testing.T) *served {
 			t.Fatalf("serve not ready after 15s\n%s", s.log.String())
 		}
 	}
+}
+
+// startDemoBackends serves the demo backends (as `meridian demo-backends`
+// does) on 127.10.{1,2,3}.1 at a port free on all three, until the test
+// ends, and returns the port.
+func startDemoBackends(t *testing.T) int {
+	t.Helper()
+	ips := []string{"127.10.1.1", "127.10.2.1", "127.10.3.1"}
+	for range 50 {
+		var lns []net.Listener
+		first, err := net.Listen("tcp", ips[0]+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, first)
+		port := first.Addr().(*net.TCPAddr).Port
+		for _, ip := range ips[1:] {
+			if ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port))); err == nil {
+				lns = append(lns, ln)
+			}
+		}
+		if len(lns) < len(ips) {
+			for _, ln := range lns {
+				ln.Close()
+			}
+			continue
+		}
+		for i, ln := range lns {
+			b := &demoBackend{name: ips[i], addr: ln.Addr().String(), log: slog.New(slog.DiscardHandler)}
+			srv := &http.Server{Handler: b.routes()}
+			go srv.Serve(ln) //nolint:errcheck // ErrServerClosed at cleanup
+			t.Cleanup(func() { srv.Close() })
+		}
+		return port
+	}
+	t.Fatal("no port free on every demo backend address")
+	return 0
 }
 
 func (s *served) url(path string) string { return "http://" + s.ready.HTTP + path }

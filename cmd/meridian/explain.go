@@ -147,22 +147,40 @@ func printExplain(w io.Writer, r *explainResponse) {
 	if len(r.Trace.Members) > 0 {
 		fmt.Fprintf(w, "\nmembers:\n")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "  SITE\tMEMBER\tPRIORITY\tWEIGHT\tHEALTH\tDISTANCE\tVERDICT\n")
+		fmt.Fprintf(tw, "  SITE\tMEMBER\tPRIORITY\tWEIGHT\tHEALTH\tADMIN\tDISTANCE\tVERDICT\n")
+		details := false
 		for _, m := range r.Trace.Members {
 			health := "down"
 			if m.Up {
 				health = "up"
 			}
 			if !m.HealthKnown {
-				health += " (no checks yet)"
+				health = "unknown (as up)"
+			}
+			admin := m.Admin
+			if admin == "" {
+				admin = "-"
 			}
 			dist := "-"
 			if m.DistanceKm != nil {
 				dist = fmt.Sprintf("%.0f km", *m.DistanceKm)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%s\t%s\t%s\n", m.Site, m.Member, m.Priority, m.Weight, health, dist, m.Verdict)
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", m.Site, m.Member, m.Priority, m.Weight, health, admin, dist, m.Verdict)
+			details = details || m.Health != ""
 		}
 		tw.Flush()
+		if details {
+			// The health verdict of every member considered, with the last
+			// probe error: why a member is (or is not) down.
+			fmt.Fprintf(w, "\nhealth:\n")
+			tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			for _, m := range r.Trace.Members {
+				if m.Health != "" {
+					fmt.Fprintf(tw, "  %s\t%s\n", m.Member, m.Health)
+				}
+			}
+			tw.Flush()
+		}
 	}
 	if len(r.Trace.Steps) > 0 {
 		fmt.Fprintf(w, "\nsteps:\n")

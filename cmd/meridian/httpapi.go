@@ -20,16 +20,16 @@ import (
 // explain answers from exactly the snapshot queries see.
 type api struct {
 	store   *gslb.Store
-	config  func() *loaded        // the configuration behind the snapshot
+	pub     *publisher            // health, admin overrides, and the configuration behind the snapshot
 	ready   func() (bool, string) // readiness and, when not ready, why
 	metrics http.Handler
-	log     *slog.Logger // explain requests, at debug level
+	log     *slog.Logger // explain requests at debug level, admin changes at info
 }
 
 func newAPI(s *server) *api {
 	return &api{
 		store:   s.store,
-		config:  s.current.Load,
+		pub:     s.pub,
 		ready:   s.ready,
 		metrics: promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}),
 		log:     s.log,
@@ -44,6 +44,12 @@ func (a *api) routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/v1/explain", a.explain)
 	mux.HandleFunc("GET /api/v1/config", a.showConfig)
 	mux.HandleFunc("GET /api/v1/services", a.services)
+	mux.HandleFunc("GET /api/v1/health", a.health)
+	mux.HandleFunc("GET /api/v1/admin", a.admin(a.listAdmin))
+	mux.HandleFunc("PUT /api/v1/admin/sites/{site}", a.admin(a.setSite))
+	mux.HandleFunc("DELETE /api/v1/admin/sites/{site}", a.admin(a.setSite))
+	mux.HandleFunc("PUT /api/v1/admin/members/{service}/{member...}", a.admin(a.setMember))
+	mux.HandleFunc("DELETE /api/v1/admin/members/{service}/{member...}", a.admin(a.setMember))
 	return mux
 }
 
@@ -251,7 +257,7 @@ type configResponse struct {
 }
 
 func (a *api) showConfig(w http.ResponseWriter, _ *http.Request) {
-	l := a.config()
+	l := a.pub.current.Load()
 	writeJSON(w, http.StatusOK, configResponse{File: l.file, Generation: l.state.Generation, Config: l.config.Redacted()})
 }
 

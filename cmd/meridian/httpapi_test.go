@@ -26,15 +26,15 @@ func testAPI(t *testing.T, ready func() (bool, string)) *httptest.Server {
 	}
 	t.Cleanup(l.close)
 	l.state.Generation = 7
-	snap, err := gslb.NewSnapshot(l.state, l.locator, nil)
-	if err != nil {
+	store := &gslb.Store{}
+	pub := newPublisher(store, l.config.healthSettings(), slog.New(slog.DiscardHandler))
+	t.Cleanup(pub.stop)
+	if err := pub.publishConfig(l); err != nil {
 		t.Fatal(err)
 	}
-	store := &gslb.Store{}
-	store.Publish(snap)
 	a := &api{
 		store:   store,
-		config:  func() *loaded { return l },
+		pub:     pub,
 		ready:   ready,
 		metrics: promhttp.HandlerFor(prometheus.NewRegistry(), promhttp.HandlerOpts{}),
 		log:     slog.New(slog.DiscardHandler),

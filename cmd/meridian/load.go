@@ -74,6 +74,13 @@ type loaded struct {
 	dbStamp fileStamp    // the database file as it was opened, to notice a replacement
 	watch   []string     // files whose change means a reload
 	closeDB *sync.Once
+	// probe says which services are probed, and how (health checks and
+	// probe ports, which gslb does not model).
+	probe probeConfig
+	// admin holds the overrides of the file (admin.sites, admin.members).
+	admin gslb.Admin
+	// adminToken is the admin API's bearer token; "" disables the API.
+	adminToken string
 }
 
 // fileStamp identifies a version of a file without reading it (a geo
@@ -122,6 +129,7 @@ func load(o loadOptions) (*loaded, error) {
 		return nil, err
 	}
 	cfg.applyServerDefaults()
+	cfg.applyHealthDefaults()
 	cfg.resolvePaths(filepath.Dir(file), o.flags)
 
 	var p problems
@@ -131,6 +139,10 @@ func load(o loadOptions) (*loaded, error) {
 	st.ApplyDefaults()
 	p.validated(st.Validate(), failed)
 	checkZones(st, failed, &p)
+	cfg.checkHealthSettings(&p)
+	probe := cfg.probeConfig(st, &p)
+	admin := cfg.adminOverrides(st, &p)
+	token := cfg.adminToken(&p)
 	rules := cfg.geoRules(&p)
 	db, stamp, loc := openGeo(cfg.Geo, rules, &p)
 	if err := p.err(); err != nil {
@@ -142,6 +154,7 @@ func load(o loadOptions) (*loaded, error) {
 	return &loaded{
 		file: file, config: cfg, state: st, locator: loc,
 		db: db, dbStamp: stamp, closeDB: new(sync.Once), watch: cfg.watchFiles(file),
+		probe: probe, admin: admin, adminToken: token,
 	}, nil
 }
 
@@ -178,7 +191,7 @@ func readConfig(file string, flags *pflag.FlagSet) (Config, error) {
 		// 1; numberHook does the string conversions the environment needs,
 		// with range checks.
 		dc.WeaklyTypedInput = false
-		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(durationHook, stringListHook, numberHook)
+		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(durationHook, stringListHook, numberHook, statusCodesHook, textHook)
 	})
 	if err != nil {
 		return Config{}, errors.Join(decodeErrors(err)...)
@@ -359,6 +372,7 @@ func (c *Config) resolvePaths(dir string, flags *pflag.FlagSet) {
 			c.Zones[i].ZoneFile = filepath.Join(dir, f)
 		}
 	}
+	c.resolveHealthPaths(dir)
 }
 
 // watchFiles are the files a change of which should reload the config.
@@ -372,7 +386,7 @@ func (c *Config) watchFiles(file string) []string {
 			files = append(files, z.ZoneFile)
 		}
 	}
-	return files
+	return append(files, c.healthFiles()...)
 }
 
 // loadZoneFiles reads each zone's zone_file into it (SOA, NS, records)
@@ -605,7 +619,7 @@ func (p *problems) err() error {
 }
 
 // sections are the top-level keys in file order.
-var sections = []string{"dns", "http", "log", "geo", "zones", "sites", "services"}
+var sections = []string{"dns", "http", "log", "geo", "health", "admin", "zones", "sites", "services"}
 
 func sectionRank(err error) int {
 	var fe *gslb.FieldError

@@ -34,16 +34,18 @@ type command struct {
 	name    string
 	summary string
 	run     func(args []string, stdout, stderr io.Writer) int
+	hidden  bool // not listed by help: a tool of the demo and the tests
 }
 
 // commands is a function, not a variable, so that help can list the
 // commands without an initialisation cycle and without global state.
 func commands() []command {
 	return []command{
-		{"serve", "serve DNS and the HTTP API from a configuration file", runServe},
-		{"check-config", "validate a configuration file and print every problem", runCheckConfig},
-		{"explain", "ask a running server how it answers a name for a client", runExplain},
-		{"version", "print the version, commit and Go version", runVersion},
+		{"serve", "serve DNS and the HTTP API from a configuration file", runServe, false},
+		{"check-config", "validate a configuration file and print every problem", runCheckConfig, false},
+		{"explain", "ask a running server how it answers a name for a client", runExplain, false},
+		{"version", "print the version, commit and Go version", runVersion, false},
+		{"demo-backends", "serve the demo's HTTP backends (make run)", runDemoBackends, true},
 	}
 }
 
@@ -76,7 +78,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 func printUsage(w io.Writer) {
 	fmt.Fprintf(w, "Meridian is a GSLB authoritative DNS server.\n\nUsage:\n  meridian COMMAND [flags]\n\nCommands:\n")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
+		if !c.hidden {
+			fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
+		}
 	}
 	fmt.Fprintf(w, "  %-13s %s\n", "help", "print this help, or a command's with \"help COMMAND\"")
 	fmt.Fprintf(w, "\nRun \"meridian COMMAND -h\" for a command's flags.\n")

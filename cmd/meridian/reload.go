@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
-
-	"github.com/meridian-gslb/meridian/gslb"
 )
 
 // reloader runs every reload of one serve process, one at a time, in the
@@ -32,8 +30,15 @@ func newReloader(s *server) *reloader {
 		return r
 	}
 	r.watcher = w
-	r.watcher.set(s.current.Load().watch)
+	r.watcher.set(s.pub.current.Load().watch)
 	return r
+}
+
+// close releases the watcher of a reloader whose loop never ran.
+func (r *reloader) close() {
+	if r.watcher != nil {
+		r.watcher.close()
+	}
 }
 
 // loop reloads on SIGHUP and on file changes until ctx ends.
@@ -64,7 +69,7 @@ func (r *reloader) loop(ctx context.Context, hup <-chan os.Signal) {
 func (r *reloader) reload(trigger string, always bool) {
 	s := r.s
 	start := time.Now()
-	prev := s.current.Load()
+	prev := s.pub.current.Load()
 	next, err := load(s.opts)
 	if err != nil {
 		s.metrics.reloads.WithLabelValues("failure").Inc()
@@ -78,8 +83,10 @@ func (r *reloader) reload(trigger string, always bool) {
 		return
 	}
 	next.state.Generation = prev.state.Generation + 1
-	snap, err := gslb.NewSnapshot(next.state, next.locator, nil)
-	if err != nil {
+	// Publish plans the health checks, hands the targets to the monitor
+	// (probes of unchanged targets go on undisturbed) and publishes the
+	// snapshot with the current verdicts and the admin overrides.
+	if err := s.pub.publishConfig(next); err != nil {
 		next.close()
 		s.metrics.reloads.WithLabelValues("failure").Inc()
 		s.log.Error("config reload rejected", "trigger", trigger, "error", err.Error(), "generation", prev.state.Generation)
@@ -89,8 +96,6 @@ func (r *reloader) reload(trigger string, always bool) {
 	if lv, err := parseLevel(next.config.Log.Level); err == nil {
 		s.level.Set(lv)
 	}
-	s.current.Store(next)
-	s.store.Publish(snap)
 	// The old geo database goes only now that nothing new can reach it.
 	s.retire(prev)
 	s.metrics.reloads.WithLabelValues("success").Inc()
@@ -111,7 +116,10 @@ func sameConfig(prev, next *loaded) bool {
 	a.Generation, b.Generation = 0, 0
 	return prev.dbStamp == next.dbStamp &&
 		reflect.DeepEqual(prev.config, next.config) &&
-		reflect.DeepEqual(a, b)
+		reflect.DeepEqual(a, b) &&
+		// the CA files and the token file are read into these
+		reflect.DeepEqual(prev.probe, next.probe) &&
+		prev.adminToken == next.adminToken
 }
 
 // warnRestartOnly logs the settings that changed in the file but only
@@ -127,6 +135,7 @@ func warnRestartOnly(log *slog.Logger, prev, next *loaded) {
 	check("dns", p.DNS, n.DNS)
 	check("http.listen", p.HTTP.Listen, n.HTTP.Listen)
 	check("log.format", p.Log.Format, n.Log.Format)
+	check("health", p.healthSettings(), n.healthSettings())
 }
 
 // oneLine joins every problem with "; " so that one log record carries

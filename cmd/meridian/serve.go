@@ -95,7 +95,7 @@ type server struct {
 	log      *slog.Logger
 	level    *slog.LevelVar
 	store    *gslb.Store
-	current  atomic.Pointer[loaded] // the configuration behind the published snapshot
+	pub      *publisher // publishes every snapshot; pub.current is the configuration behind it
 	dns      *dnsserver.Server
 	http     *http.Server
 	httpLn   net.Listener
@@ -109,15 +109,21 @@ type server struct {
 
 // newServer publishes the first snapshot (generation 1) and prepares the
 // listeners. Nothing is served until run.
-func newServer(l *loaded, opts loadOptions, log *slog.Logger, level *slog.LevelVar) (*server, error) {
+//
+// The health monitor starts here too: every probed member counts as up
+// until its probes say otherwise (rise successes or fall failures).
+func newServer(l *loaded, opts loadOptions, log *slog.Logger, level *slog.LevelVar) (_ *server, err error) {
 	s := &server{opts: opts, log: log, level: level, store: &gslb.Store{}, registry: prometheus.NewRegistry()}
+	s.pub = newPublisher(s.store, l.config.healthSettings(), log)
+	defer func() {
+		if err != nil {
+			s.pub.stop()
+		}
+	}()
 	l.state.Generation = 1
-	snap, err := gslb.NewSnapshot(l.state, l.locator, nil)
-	if err != nil {
+	if err := s.pub.publishConfig(l); err != nil {
 		return nil, err
 	}
-	s.current.Store(l)
-	s.store.Publish(snap)
 
 	s.dns, err = dnsserver.New(l.dnsConfig(log.With("component", "dns")), s.store)
 	if err != nil {
@@ -130,6 +136,7 @@ func newServer(l *loaded, opts loadOptions, log *slog.Logger, level *slog.LevelV
 		s.dns.Collector(),
 		s.metrics,
 	)
+	s.registry.MustRegister(s.pub.collectors()...)
 	s.metrics.published(1)
 
 	// Listen now, so a taken port fails startup rather than a goroutine.
@@ -152,10 +159,16 @@ func newServer(l *loaded, opts loadOptions, log *slog.Logger, level *slog.LevelV
 // run serves until ctx ends (SIGINT, SIGTERM) or a listener fails, then
 // shuts down gracefully. It returns the exit code.
 func (s *server) run(ctx context.Context, hup <-chan os.Signal, readyFile string) int {
+	// The file watcher starts before DNS does, so that once the server
+	// reports ready (readyz, the ready file) no edit of the config can be
+	// missed.
+	rl := newReloader(s)
 	if err := s.dns.Start(); err != nil {
+		rl.close()
 		s.log.Error("cannot start the DNS server", "error", err)
 		s.httpLn.Close()
-		s.current.Load().close()
+		s.pub.stop()
+		s.pub.current.Load().close()
 		return exitFail
 	}
 	httpErr := make(chan error, 1)
@@ -164,7 +177,8 @@ func (s *server) run(ctx context.Context, hup <-chan os.Signal, readyFile string
 	udp, tcp := s.dns.Addrs()
 	ready := readyInfo{DNSUDP: addrStrings(udp), DNSTCP: addrStrings(tcp), HTTP: s.httpLn.Addr().String(), PID: os.Getpid()}
 	s.log.Info("serving", "dns_udp", ready.DNSUDP, "dns_tcp", ready.DNSTCP, "http", ready.HTTP,
-		"config", s.current.Load().file, "generation", 1, "version", version)
+		"config", s.pub.current.Load().file, "generation", 1, "version", version,
+		"health_targets", len(s.pub.mon.Status()))
 	if readyFile != "" {
 		if err := writeReadyFile(readyFile, ready); err != nil {
 			s.log.Error("cannot write the ready file", "file", readyFile, "error", err)
@@ -176,7 +190,7 @@ func (s *server) run(ctx context.Context, hup <-chan os.Signal, readyFile string
 	reloadsDone := make(chan struct{})
 	go func() {
 		defer close(reloadsDone)
-		newReloader(s).loop(rctx, hup)
+		rl.loop(rctx, hup)
 	}()
 
 	code := exitOK
@@ -196,8 +210,8 @@ func (s *server) run(ctx context.Context, hup <-chan os.Signal, readyFile string
 	return code
 }
 
-// shutdown drains DNS and HTTP together within shutdownTimeout, then
-// closes every geo database: no query can use one any more.
+// shutdown drains DNS and HTTP together within shutdownTimeout, stops the
+// probes, then closes every geo database: no query can use one any more.
 func (s *server) shutdown() error {
 	s.stopping.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -208,13 +222,14 @@ func (s *server) shutdown() error {
 	go func() { defer wg.Done(); dnsErr = s.dns.Shutdown(ctx) }()
 	go func() { defer wg.Done(); httpErr = s.http.Shutdown(ctx) }()
 	wg.Wait()
+	s.pub.stop()
 	s.retiredMu.Lock()
 	for _, l := range s.retired {
 		l.close()
 	}
 	s.retired = nil
 	s.retiredMu.Unlock()
-	s.current.Load().close()
+	s.pub.current.Load().close()
 	if dnsErr != nil {
 		dnsErr = fmt.Errorf("dns: %w", dnsErr)
 	}

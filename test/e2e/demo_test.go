@@ -3,7 +3,9 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -30,14 +32,92 @@ const (
 
 func demoConfig() string { return filepath.Join(repoRoot, "testdata", "demo", "meridian.yaml") }
 
-// startDemo serves testdata/demo/meridian.yaml unchanged but for the
-// listeners, which come from the command line as `make run` gives them.
-func startDemo(t *testing.T) *meridian {
+// demo is a running demo: its backends and the server.
+type demo struct {
+	*meridian
+	backendPort int    // the demo backends' port (8080 in `make run`)
+	token       string // the admin token file
+}
+
+// demoBackendIPs are the sites' backends in testdata/demo/meridian.yaml.
+var demoBackendIPs = []string{"127.10.1.1", "127.10.2.1", "127.10.3.1"}
+
+// startDemo serves a copy of testdata/demo/meridian.yaml that differs only
+// in the port of the health checks, with `meridian demo-backends` on that
+// port as `make run` starts them on 8080 (so a `make run` on this machine
+// and parallel tests do not collide), and the listeners from the command
+// line as `make run` gives them.
+func startDemo(t *testing.T) *demo {
 	t.Helper()
+	src := filepath.Dir(demoConfig())
+	dir := t.TempDir()
+	port := freePortOn(t, demoBackendIPs...)
+	raw, err := os.ReadFile(demoConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := string(raw)
+	if n := strings.Count(cfg, "port: 8080"); n != 2 {
+		t.Fatalf("demo config: %d health checks on port 8080, want 2 (default_check and db's)", n)
+	}
+	cfg = strings.ReplaceAll(cfg, "port: 8080", "port: "+strconv.Itoa(port))
+	writeFile(t, dir, "meridian.yaml", cfg)
+	for _, f := range []string{"demo.mmdb", "admin-token"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	args := []string{"demo-backends"}
+	for i, ip := range demoBackendIPs {
+		args = append(args, hostPort(ip, port)+"="+[]string{"us-east", "eu-west", "ap-south"}[i])
+	}
+	cmd := exec.Command(meridianBin, args...)
+	cmd.Env = cleanEnv()
+	backends := startProc(t, "demo-backends", cmd)
+	deadline := time.Now().Add(hangGuard)
+	for _, ip := range demoBackendIPs {
+		for {
+			if backends.exited() {
+				t.Fatalf("demo-backends exited: %v\n%s", backends.err, backends.out.String())
+			}
+			if resp, err := http.Get("http://" + hostPort(ip, port) + "/healthz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("demo backend %s:%d not serving", ip, port)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
 	dnsAddr := hostPort("127.0.0.1", freePort(t, "127.0.0.1"))
 	httpAddr := hostPort("127.0.0.1", freePort(t, "127.0.0.1"))
-	return startMeridian(t, demoConfig(), []string{dnsAddr}, httpAddr)
+	m := startMeridian(t, filepath.Join(dir, "meridian.yaml"), []string{dnsAddr}, httpAddr)
+	return &demo{meridian: m, backendPort: port, token: filepath.Join(dir, "admin-token")}
 }
+
+// demoCommands runs scripts/demo-commands.sh for d and returns its lines.
+func demoCommands(t *testing.T, d *demo) string {
+	t.Helper()
+	out, err := run(t, 10*time.Second, filepath.Join(repoRoot, "scripts", "demo-commands.sh"),
+		d.DNS[0], strings.TrimPrefix(d.HTTP, "http://"), meridianBin, strconv.Itoa(d.backendPort), d.token)
+	if err != nil {
+		t.Fatalf("demo-commands.sh: %v\n%s", err, out)
+	}
+	return out
+}
+
+// walkthroughHeader starts the part of demo-commands.sh that changes the
+// demo's state.
+const walkthroughHeader = "Failover walk-through"
 
 // TestDemoContract is the contract of `make run`: the demo config answers
 // every command the README and `make run` print with the stated answer.
@@ -52,12 +132,14 @@ func TestDemoContract(t *testing.T) {
 	t.Run("printed commands", func(t *testing.T) {
 		// scripts/demo-commands.sh is what `make run` prints; every dig line
 		// with "# -> ANSWER" must give that answer (alternatives: " | ").
-		out, err := run(t, 10*time.Second, filepath.Join(repoRoot, "scripts", "demo-commands.sh"), srv, strings.TrimPrefix(m.HTTP, "http://"), meridianBin)
-		if err != nil {
-			t.Fatalf("demo-commands.sh: %v\n%s", err, out)
+		// The failover walk-through is TestDemoFailoverWalkthrough's.
+		out := demoCommands(t, m)
+		static, _, ok := strings.Cut(out, walkthroughHeader)
+		if !ok {
+			t.Fatalf("demo-commands.sh prints no %q section:\n%s", walkthroughHeader, out)
 		}
 		checked := 0
-		for _, line := range strings.Split(out, "\n") {
+		for _, line := range strings.Split(static, "\n") {
 			line = strings.TrimSpace(line)
 			cmdPart, want, ok := strings.Cut(line, "# -> ")
 			if !ok || !strings.HasPrefix(line, "dig ") {

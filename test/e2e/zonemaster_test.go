@@ -207,6 +207,11 @@ func zonemasterZone(t *testing.T) string {
 			g["database"] = filepath.Join(filepath.Dir(demoConfig()), db)
 		}
 	}
+	if a, ok := cfg["admin"].(map[string]any); ok {
+		if f, ok := a["token_file"].(string); ok && !filepath.IsAbs(f) {
+			a["token_file"] = filepath.Join(filepath.Dir(demoConfig()), f)
+		}
+	}
 	zones, _ := cfg["zones"].([]any)
 	if len(zones) != 1 {
 		t.Fatalf("demo config: want one zone, got %d", len(zones))
