@@ -1,5 +1,76 @@
-// Package sites will hold everything that crosses to other clusters and
-// sites: member-cluster watchers on Kubernetes (issue #4) and gossip
-// between Meridian sites with memberlist (issue #5). It is the only
-// package that imports client-go and memberlist.
+// Package sites is everything that crosses between Meridian sites: a
+// memberlist gossip cluster over which the leader disseminates the
+// State, every site shares its health observations, and each follower
+// keeps a copy of the last state on disk. (Member-cluster watchers on
+// Kubernetes, issue #4, will live here too.) It is the only package that
+// imports memberlist.
+//
+// # Membership
+//
+// Every Meridian process is a Node: a memberlist member whose metadata
+// carries its site, role (leader or follower), build version and the
+// version of the state it holds. Timing defaults to memberlist's WAN
+// profile. Join addresses, names or IPs, are retried with backoff until
+// one answers; afterwards failed members (and the Join list, when a node
+// finds itself alone) are retried every RejoinInterval, so a partition
+// that outlasts memberlist's failure detection still merges back.
+//
+// Gossip, push/pull and state transfers are encrypted and authenticated
+// with AES-GCM under a keyring (KeyFile, primary key first; see ParseKeys
+// for the rotation steps). Without a key New refuses, unless Insecure.
+// A node with a different key cannot join, and nothing it sends is
+// accepted: memberlist drops its packets and streams, and the state
+// transfer refuses its requests and cannot open its answers.
+//
+// # State dissemination
+//
+// The leader's Publish encodes the State (gslb.State.Encode), keeps it
+// compressed in memory, and announces {version, size, SHA-256, publish
+// time}: one direct UDP message to every member, plus a named gossip
+// broadcast that replaces any older announcement still queued and that
+// every node relays on when it is new to it. Announcements are small; the
+// state itself (megabytes at 100k services) never travels by gossip. A
+// node that hears of a version newer than its own fetches it over TCP
+// from the announcing holder, or from any member whose metadata says it
+// holds it (transfer.go describes the protocol), verifies the hash and
+// the version, decodes it, writes the state file atomically (temp file,
+// fsync, rename, fsync of the directory) and only then calls OnState.
+//
+// Versions (gslb.Version: term, then generation) never go backwards: a
+// node accepts only newer ones, and Publish refuses a version that is
+// not newer than everything the node holds or has heard of (ErrStale),
+// so a new leader takes a higher term (HighestVersion). Two leaders at
+// once resolve to the higher term everywhere, the older leader included;
+// equal versions with different content resolve by hash.
+//
+// Push/pull anti-entropy (memberlist's LocalState/MergeRemoteState)
+// carries each node's held version, so a node that missed every
+// announcement, joined late, or was cut off by a partition learns of the
+// newer state at its next exchange and fetches it.
+//
+// # Health consensus
+//
+// ShareObservation gossips this site's view of a health target
+// (health.Key's text form, up or down, since when, the last error); only
+// the newest per key is queued, and the observations of a site travel
+// batched in memberlist's compound packets. Other nodes relay new ones
+// and hand them to their ObservationSink. Push/pull carries the whole
+// observation table, so a site that joins late learns every view. When a
+// member leaves or fails, its observations are dropped and, once no
+// member of its site remains, the sink forgets the site (health then
+// lets its observations expire).
+//
+// # Static stability
+//
+// Start reads the state file and calls OnState before it even listens,
+// so a follower restarted while every other site is unreachable serves
+// its last state at once. A follower never needs the leader to keep
+// serving: it holds its state until a newer one arrives, and it serves
+// that state to any peer that asks.
+//
+// # Visibility
+//
+// Members, Status (for /api/v1/sites) and Metrics (meridian_sites_*):
+// members by status with site and role, the state version each member
+// holds, transfers, propagation lag, the observation table.
 package sites
