@@ -4,11 +4,16 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	st := testState()
 	st.Term, st.Generation = 3, 42
+	// Health checks travel with the state: every site probes alike.
+	st.Services[0].HealthCheck = &HealthCheck{Kind: "https", Port: 8443, Interval: 1500 * time.Millisecond, Rise: 2, Fall: 3,
+		Jitter: "10%", Path: "/healthz", ExpectStatus: []string{"200", "300-304"}, SNI: "app.example", CAPEM: "-----BEGIN CERTIFICATE-----\n..."}
+	st.Services[0].Members[0].ProbePort = 9443
 	b, err := st.Encode()
 	if err != nil {
 		t.Fatal(err)

@@ -232,6 +232,13 @@ func (st *State) validateService(i int, zones, sites, seen map[string]bool, bad 
 	}
 	checkMask(pp+".hash_mask", pol.HashMask, bad)
 	checkMask(pp+".persistence.mask", pol.Persistence.Mask, bad)
+	if hc := s.HealthCheck; hc != nil {
+		// The rest of a check is the health package's to judge
+		// (health.CheckFromSpec); the kind decides what members may say.
+		if k := strings.ToLower(hc.Kind); k != "" && !slices.Contains(HealthCheckKinds, k) {
+			bad(p+".health_check.kind", "must be one of %v, got %q", HealthCheckKinds, hc.Kind)
+		}
+	}
 	switch pol.Down.Type {
 	case DownNone, DownAll:
 		if len(pol.Down.Addresses) > 0 {
@@ -310,6 +317,18 @@ func (st *State) validateService(i int, zones, sites, seen map[string]bool, bad 
 		}
 		if a := m.ProbeAddress; a.IsValid() && (a.IsUnspecified() || a.IsMulticast()) {
 			bad(mp+".probe_address", "%s cannot be probed: want a unicast address", a)
+		}
+		for _, f := range []struct {
+			key string
+			set bool
+		}{{"probe_address", m.ProbeAddress.IsValid()}, {"probe_port", m.ProbePort != 0}} {
+			switch {
+			case !f.set:
+			case s.HealthCheck == nil:
+				bad(mp+"."+f.key, "the service has no health check")
+			case strings.EqualFold(s.HealthCheck.Kind, "none"):
+				bad(mp+"."+f.key, "the service's health check is kind none: nothing is probed")
+			}
 		}
 		if ids[m.ID()] {
 			bad(mp, "duplicate member %s", m.ID())

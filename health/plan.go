@@ -10,21 +10,23 @@ import (
 	"github.com/meridian-gslb/meridian/gslb"
 )
 
-// PlanOptions say how a gslb.State's services are checked. gslb does not
-// model health checks, so the caller (the config loader, later the
-// Kubernetes controller) supplies them.
+// PlanOptions say how a gslb.State's services are checked. The zero
+// value probes what the State says: each service's HealthCheck, each
+// member at its ProbeAddress or addresses and its ProbePort or the
+// check's port.
 type PlanOptions struct {
 	// Check returns the health check of a service, or false when it has
 	// none: its members are not probed and stay unknown, which answers as
-	// up. An HTTP(S) check without Host gets the service name (without the
-	// final dot) as Host header and SNI, so the backend's virtual host
-	// routing sees what a client would send.
+	// up. nil means the service's own gslb.Service.HealthCheck. An
+	// HTTP(S) check without Host gets the service name (without the final
+	// dot) as Host header and SNI, so the backend's virtual host routing
+	// sees what a client would send.
 	Check func(svc *gslb.Service) (Check, bool)
 	// ProbeAddr, if set, maps a member address to where it is probed: a
 	// member behind NAT answers its public VIP in DNS but is probed at a
 	// private address or port. An invalid result means "not probed"; a
 	// zero port means the check's port. nil probes each address itself at
-	// the check's port.
+	// the member's ProbePort, or else the check's port.
 	//
 	// A member with a valid gslb.Member.ProbeAddress is probed there
 	// instead of at each of its addresses (a hostname member only that
@@ -54,13 +56,22 @@ func NewPlan(st *gslb.State, opts PlanOptions) (*Plan, error) {
 		members:  make(map[memberRef][]Key),
 		services: make(map[Key][]string),
 	}
-	if st == nil || opts.Check == nil {
+	if st == nil {
 		return p, nil
 	}
 	var errs []error
 	for i := range st.Services {
 		svc := &st.Services[i]
-		c, ok := opts.Check(svc)
+		var c Check
+		var ok bool
+		if opts.Check != nil {
+			c, ok = opts.Check(svc)
+		} else {
+			var err error
+			if c, ok, err = SpecChecks(svc); err != nil {
+				errs = append(errs, fmt.Errorf("service %s: health check: %w", svc.Name, err))
+			}
+		}
 		if !ok {
 			continue
 		}
@@ -89,7 +100,7 @@ func (p *Plan) addService(svc *gslb.Service, c Check, probeAddr func(*gslb.Servi
 			addrs = []netip.Addr{m.ProbeAddress}
 		}
 		for _, a := range addrs {
-			ap := netip.AddrPortFrom(a, 0)
+			ap := netip.AddrPortFrom(a, m.ProbePort)
 			if probeAddr != nil {
 				ap = probeAddr(svc, m, a)
 			}

@@ -155,7 +155,11 @@ func healthWord(up, known bool) string {
 
 // checkOf is the check of a service as it is probed, or nil.
 func checkOf(l *loaded, service string) *checkInfo {
-	c, ok := l.probe.checks[service]
+	i := slices.IndexFunc(l.state.Services, func(s gslb.Service) bool { return s.Name == service })
+	if i < 0 {
+		return nil
+	}
+	c, ok, _ := health.SpecChecks(&l.state.Services[i])
 	if !ok {
 		return nil
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/x509"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -124,80 +123,73 @@ func (c *Config) healthSettings() healthSettings {
 	return healthSettings{Rule: c.Health.Rule, Concurrency: c.Health.Concurrency, SourceTTL: c.Health.SourceTTL}
 }
 
-// probeConfig is what load makes of the health keys, beside the gslb
-// State: which services are probed and how, and per-member probe ports.
-type probeConfig struct {
-	checks map[string]health.Check // by service name; absent: not probed
-	ports  map[gslb.MemberRef]uint16
-}
-
-// planOptions tell health.NewPlan how this configuration is probed.
-func (pc probeConfig) planOptions() health.PlanOptions {
-	return health.PlanOptions{
-		Check: func(svc *gslb.Service) (health.Check, bool) {
-			c, ok := pc.checks[svc.Name]
-			return c, ok
-		},
-		ProbeAddr: func(svc *gslb.Service, m *gslb.Member, a netip.Addr) netip.AddrPort {
-			return netip.AddrPortFrom(a, pc.ports[gslb.MemberRef{Service: svc.Name, Member: m.ID()}])
-		},
-	}
-}
-
-// probeConfig converts every service's health_check (or the default
-// check) into a validated health.Check, and checks the members' probe
-// settings. st must have its defaults applied (canonical names).
-func (c *Config) probeConfig(st *gslb.State, p *problems) probeConfig {
-	pc := probeConfig{checks: map[string]health.Check{}, ports: map[gslb.MemberRef]uint16{}}
-	var def *health.Check
+// applyHealthChecks puts every service's health_check (or the default
+// check) into st, validated, with the members' probe ports: the State
+// then says how it is probed, at this site and at every other. st must
+// have its defaults applied (canonical names); call it before
+// st.Validate, which checks the members' probe settings against it.
+func (c *Config) applyHealthChecks(st *gslb.State, p *problems) {
+	var def *gslb.HealthCheck
 	if c.Health.DefaultCheck != nil {
-		if chk, ok := c.Health.DefaultCheck.toCheck(p, "health.default_check"); ok {
-			def = &chk
+		if spec, ok := c.Health.DefaultCheck.toSpec(p, "health.default_check"); ok {
+			def = &spec
 		}
 	}
 	for i := range c.Services {
-		sc := &c.Services[i]
 		if i >= len(st.Services) {
 			break
 		}
-		svc := &st.Services[i]
-		path := fmt.Sprintf("services[%d]", i)
-		checked, kind := false, health.Kind("")
+		sc, svc := &c.Services[i], &st.Services[i]
 		switch {
 		case sc.HealthCheck != nil:
-			if chk, ok := sc.HealthCheck.toCheck(p, path+".health_check"); ok {
-				pc.checks[svc.Name] = chk
-				kind = chk.Kind
+			if spec, ok := sc.HealthCheck.toSpec(p, fmt.Sprintf("services[%d].health_check", i)); ok {
+				svc.HealthCheck = &spec
+			} else {
+				// Reported; a placeholder keeps Validate from adding
+				// "no health check" to the members' probe settings.
+				svc.HealthCheck = &gslb.HealthCheck{Kind: string(health.KindTCP)}
 			}
-			checked = true // a broken check was reported: no second error below
+		case def != nil:
+			spec := *def
+			spec.ExpectStatus = slices.Clone(def.ExpectStatus)
+			svc.HealthCheck = &spec
 		case c.Health.DefaultCheck != nil:
-			checked = true // a broken default was reported once, not here again
-			if def != nil {
-				pc.checks[svc.Name] = *def
-				kind = def.Kind
-			}
+			// a broken default, reported once above
+			svc.HealthCheck = &gslb.HealthCheck{Kind: string(health.KindTCP)}
 		}
 		for j := range sc.Members {
-			mc := &sc.Members[j]
-			mp := fmt.Sprintf("%s.members[%d]", path, j)
-			for _, f := range []struct {
-				key string
-				set bool
-			}{{"probe_address", mc.ProbeAddress != ""}, {"probe_port", mc.ProbePort != 0}} {
-				switch {
-				case !f.set:
-				case !checked:
-					p.add(mp+"."+f.key, "the service has no health check (set %s.health_check or health.default_check)", path)
-				case kind == health.KindNone:
-					p.add(mp+"."+f.key, "the service's health check is kind none: nothing is probed")
-				}
-			}
-			if mc.ProbePort != 0 && j < len(svc.Members) {
-				pc.ports[gslb.MemberRef{Service: svc.Name, Member: svc.Members[j].ID()}] = mc.ProbePort
+			if j < len(svc.Members) {
+				svc.Members[j].ProbePort = sc.Members[j].ProbePort
 			}
 		}
 	}
-	return pc
+}
+
+// toSpec converts one check into the State's form, validated with the
+// health package's rules. Its problems are reported under path; ok is
+// false when there were any.
+func (h *HealthCheckConfig) toSpec(p *problems, path string) (gslb.HealthCheck, bool) {
+	chk, ok := h.toCheck(p, path)
+	if !ok {
+		return gslb.HealthCheck{}, false
+	}
+	return gslb.HealthCheck{
+		Kind:          string(chk.Kind),
+		Port:          chk.Port,
+		Interval:      chk.Interval,
+		Timeout:       chk.Timeout,
+		Rise:          chk.Rise,
+		Fall:          chk.Fall,
+		Jitter:        strings.TrimSpace(string(h.Jitter)),
+		Method:        chk.Method,
+		Path:          chk.Path,
+		Host:          chk.Host,
+		ExpectStatus:  slices.Clone([]string(h.ExpectStatus)),
+		BodyContains:  chk.BodyContains,
+		SNI:           chk.SNI,
+		TLSSkipVerify: chk.TLSSkipVerify,
+		CAPEM:         chk.CAPEM,
+	}, true
 }
 
 // toCheck converts one check. Its problems are reported under path; ok

@@ -110,10 +110,21 @@ func TestHealthConfigLoads(t *testing.T) {
 	if hs := l.config.healthSettings(); hs.Rule != "any" || hs.Concurrency != 32 || time.Duration(hs.SourceTTL) != 10*time.Second {
 		t.Errorf("health settings %+v", hs)
 	}
-	web, ok := l.probe.checks["web.h.example."]
-	if !ok {
-		t.Fatal("web has no check")
+	checkOf := func(name string) health.Check {
+		t.Helper()
+		for i := range l.state.Services {
+			if svc := &l.state.Services[i]; svc.Name == name {
+				c, ok, err := health.SpecChecks(svc)
+				if err != nil || !ok {
+					t.Fatalf("%s: check %v, %v", name, ok, err)
+				}
+				return c
+			}
+		}
+		t.Fatalf("no service %s", name)
+		return health.Check{}
 	}
+	web := checkOf("web.h.example.")
 	want := health.Check{
 		Kind: health.KindHTTPS, Port: 8443, Path: "/healthz?full=1", Method: "head", Host: "www.h.example", SNI: "tls.h.example",
 		ExpectStatus: []health.StatusRange{{Low: 200, High: 200}, {Low: 300, High: 304}, {Low: 404, High: 404}},
@@ -126,10 +137,10 @@ func TestHealthConfigLoads(t *testing.T) {
 	if !jsonEqual(web, want) {
 		t.Errorf("web check\n got  %+v\n want %+v", web, want)
 	}
-	if api := l.probe.checks["api.h.example."]; api.Kind != health.KindTCP || api.Port != 443 || api.Interval != 2*time.Second {
+	if api := checkOf("api.h.example."); api.Kind != health.KindTCP || api.Port != 443 || api.Interval != 2*time.Second {
 		t.Errorf("api: default check not applied: %+v", api)
 	}
-	if off := l.probe.checks["off.h.example."]; off.Kind != health.KindNone {
+	if off := checkOf("off.h.example."); off.Kind != health.KindNone {
 		t.Errorf("off: %+v", off)
 	}
 	if l.state.Services[0].Members[1].ProbeAddress != netip.MustParseAddr("10.0.0.1") {
@@ -150,7 +161,7 @@ func TestHealthConfigLoads(t *testing.T) {
 	// The plan: each address of web at 8443 (the dual-stack member twice),
 	// the NAT member at its probe address and port; api's hostname member
 	// at its probe address; off's member "probed" by kind none.
-	plan, err := health.NewPlan(l.state, l.probe.planOptions())
+	plan, err := health.NewPlan(l.state, health.PlanOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

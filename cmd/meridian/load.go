@@ -74,9 +74,6 @@ type loaded struct {
 	dbStamp fileStamp    // the database file as it was opened, to notice a replacement
 	watch   []string     // files whose change means a reload
 	closeDB *sync.Once
-	// probe says which services are probed, and how (health checks and
-	// probe ports, which gslb does not model).
-	probe probeConfig
 	// admin holds the overrides of the file (admin.sites, admin.members).
 	admin gslb.Admin
 	// adminToken is the admin API's bearer token; "" disables the API.
@@ -137,10 +134,10 @@ func load(o loadOptions) (*loaded, error) {
 	st := cfg.toState(&p)
 	failed := loadZoneFiles(st, &p)
 	st.ApplyDefaults()
+	cfg.applyHealthChecks(st, &p)
 	p.validated(st.Validate(), failed)
 	checkZones(st, failed, &p)
 	cfg.checkHealthSettings(&p)
-	probe := cfg.probeConfig(st, &p)
 	admin := cfg.adminOverrides(st, &p)
 	token := cfg.adminToken(&p)
 	rules := cfg.geoRules(&p)
@@ -154,7 +151,7 @@ func load(o loadOptions) (*loaded, error) {
 	return &loaded{
 		file: file, config: cfg, state: st, locator: loc,
 		db: db, dbStamp: stamp, closeDB: new(sync.Once), watch: cfg.watchFiles(file),
-		probe: probe, admin: admin, adminToken: token,
+		admin: admin, adminToken: token,
 	}, nil
 }
 

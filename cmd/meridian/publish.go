@@ -110,7 +110,7 @@ func (p *publisher) stop() {
 func (p *publisher) publishConfig(l *loaded) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	plan, err := health.NewPlan(l.state, l.probe.planOptions())
+	plan, err := health.NewPlan(l.state, health.PlanOptions{})
 	if err != nil {
 		// load validated every check, so this is a bug; the services it
 		// names stay unprobed (answered as up).
