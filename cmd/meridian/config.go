@@ -29,6 +29,7 @@ type Config struct {
 	Geo      GeoConfig       `mapstructure:"geo" json:"geo"`
 	Health   HealthConfig    `mapstructure:"health" json:"health"`
 	Admin    AdminConfig     `mapstructure:"admin" json:"admin"`
+	Gossip   GossipConfig    `mapstructure:"gossip" json:"gossip"`
 	Zones    []ZoneConfig    `mapstructure:"zones" json:"zones"`
 	Sites    []SiteConfig    `mapstructure:"sites" json:"sites"`
 	Services []ServiceConfig `mapstructure:"services" json:"services"`
@@ -252,7 +253,7 @@ func (c Config) String() string {
 
 // checkServer checks the process settings, which gslb does not know.
 func (c *Config) checkServer(p *problems) {
-	if len(c.Zones) == 0 {
+	if len(c.Zones) == 0 && !c.Gossip.follower() {
 		p.add("zones", "at least one zone is required")
 	}
 	for i, l := range c.DNS.Listen {

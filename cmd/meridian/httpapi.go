@@ -21,6 +21,7 @@ import (
 type api struct {
 	store   *gslb.Store
 	pub     *publisher            // health, admin overrides, and the configuration behind the snapshot
+	gossip  *gossip               // nil when standalone
 	ready   func() (bool, string) // readiness and, when not ready, why
 	metrics http.Handler
 	log     *slog.Logger // explain requests at debug level, admin changes at info
@@ -30,6 +31,7 @@ func newAPI(s *server) *api {
 	return &api{
 		store:   s.store,
 		pub:     s.pub,
+		gossip:  s.gossip,
 		ready:   s.ready,
 		metrics: promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}),
 		log:     s.log,
@@ -45,6 +47,7 @@ func (a *api) routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/v1/config", a.showConfig)
 	mux.HandleFunc("GET /api/v1/services", a.services)
 	mux.HandleFunc("GET /api/v1/health", a.health)
+	mux.HandleFunc("GET /api/v1/sites", a.sites)
 	mux.HandleFunc("GET /api/v1/admin", a.admin(a.listAdmin))
 	mux.HandleFunc("PUT /api/v1/admin/sites/{site}", a.admin(a.setSite))
 	mux.HandleFunc("DELETE /api/v1/admin/sites/{site}", a.admin(a.setSite))

@@ -127,10 +127,12 @@ func load(o loadOptions) (*loaded, error) {
 	}
 	cfg.applyServerDefaults()
 	cfg.applyHealthDefaults()
+	cfg.applyGossipDefaults()
 	cfg.resolvePaths(filepath.Dir(file), o.flags)
 
 	var p problems
 	cfg.checkServer(&p)
+	cfg.checkGossip(&p)
 	st := cfg.toState(&p)
 	failed := loadZoneFiles(st, &p)
 	st.ApplyDefaults()
@@ -370,6 +372,7 @@ func (c *Config) resolvePaths(dir string, flags *pflag.FlagSet) {
 		}
 	}
 	c.resolveHealthPaths(dir)
+	c.resolveGossipPaths(dir)
 }
 
 // watchFiles are the files a change of which should reload the config.
@@ -383,7 +386,11 @@ func (c *Config) watchFiles(file string) []string {
 			files = append(files, z.ZoneFile)
 		}
 	}
-	return append(files, c.healthFiles()...)
+	files = append(files, c.healthFiles()...)
+	if c.Gossip.KeyFile != "" {
+		files = append(files, c.Gossip.KeyFile) // rotation: reloads reread it
+	}
+	return files
 }
 
 // loadZoneFiles reads each zone's zone_file into it (SOA, NS, records)
@@ -616,7 +623,7 @@ func (p *problems) err() error {
 }
 
 // sections are the top-level keys in file order.
-var sections = []string{"dns", "http", "log", "geo", "health", "admin", "zones", "sites", "services"}
+var sections = []string{"dns", "http", "log", "geo", "health", "admin", "gossip", "zones", "sites", "services"}
 
 func sectionRank(err error) int {
 	var fe *gslb.FieldError

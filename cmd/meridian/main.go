@@ -45,6 +45,7 @@ func commands() []command {
 		{"check-config", "validate a configuration file and print every problem", runCheckConfig, false},
 		{"explain", "ask a running server how it answers a name for a client", runExplain, false},
 		{"version", "print the version, commit and Go version", runVersion, false},
+		{"gossip-key", "print a new gossip key for gossip.key_file", runGossipKey, false},
 		{"demo-backends", "serve the demo's HTTP backends (make run)", runDemoBackends, true},
 	}
 }

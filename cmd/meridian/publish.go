@@ -53,6 +53,13 @@ type publisher struct {
 	// survive reloads (minus those naming a site or member that is gone)
 	// but not restarts.
 	apiAdmin gslb.Admin
+	// remote is the last state the leader published, on a follower
+	// (whose file has no zones, sites or services); nil before the first.
+	remote *gslb.State
+
+	// localChanges, when set, also receives the monitor's changes: the
+	// gossip shares them with the other sites.
+	localChanges atomic.Pointer[func([]health.Change)]
 }
 
 // newPublisher starts the health monitor with the process-wide health
@@ -86,6 +93,11 @@ func newPublisher(store *gslb.Store, hs healthSettings, log *slog.Logger) *publi
 		Observations: p.obs,
 		Metrics:      p.metrics,
 		Logger:       log.With("component", "health"),
+		OnChange: func(cs []health.Change) {
+			if f := p.localChanges.Load(); f != nil {
+				(*f)(cs)
+			}
+		},
 	})
 	return p
 }
@@ -107,9 +119,61 @@ func (p *publisher) stop() {
 // overrides of the file and the API. In this order (targets, then the
 // snapshot) a target whose check changed only in its schedule carries
 // its state to its new key before the snapshot reads it.
+//
+// On a follower the file has no services: l serves the leader's last
+// state (publishRemote) with this file's local settings.
 func (p *publisher) publishConfig(l *loaded) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if l.config.Gossip.follower() && p.remote != nil {
+		l.state = p.remote
+	}
+	return p.publishLocked(l)
+}
+
+// publishRemote serves st, a state the leader published, with the local
+// settings of the current configuration (a follower's).
+func (p *publisher) publishRemote(st *gslb.State) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	next := *p.current.Load()
+	next.state = st
+	if err := p.publishLocked(&next); err != nil {
+		return err
+	}
+	p.remote = st
+	return nil
+}
+
+// setTerm shows the leader's gossip term in the served state (explain,
+// the APIs): the current snapshot again, with that term.
+func (p *publisher) setTerm(term uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cur := p.current.Load()
+	if cur.state.Term == term {
+		return
+	}
+	next, st := *cur, *cur.state
+	st.Term = term
+	next.state = &st
+	if err := p.publishLocked(&next); err != nil {
+		p.log.Error("term not shown", "error", err)
+	}
+}
+
+// waitingForLeader is true on a follower that has no state yet.
+func (p *publisher) waitingForLeader() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.current.Load().config.Gossip.follower() && p.remote == nil
+}
+
+// setLocalChanges makes f receive the local probes' changes too.
+func (p *publisher) setLocalChanges(f func([]health.Change)) { p.localChanges.Store(&f) }
+
+// publishLocked is publishConfig with mu held.
+func (p *publisher) publishLocked(l *loaded) error {
 	plan, err := health.NewPlan(l.state, health.PlanOptions{})
 	if err != nil {
 		// load validated every check, so this is a bug; the services it

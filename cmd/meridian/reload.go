@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/meridian-gslb/meridian/sites"
 )
 
 // reloader runs every reload of one serve process, one at a time, in the
@@ -77,12 +79,16 @@ func (r *reloader) reload(trigger string, always bool) {
 			"error", oneLine(err), "generation", prev.state.Generation)
 		return
 	}
+	if s.gossip != nil {
+		s.gossip.reloadKeys() // key rotation: the key file may be what changed
+	}
 	if !always && sameConfig(prev, next) {
 		next.close()
 		s.log.Debug("config unchanged; nothing to reload", "trigger", trigger)
 		return
 	}
 	next.state.Generation = prev.state.Generation + 1
+	next.state.Term = prev.state.Term
 	// Publish plans the health checks, hands the targets to the monitor
 	// (probes of unchanged targets go on undisturbed) and publishes the
 	// snapshot with the current verdicts and the admin overrides.
@@ -95,6 +101,9 @@ func (r *reloader) reload(trigger string, always bool) {
 	warnRestartOnly(s.log, prev, next)
 	if lv, err := parseLevel(next.config.Log.Level); err == nil {
 		s.level.Set(lv)
+	}
+	if s.gossip != nil && s.gossip.role == sites.RoleLeader {
+		s.gossip.publish(next.state)
 	}
 	// The old geo database goes only now that nothing new can reach it.
 	s.retire(prev)
@@ -113,7 +122,10 @@ func (r *reloader) reload(trigger string, always bool) {
 // same geo database file.
 func sameConfig(prev, next *loaded) bool {
 	a, b := *prev.state, *next.state
-	a.Generation, b.Generation = 0, 0
+	if next.config.Gossip.follower() {
+		b = a // a follower's state is the leader's, not its file's
+	}
+	a.Term, b.Term, a.Generation, b.Generation = 0, 0, 0, 0
 	return prev.dbStamp == next.dbStamp &&
 		reflect.DeepEqual(prev.config, next.config) &&
 		// the CA files are read into the state's checks
@@ -136,6 +148,9 @@ func warnRestartOnly(log *slog.Logger, prev, next *loaded) {
 	check("http.listen", p.HTTP.Listen, n.HTTP.Listen)
 	check("log.format", p.Log.Format, n.Log.Format)
 	check("health", p.healthSettings(), n.healthSettings())
+	pg, ng := p.Gossip, n.Gossip
+	pg.KeyFile, ng.KeyFile = "", "" // its content is reread; the path is not
+	check("gossip", pg, ng)
 }
 
 // oneLine joins every problem with "; " so that one log record carries

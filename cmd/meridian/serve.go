@@ -96,6 +96,7 @@ type server struct {
 	level    *slog.LevelVar
 	store    *gslb.Store
 	pub      *publisher // publishes every snapshot; pub.current is the configuration behind it
+	gossip   *gossip    // nil when standalone
 	dns      *dnsserver.Server
 	http     *http.Server
 	httpLn   net.Listener
@@ -139,6 +140,13 @@ func newServer(l *loaded, opts loadOptions, log *slog.Logger, level *slog.LevelV
 	s.registry.MustRegister(s.pub.collectors()...)
 	s.metrics.published(1)
 
+	if l.config.Gossip.enabled() {
+		if s.gossip, err = newGossip(l, s.pub, log); err != nil {
+			return nil, err
+		}
+		s.registry.MustRegister(s.gossip.collectors()...)
+	}
+
 	// Listen now, so a taken port fails startup rather than a goroutine.
 	s.httpLn, err = net.Listen("tcp", l.config.HTTP.Listen)
 	if err != nil {
@@ -163,6 +171,18 @@ func (s *server) run(ctx context.Context, hup <-chan os.Signal, readyFile string
 	// reports ready (readyz, the ready file) no edit of the config can be
 	// missed.
 	rl := newReloader(s)
+	// A follower serves its state file before DNS starts, and before it
+	// joins: static stability.
+	if s.gossip != nil {
+		if err := s.gossip.start(ctx); err != nil {
+			s.log.Error("cannot start gossip", "error", err)
+			rl.close()
+			s.httpLn.Close()
+			s.pub.stop()
+			s.pub.current.Load().close()
+			return exitFail
+		}
+	}
 	if err := s.dns.Start(); err != nil {
 		rl.close()
 		s.log.Error("cannot start the DNS server", "error", err)
@@ -222,6 +242,9 @@ func (s *server) shutdown() error {
 	go func() { defer wg.Done(); dnsErr = s.dns.Shutdown(ctx) }()
 	go func() { defer wg.Done(); httpErr = s.http.Shutdown(ctx) }()
 	wg.Wait()
+	if s.gossip != nil {
+		s.gossip.stop()
+	}
 	s.pub.stop()
 	s.retiredMu.Lock()
 	for _, l := range s.retired {
@@ -311,6 +334,8 @@ func (s *server) ready() (bool, string) {
 		return false, "no configuration published"
 	case !s.dns.Ready():
 		return false, "dns server not ready"
+	case s.pub.waitingForLeader():
+		return false, "no state from the leader yet (follower without a state file)"
 	}
 	return true, ""
 }

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-gslb/meridian/gslb"
+	"github.com/meridian-gslb/meridian/health"
+	"github.com/meridian-gslb/meridian/sites"
+)
+
+// gossip joins this process to the other sites (the gossip section):
+//
+//   - a leader publishes the State of its file, at start and after every
+//     reload, with a term above every version the cluster has seen, so
+//     versions never go backwards across leader restarts;
+//   - a follower serves each newer State the cluster hands it (the state
+//     file's first, before it joins: static stability);
+//   - both share their local probes' verdicts and feed the other sites'
+//     into the health observations, where the rule (health.rule) combines
+//     them.
+type gossip struct {
+	node    *sites.Node
+	role    sites.Role
+	site    string
+	pub     *publisher
+	log     *slog.Logger
+	metrics *sites.Metrics
+
+	mu      sync.Mutex  // serialises leader publishing
+	term    uint64      // the leader's current term; 0 until it first publishes
+	last    *gslb.State // the leader's last published state
+	started bool        // Start has returned: OnState is the cluster's, not the state file's
+}
+
+// newGossip prepares the node; nothing listens until start.
+func newGossip(l *loaded, pub *publisher, log *slog.Logger) (*gossip, error) {
+	gc := &l.config.Gossip
+	g := &gossip{role: gc.role(), site: gc.Site, pub: pub, log: log.With("component", "gossip"), metrics: sites.NewMetrics()}
+	cfg := gc.sitesConfig(version)
+	cfg.Logger = g.log
+	cfg.Metrics = g.metrics
+	cfg.OnState = g.onState
+	cfg.Observations = siteObservations{obs: pub.obs, self: gc.Site}
+	node, err := sites.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("gossip: %w", err)
+	}
+	g.node = node
+	// Every verdict of the local probes goes to the other sites.
+	pub.setLocalChanges(g.shareChanges)
+	return g, nil
+}
+
+// start serves the state file (a follower), listens and joins in the
+// background; a leader then publishes its configuration.
+func (g *gossip) start(ctx context.Context) error {
+	if err := g.node.Start(ctx); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	g.started = true
+	g.mu.Unlock()
+	if g.role == sites.RoleLeader {
+		g.publish(g.pub.current.Load().state)
+	}
+	return nil
+}
+
+// stop leaves the cluster so that peers notice at once rather than after
+// failure detection.
+func (g *gossip) stop() {
+	if err := g.node.Leave(2 * time.Second); err != nil {
+		g.log.Debug("leave", "error", err)
+	}
+	if err := g.node.Shutdown(); err != nil {
+		g.log.Debug("shutdown", "error", err)
+	}
+}
+
+// publish makes st, the leader's configuration, the cluster's state. The
+// term is one above the highest version this node holds or has heard of
+// (its state file included), so a restarted or new leader always
+// outranks the previous one; reloads keep the term and raise the
+// generation. st is the snapshot's State: its Term is set here, before
+// the local snapshot is rebuilt to show it.
+func (g *gossip) publish(st *gslb.State) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.started {
+		return // start publishes the configuration it finds current
+	}
+	for attempt := 0; attempt < 3; attempt++ {
+		hv := g.node.HighestVersion()
+		if g.term == 0 || hv.Term > g.term || hv.Term == g.term && hv.Generation >= st.Generation {
+			g.term = hv.Term + 1
+		}
+		pub := *st
+		pub.Term = g.term
+		err := g.node.Publish(&pub)
+		if err == nil {
+			g.pub.setTerm(g.term)
+			g.last = &pub
+			g.log.Info("state published", "version", pub.Version().String(), "services", len(pub.Services))
+			return
+		}
+		if !errors.Is(err, sites.ErrStale) {
+			g.log.Error("state not published", "version", pub.Version().String(), "error", err)
+			return
+		}
+	}
+	g.log.Error("state not published: the cluster keeps hearing newer versions", "term", g.term)
+}
+
+// onState receives each newer state the node accepts.
+func (g *gossip) onState(st *gslb.State) {
+	if g.role == sites.RoleFollower {
+		if err := g.pub.publishRemote(st); err != nil {
+			g.log.Error("state from the cluster not served", "version", st.Version().String(), "error", oneLine(err))
+			return
+		}
+		g.log.Info("serving the cluster's state", "version", st.Version().String(), "services", len(st.Services))
+		return
+	}
+	// A leader: the state file at start (its term is taken into account
+	// by publish), or a newer state than ours from the cluster.
+	g.mu.Lock()
+	started := g.started
+	g.mu.Unlock()
+	if !started {
+		return
+	}
+	for _, m := range g.node.Members() {
+		if !m.Self && m.Role == sites.RoleLeader && m.Status == "alive" {
+			// Two leaders: the cluster follows the higher term; so do
+			// we, rather than fight over terms.
+			g.log.Error("another leader published a newer state; serving it (run one leader)", "leader", m.Name, "version", st.Version().String())
+			if err := g.pub.publishRemote(st); err != nil {
+				g.log.Error("state from the cluster not served", "error", oneLine(err))
+			}
+			return
+		}
+	}
+	// No other leader is alive: the newer state is a former leader's
+	// (ours before a restart that lost its state file, say). Outrank it
+	// with our configuration.
+	g.log.Warn("the cluster held a newer state from a former leader; publishing ours above it", "version", st.Version().String())
+	go g.publish(g.pub.current.Load().state)
+}
+
+// shareChanges gossips the local probes' changes (Monitor.OnChange).
+func (g *gossip) shareChanges(changes []health.Change) {
+	for _, c := range changes {
+		switch c.To {
+		case health.StateUp, health.StateDown:
+			g.node.ShareObservation(c.Key.String(), c.To == health.StateUp, c.At, c.Error)
+		default:
+			g.node.WithdrawObservation(c.Key.String())
+		}
+	}
+}
+
+// reloadKeys rereads the key file (rotation); a bad file keeps the keys.
+func (g *gossip) reloadKeys() {
+	if err := g.node.ReloadKeys(); err != nil {
+		g.log.Error("gossip keys not reloaded; keeping the current ones", "error", err)
+	}
+}
+
+// collectors are the meridian_sites_* metrics.
+func (g *gossip) collectors() []prometheus.Collector { return []prometheus.Collector{g.metrics} }
+
+// siteObservations hands the other sites' observations to the health
+// store, each site one source (health.SourceSite).
+type siteObservations struct {
+	obs  *health.Observations
+	self string // this site: its own probes are the local source
+}
+
+func (s siteObservations) ObserveSite(site, key string, up bool, since time.Time, errMsg string) {
+	var k health.Key
+	if site == s.self || k.UnmarshalText([]byte(key)) != nil {
+		return
+	}
+	if since.IsZero() {
+		since = time.Now()
+	}
+	s.obs.Observe(health.SourceSite(site), k, up, since, errMsg)
+}
+
+func (s siteObservations) RemoveSite(site, key string) {
+	var k health.Key
+	if site == s.self || k.UnmarshalText([]byte(key)) != nil {
+		return
+	}
+	s.obs.Remove(health.SourceSite(site), k)
+}
+
+func (s siteObservations) ForgetSite(site string) {
+	if site != s.self {
+		s.obs.Forget(health.SourceSite(site))
+	}
+}
+
+// sitesResponse is GET /api/v1/sites.
+type sitesResponse struct {
+	Mode string `json:"mode"` // standalone, leader or follower
+	sites.Status
+}
+
+func (a *api) sites(w http.ResponseWriter, _ *http.Request) {
+	if a.gossip == nil {
+		writeJSON(w, http.StatusOK, sitesResponse{Mode: "standalone"})
+		return
+	}
+	writeJSON(w, http.StatusOK, sitesResponse{Mode: string(a.gossip.role), Status: a.gossip.node.Status()})
+}
+
+// runGossipKey prints a new gossip key for gossip.key_file.
+func runGossipKey(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("gossip-key", "meridian gossip-key > gossip.key",
+		"Print a new random gossip key (AES-256, base64) for gossip.key_file. To rotate,\n"+
+			"add it as a second line everywhere, then move it first, then drop the old one;\n"+
+			"each site rereads the file when it changes.")
+	if code, done := fs.parse(args, stdout, stderr); done {
+		return code
+	}
+	key, err := sites.GenerateKey()
+	if err != nil {
+		fmt.Fprintf(stderr, "meridian: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintln(stdout, key)
+	return exitOK
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/meridian-gslb/meridian/sites"
+)
+
+// withGossip appends a gossip section (and a key file beside the config)
+// to the good fixture.
+func withGossip(t *testing.T, section string) string {
+	t.Helper()
+	path := fixtureDir(t, func(s string) string { return s + "\n" + section + "\n" })
+	key, err := sites.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(filepath.Dir(path), "gossip.key"), key+"\n")
+	return path
+}
+
+func TestGossipConfigLoads(t *testing.T) {
+	path := withGossip(t, "gossip: {role: Leader, site: us-east, listen: 127.0.0.1:7946, join: [127.0.0.2], key_file: gossip.key, state_file: state.json}")
+	l, err := load(loadOptions{file: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close()
+	g := l.config.Gossip
+	dir := filepath.Dir(path)
+	if g.role() != sites.RoleLeader || g.Timing != "wan" || g.NodeName == "" || !strings.HasSuffix(g.NodeName, "-us-east") {
+		t.Errorf("defaults: %+v", g)
+	}
+	if g.KeyFile != filepath.Join(dir, "gossip.key") || g.StateFile != filepath.Join(dir, "state.json") {
+		t.Errorf("paths not resolved against the config's directory: %+v", g)
+	}
+	if !strings.Contains(strings.Join(l.watch, " "), g.KeyFile) {
+		t.Errorf("the key file is not watched (rotation): %v", l.watch)
+	}
+	sc := g.sitesConfig("test")
+	if sc.BindAddr != "127.0.0.1" || sc.BindPort != 7946 || sc.Site != "us-east" {
+		t.Errorf("sites config %+v", sc)
+	}
+}
+
+// A follower's file holds only its local settings.
+func TestGossipFollowerConfig(t *testing.T) {
+	dir := t.TempDir()
+	key, _ := sites.GenerateKey()
+	writeFile(t, filepath.Join(dir, "gossip.key"), key)
+	path := filepath.Join(dir, "meridian.yaml")
+	writeFile(t, path, "gossip: {role: follower, site: eu-west, join: [leader.example:7946], key_file: gossip.key}\n")
+	l, err := load(loadOptions{file: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.close()
+	if len(l.state.Services) != 0 || !l.config.Gossip.follower() {
+		t.Errorf("follower state %+v", l.state)
+	}
+}
+
+func TestGossipConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, section string
+		want          []string
+	}{
+		{"unknown role", "gossip: {role: boss, site: us-east, insecure: true}", []string{"gossip.role: unknown role \"boss\""}},
+		{"settings without a role", "gossip: {site: us-east, join: [a]}", []string{"gossip.role: set leader or follower"}},
+		{"no site", "gossip: {role: leader, insecure: true}", []string{"gossip.site: required"}},
+		{"leader's site unknown", "gossip: {role: leader, site: mars, insecure: true}", []string{`gossip.site: unknown site "mars"`}},
+		{"no key", "gossip: {role: leader, site: us-east}", []string{"gossip.key_file: required"}},
+		{"key and insecure", "gossip: {role: leader, site: us-east, key_file: gossip.key, insecure: true}", []string{"gossip.insecure: conflicts with key_file"}},
+		{"missing key file", "gossip: {role: leader, site: us-east, key_file: nope.key}", []string{"gossip.key_file: "}},
+		{"bad listen", "gossip: {role: leader, site: us-east, insecure: true, listen: nowhere}", []string{"gossip.listen: "}},
+		{"bad timing", "gossip: {role: leader, site: us-east, insecure: true, timing: fast}", []string{`gossip.timing: unknown timing "fast"`}},
+		{"follower with services", "gossip: {role: follower, site: us-east, insecure: true}", []string{
+			"zones: a follower serves the leader's", "sites: a follower serves the leader's", "services: a follower serves the leader's"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(loadOptions{file: withGossip(t, tc.section)})
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestGossipKeyCommand(t *testing.T) {
+	var out, errOut strings.Builder
+	if code := run([]string{"gossip-key"}, &out, &errOut); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	path := filepath.Join(t.TempDir(), "k")
+	if err := os.WriteFile(path, []byte(out.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := sites.ReadKeyFile(path); err != nil || len(keys) != 1 || len(keys[0]) != 32 {
+		t.Errorf("gossip-key printed %q: %v", out.String(), err)
+	}
+}
