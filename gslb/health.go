@@ -174,7 +174,13 @@ func (s *Snapshot) WithHealth(h HealthView, services []string) *Snapshot {
 		for i := range svc.members {
 			m := &svc.members[i]
 			up, known := true, false
-			if h != nil {
+			switch {
+			case m.Unready:
+				// Kubernetes sees no ready endpoint behind it: a veto,
+				// whatever the probes say (the VIP may still accept
+				// connections from a dead backend's ingress).
+				up, known = false, true
+			case h != nil:
 				if u, k := h.MemberUp(svc.Name, m.Member); k {
 					up, known = u, true
 				}

@@ -3,6 +3,7 @@ package gslb
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -118,6 +119,39 @@ func TestExplainShowsHealthDetail(t *testing.T) {
 	for _, m := range tr.Members {
 		if m.Site == "eu-west" && (m.Health != "connection refused" || m.Up || !m.HealthKnown) {
 			t.Fatalf("eu-west: %+v", m)
+		}
+	}
+}
+
+// Kubernetes readiness is a veto: an unready member is down whatever the
+// probes say, and explain says why; an operator's force-up still wins.
+func TestUnreadyMemberVeto(t *testing.T) {
+	st := testState()
+	svc := &st.Services[0]
+	svc.Members[0].Unready = true
+	snap := snapshot(t, st, nil) // no probes at all: every member would be up
+	for _, mh := range snap.MemberHealth(svc.Name) {
+		if want := mh.Member != svc.Members[0].ID(); mh.Up != want || !mh.Known && !want {
+			t.Errorf("%s: up %v known %v, want up %v", mh.Member, mh.Up, mh.Known, want)
+		}
+	}
+	_, tr := Explain(snap, q(svc.Name, TypeA, "81.2.69.0/24"))
+	found := false
+	for _, mv := range tr.Members {
+		if mv.Member == svc.Members[0].ID() {
+			found = true
+			if mv.Up || !strings.Contains(mv.Health, "Kubernetes reports no ready endpoint") {
+				t.Errorf("explain of the unready member: %+v", mv)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("explain lists no %s: %+v", svc.Members[0].ID(), tr.Members)
+	}
+	forced := snap.WithAdmin(Admin{Members: map[MemberRef]AdminMode{{Service: svc.Name, Member: svc.Members[0].ID()}: AdminUp}})
+	for _, mh := range forced.MemberHealth(svc.Name) {
+		if mh.Member == svc.Members[0].ID() && !mh.Eligible {
+			t.Errorf("force-up does not beat the readiness veto: %+v", mh)
 		}
 	}
 }

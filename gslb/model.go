@@ -132,6 +132,11 @@ type Member struct {
 	// ProbePort, when not 0, replaces the health check's port for this
 	// member (a port mapping behind NAT).
 	ProbePort uint16 `json:"probe_port,omitempty"`
+	// Unready is the control plane's verdict: Kubernetes reports no ready
+	// endpoint behind the member. It is a veto: the member is down
+	// whatever the probes see (an operator's force-up still wins). It
+	// travels in the State, so every site applies the leader's view.
+	Unready bool `json:"unready,omitempty"`
 }
 
 // ID is a stable identity of the member within its service, used for

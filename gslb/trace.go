@@ -72,6 +72,13 @@ func (t *Trace) start(s *Snapshot, svc *service, q Query, f int) {
 			if d, ok := s.healthView.(HealthDetailer); ok {
 				mv.Health = d.MemberDetail(svc.Name, m.Member)
 			}
+			if m.Unready {
+				probes := mv.Health
+				mv.Health = "down: Kubernetes reports no ready endpoint"
+				if probes != "" {
+					mv.Health += " (probes: " + probes + ")"
+				}
+			}
 			t.Members = append(t.Members, mv)
 		}
 	}
