@@ -404,7 +404,12 @@ func loadZoneFiles(st *gslb.State, p *problems) map[int]bool {
 		}
 		if p.adopt(fmt.Sprintf("zones[%d].", i), dnsserver.LoadZoneFile(&st.Zones[i]), zoneKeys...) {
 			failed[i] = true
+			continue
 		}
+		// Its records are in the zone now. The path means nothing at
+		// another site (the State travels to followers), and CheckZone
+		// need not parse the file a second time.
+		st.Zones[i].ZoneFile = ""
 	}
 	return failed
 }
