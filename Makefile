@@ -29,6 +29,10 @@ TEST_FLAGS ?=
 BENCH ?= .
 BENCH_COUNT ?= 6
 BENCH_TIME ?= 1s
+# bench-go skips the health benchmarks by default: they run in bench-health
+BENCH_SKIP ?= $(if $(filter .,$(BENCH)),Failover|Monitor)
+# bench-health: seconds of steady-state probing measured per target count
+HEALTH_BENCH_SECONDS ?= 10
 BENCH_DIR := bench-results
 ANCHORS_DIR ?= ../shared/bench
 # passed to anchors.sh only when set (its own defaults otherwise)
@@ -46,7 +50,7 @@ GOLANGCI_LINT := $(TOOLS_DIR)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-li
 # Go files we own: everything but caches, build output and VCS data.
 FIND_GO = find . \( -path ./.git -o -path ./.cache -o -path ./bin -o -path ./$(BENCH_DIR) \) -prune -o -name '*.go' -print
 
-.PHONY: help build run test test-deps fmt-check vet bench bench-go bench-anchors fuzz lint tidy tidy-check clean deps
+.PHONY: help build run test test-deps k8s-tools fmt-check vet bench bench-go bench-health bench-anchors fuzz lint tidy tidy-check clean deps
 
 #? help: list the targets (the default goal)
 help:
@@ -72,7 +76,7 @@ run: build
 	$(BIN) serve --config '$(DEMO_CONFIG)' --dns-listen '$(DNS_LISTEN)' --http-listen '$(HTTP_LISTEN)'
 
 #? test: install the test tools, then gofmt check, go vet, go test -race (unit, e2e, fuzz seed corpora)
-test: test-deps fmt-check vet
+test: test-deps k8s-tools fmt-check vet
 	@echo "+ $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./..."
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
 
@@ -80,6 +84,10 @@ test: test-deps fmt-check vet
 # skip locally and fail under CI=true
 test-deps:
 	@scripts/ensure-deps.sh --optional test
+
+#? k8s-tools: build kube-apiserver, kubectl, etcd and helm for the Kubernetes tests (once per pinned version, cached outside the repo)
+k8s-tools:
+	@scripts/k8s-tools.sh >/dev/null
 
 fmt-check:
 	@files=$$($(FIND_GO))
@@ -91,19 +99,32 @@ vet:
 	@echo "+ $(GO) vet ./..."
 	$(GO) vet ./...
 
-#? bench: Go benchmarks (bench-go), then the side-by-side anchors run against gdnsd, knot, CoreDNS... (as root)
-bench: bench-go bench-anchors
+#? bench: Go benchmarks (bench-go, bench-health), then the side-by-side anchors run against gdnsd, knot, CoreDNS... (as root)
+bench: bench-go bench-health bench-anchors
 
-#? bench-go: Go benchmarks with -benchmem into bench-results/ (benchstat format; BENCH, BENCH_COUNT)
+#? bench-go: Go benchmarks with -benchmem into bench-results/ (benchstat format; BENCH, BENCH_COUNT; the health ones are in bench-health)
 bench-go:
 	@mkdir -p $(BENCH_DIR)
 	out=$(BENCH_DIR)/go-$$(date -u +%Y%m%dT%H%M%SZ).txt
 	# test/ holds no benchmarks; skipping it saves the e2e binary build
 	pkgs=$$($(GO) list ./... | grep -v '/test/')
-	echo "+ $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) -benchtime $(BENCH_TIME) <packages> > $$out"
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) -benchtime $(BENCH_TIME) $$pkgs | tee "$$out"
+	echo "+ $(GO) test -run '^$$' -bench '$(BENCH)' $(if $(BENCH_SKIP),-skip '$(BENCH_SKIP)' )-benchmem -count $(BENCH_COUNT) -benchtime $(BENCH_TIME) <packages> > $$out"
+	$(GO) test -run '^$$' -bench '$(BENCH)' $(if $(BENCH_SKIP),-skip '$(BENCH_SKIP)') -benchmem -count $(BENCH_COUNT) -benchtime $(BENCH_TIME) $$pkgs | tee "$$out"
 	cp "$$out" $(BENCH_DIR)/go-latest.txt
 	echo "saved $$out; compare two runs with: benchstat OLD.txt $$out"
+
+#? bench-health: health benchmarks, run once (minutes): failover time over 20 trials, probing CPU at 1k and 10k targets
+bench-health:
+	@mkdir -p $(BENCH_DIR)
+	out=$(BENCH_DIR)/health-$$(date -u +%Y%m%dT%H%M%SZ).txt
+	# one op of BenchmarkFailover is a whole series of trials (about 3 minutes
+	# for both deaths); one op of BenchmarkMonitor is one second of probing
+	echo "+ $(GO) test -run '^$$' -bench Failover -benchtime 1x -count 1 ./cmd/meridian > $$out"
+	$(GO) test -run '^$$' -bench Failover -benchtime 1x -count 1 ./cmd/meridian | tee "$$out"
+	echo "+ $(GO) test -run '^$$' -bench Monitor -benchmem -benchtime $(HEALTH_BENCH_SECONDS)x -count 1 ./health >> $$out"
+	$(GO) test -run '^$$' -bench Monitor -benchmem -benchtime $(HEALTH_BENCH_SECONDS)x -count 1 ./health | tee -a "$$out"
+	cp "$$out" $(BENCH_DIR)/health-latest.txt
+	echo "saved $$out"
 
 #? bench-anchors: only the side-by-side run: ../shared/bench/anchors.sh with test/bench/anchors-project (SERVERS WORKLOADS DUR REPS)
 bench-anchors: build

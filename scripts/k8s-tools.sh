@@ -1,29 +1,37 @@
 #!/usr/bin/env bash
 # k8s-tools.sh - build, once per pinned version, the real Kubernetes programs
-# the Kubernetes tests run (kube-apiserver, kubectl, etcd), and locate the
-# Gateway API CRDs. Idempotent and cached; progress goes to stderr.
+# the Kubernetes tests run (kube-apiserver, kubectl, etcd, helm), and locate
+# the Gateway API CRDs. Idempotent and cached; progress goes to stderr.
 #
-#   scripts/k8s-tools.sh [bin]   build if needed; print the bin directory
+#   scripts/k8s-tools.sh [bin]   build all four if needed; print the bin
+#                                directory of kube-apiserver, kubectl, etcd
+#   scripts/k8s-tools.sh helm    build helm if needed; print its path
 #   scripts/k8s-tools.sh crds    print the Gateway API standard CRD directory
-#   scripts/k8s-tools.sh env     both, as MERIDIAN_K8S_BIN=... and
-#                                MERIDIAN_GATEWAY_CRDS=... lines
+#   scripts/k8s-tools.sh env     all three, as MERIDIAN_K8S_BIN=...,
+#                                MERIDIAN_HELM=... and MERIDIAN_GATEWAY_CRDS=...
 #   scripts/k8s-tools.sh versions    print the pinned versions
-#   scripts/k8s-tools.sh gomod [KUBERNETES ETCD GATEWAY_API]
+#   scripts/k8s-tools.sh gomod [KUBERNETES ETCD GATEWAY_API [HELM]]
 #                                rewrite test/k8s/tools/go.mod for these
 #                                versions (default: the pinned ones) and run
-#                                go mod tidy: the way to bump them
+#                                go mod tidy: the way to bump them; with HELM,
+#                                also test/k8s/tools/helm/go.mod
 #
 # The versions are pinned in test/k8s/tools/go.mod (a module of its own: the
-# main module never requires Kubernetes). The binaries go to
+# main module never requires Kubernetes); helm's in test/k8s/tools/helm/go.mod,
+# a separate module so that helm's dependencies never change the versions the
+# apiserver, kubectl and etcd are built with. The binaries go to
 #   ${MERIDIAN_K8S_CACHE:-$(go env GOCACHE)/../meridian-k8s}/<kubernetes>-etcd<etcd>/bin
-# outside the repository, with a stamp file holding a hash of the tools
-# go.mod, go.sum and build flags: they are rebuilt only when that changes.
-# A cold build takes about 5-6 minutes and 2 GB of memory on 2 cores; a warm
-# call returns in well under a second. Concurrent callers wait on a lock.
+#   ${MERIDIAN_K8S_CACHE:-$(go env GOCACHE)/../meridian-k8s}/helm-<helm>/bin/helm
+# outside the repository, each with a stamp file holding a hash of its go.mod,
+# go.sum and build flags: they are rebuilt only when that changes. A cold
+# build takes about 5-6 minutes and 2 GB of memory on 2 cores (helm alone
+# about 2-3 minutes); a warm call returns in well under a second. Concurrent
+# callers wait on a lock.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools=$root/test/k8s/tools
+helm_tools=$tools/helm
 GO=${GO:-go}
 export GOWORK=off   # the tools module is built on its own, never in a workspace
 export GOFLAGS="-mod=readonly -buildvcs=false"
@@ -34,23 +42,28 @@ die() {
 	exit 1
 }
 
-usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+# the header comment above, up to the first line that is not a comment
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; }
 
 command -v "$GO" >/dev/null 2>&1 || die "'$GO' not found: Go 1.26 or newer is needed to build the Kubernetes test binaries"
 [[ -f $tools/go.mod ]] || die "$tools/go.mod is missing"
 
-# required version of a module in the tools go.mod ("" when absent)
-pinned() { awk -v m="$1" '$1 == m && $2 ~ /^v/ && $3 != "=>" { print $2; exit }' "$tools/go.mod"; }
+# required version of a module in a go.mod (default the tools one; "" when absent)
+pinned() { awk -v m="$1" '{ sub(/^require[ \t]+/, ""); $0 = $0 } $1 == m && $2 ~ /^v/ && $3 != "=>" { print $2; exit }' "${2:-$tools/go.mod}"; }
 
 k8s_version=$(pinned k8s.io/kubernetes)
 etcd_version=$(pinned go.etcd.io/etcd/server/v3)
 gateway_version=$(pinned sigs.k8s.io/gateway-api)
+# helm.sh/helm/vN: the module path carries the major version
+helm_module=$(awk '{ sub(/^require[ \t]+/, ""); $0 = $0 } $1 ~ /^helm\.sh\/helm\/v[0-9]+$/ && $2 ~ /^v/ { print $1; exit }' "$helm_tools/go.mod" 2>/dev/null || true)
+helm_version=
+[[ -z $helm_module ]] || helm_version=$(pinned "$helm_module" "$helm_tools/go.mod")
 
 # gomod: regenerate the tools go.mod. Kubernetes' own go.mod replaces every
 # k8s.io/X staging module with ./staging/src/k8s.io/X; a module that requires
 # k8s.io/kubernetes must replace each with the published k8s.io/X v0.MINOR.PATCH.
 gomod() {
-	local k8s=${1:-$k8s_version} etcd=${2:-$etcd_version} gw=${3:-$gateway_version}
+	local k8s=${1:-$k8s_version} etcd=${2:-$etcd_version} gw=${3:-$gateway_version} helm=${4:-}
 	[[ $k8s =~ ^v1\.([0-9]+)\.([0-9]+)$ ]] || die "gomod: Kubernetes version '$k8s' is not v1.MINOR.PATCH"
 	local staging=v0.${BASH_REMATCH[1]}.${BASH_REMATCH[2]}
 	local modfile
@@ -89,6 +102,33 @@ EOF
 	: >"$tools/go.sum"
 	(cd "$tools" && GOFLAGS='' "$GO" mod tidy) || die "gomod: go mod tidy failed in $tools"
 	log "wrote $tools/go.mod ($(grep -c ' => k8s.io/' "$tools/go.mod") replace lines) and go.sum"
+	[[ -z $helm ]] || gomod_helm "$helm"
+}
+
+# gomod_helm: regenerate the helm module's go.mod for one helm release.
+gomod_helm() {
+	local v=$1
+	[[ $v =~ ^v([0-9]+)\.[0-9]+\.[0-9]+$ ]] || die "gomod: helm version '$v' is not vMAJOR.MINOR.PATCH"
+	local mod=helm.sh/helm/v${BASH_REMATCH[1]}
+	mkdir -p "$helm_tools"
+	cat >"$helm_tools/go.mod.new" <<EOF
+// Build-only module: the helm command that scripts/k8s-tools.sh builds for
+// the chart tests (test/k8s/deploy), into a cache outside the repository.
+// A module of its own, apart from test/k8s/tools, so that helm's
+// dependencies never change the versions kube-apiserver, kubectl and etcd
+// are built with. To bump it, run
+// \`scripts/k8s-tools.sh gomod KUBERNETES ETCD GATEWAY_API HELM\`.
+module github.com/meridian-gslb/meridian/test/k8s/tools/helm
+
+go 1.26.0
+
+require $mod $v
+EOF
+	mv "$helm_tools/go.mod.new" "$helm_tools/go.mod"
+	sed -i "s#_ \"helm\.sh/helm/v[0-9]*/cmd/helm\"#_ \"$mod/cmd/helm\"#" "$helm_tools/tools.go"
+	: >"$helm_tools/go.sum"
+	(cd "$helm_tools" && GOFLAGS='' "$GO" mod tidy) || die "gomod: go mod tidy failed in $helm_tools"
+	log "wrote $helm_tools/go.mod ($mod $v) and go.sum"
 }
 
 [[ -n $k8s_version && -n $etcd_version ]] || die "$tools/go.mod does not require k8s.io/kubernetes and go.etcd.io/etcd/server/v3"
@@ -172,6 +212,64 @@ build() {
 	log "built kube-apiserver, kubectl and etcd in $((SECONDS - start)) s"
 }
 
+# helm: built from its own module into its own directory, with its own
+# stamp and lock, so that a helm bump rebuilds helm only.
+helm_ldflags="-s -w -X $helm_module/internal/version.version=$helm_version"
+
+helm_paths() {
+	helm_dir=$(cache_base)/helm-$helm_version
+	helm_bin=$helm_dir/bin
+}
+
+helm_want_stamp() {
+	{
+		echo "format $stamp_format"
+		echo "cgo 0"
+		echo "ldflags $helm_ldflags"
+		echo "package $helm_module/cmd/helm"
+		cat "$helm_tools/go.mod" "$helm_tools/go.sum"
+	} | sha256sum | cut -d' ' -f1
+}
+
+helm_built() { [[ -f $helm_bin/.stamp && $(cat "$helm_bin/.stamp") == "$1" && -x $helm_bin/helm ]]; }
+
+build_helm() {
+	[[ -n $helm_version ]] || die "$helm_tools/go.mod does not require helm.sh/helm/vN"
+	helm_paths
+	local want
+	want=$(helm_want_stamp)
+	helm_built "$want" && return 0
+	mkdir -p "$helm_dir"
+	exec 8>"$helm_dir/.lock"
+	if command -v flock >/dev/null 2>&1; then
+		if ! flock -n 8; then
+			log "another helm build is running (lock $helm_dir/.lock); waiting for it"
+			flock 8
+		fi
+	fi
+	if helm_built "$want"; then
+		exec 8>&-
+		return 0
+	fi
+	local tmp=$helm_dir/bin.tmp buildlog=$helm_dir/build.log start=$SECONDS
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	log "building helm $helm_version into $helm_bin (the first build takes about 2-3 minutes; log: $buildlog)"
+	if ! (cd "$helm_tools" && CGO_ENABLED=0 "$GO" build -trimpath -ldflags "$helm_ldflags" -o "$tmp/" "$helm_module/cmd/helm") >"$buildlog" 2>&1; then
+		echo "k8s-tools: error: go build failed in $helm_tools; last lines of $buildlog:" >&2
+		tail -n 40 "$buildlog" >&2
+		echo "k8s-tools: the build needs the Go module proxy (or a warm module cache); set MERIDIAN_SKIP_K8S=1 to skip the Kubernetes tests locally" >&2
+		rm -rf "$tmp"
+		exit 1
+	fi
+	[[ -x $tmp/helm ]] || die "the build did not produce helm (see $buildlog)"
+	echo "$want" >"$tmp/.stamp"
+	rm -rf "$helm_bin"
+	mv "$tmp" "$helm_bin"
+	exec 8>&-
+	log "built helm $helm_version in $((SECONDS - start)) s"
+}
+
 # crds prints the Gateway API standard CRD directory from the module cache
 # (downloading the module if needed, checked against the tools go.sum).
 crds() {
@@ -186,14 +284,20 @@ crds() {
 case ${1:-bin} in
 bin)
 	build
+	build_helm
 	echo "$bin"
+	;;
+helm)
+	build_helm
+	echo "$helm_bin/helm"
 	;;
 crds) crds ;;
 env)
 	build
-	printf 'MERIDIAN_K8S_BIN=%q\nMERIDIAN_GATEWAY_CRDS=%q\n' "$bin" "$(crds)"
+	build_helm
+	printf 'MERIDIAN_K8S_BIN=%q\nMERIDIAN_HELM=%q\nMERIDIAN_GATEWAY_CRDS=%q\n' "$bin" "$helm_bin/helm" "$(crds)"
 	;;
-versions) printf 'kubernetes %s\netcd %s\ngateway-api %s\n' "$k8s_version" "$etcd_version" "${gateway_version:-none}" ;;
+versions) printf 'kubernetes %s\netcd %s\ngateway-api %s\nhelm %s\n' "$k8s_version" "$etcd_version" "${gateway_version:-none}" "${helm_version:-none}" ;;
 gomod)
 	shift
 	gomod "$@"

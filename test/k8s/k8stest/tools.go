@@ -18,8 +18,12 @@ import (
 // Environment variables read by this package.
 const (
 	// EnvBin names a directory holding kube-apiserver, kubectl and etcd; when
-	// set, scripts/k8s-tools.sh is not run.
+	// set, scripts/k8s-tools.sh is not run for them.
 	EnvBin = "MERIDIAN_K8S_BIN"
+	// EnvHelm names the helm binary (default: the one `scripts/k8s-tools.sh
+	// helm` builds from test/k8s/tools/helm, or BinDir/helm when
+	// MERIDIAN_K8S_BIN names a directory that holds one).
+	EnvHelm = "MERIDIAN_HELM"
 	// EnvGatewayCRDs names the Gateway API CRD directory to install
 	// (default: config/crd/standard of the pinned sigs.k8s.io/gateway-api).
 	EnvGatewayCRDs = "MERIDIAN_GATEWAY_CRDS"
@@ -30,6 +34,7 @@ const (
 // Tools are the programs and files the harness runs.
 type Tools struct {
 	BinDir      string // kube-apiserver, kubectl, etcd
+	Helm        string // the helm binary (a file, not a directory)
 	GatewayCRDs string // Gateway API standard channel CRDs (YAML files)
 }
 
@@ -42,10 +47,10 @@ var (
 	toolsErr  error
 )
 
-// FindTools locates the binaries and CRDs: $MERIDIAN_K8S_BIN and
-// $MERIDIAN_GATEWAY_CRDS when set, otherwise `scripts/k8s-tools.sh bin` and
-// `crds`; bin builds the binaries on its first run (5-6 minutes) and answers at
-// once from its cache after that. The script is found by walking up from the
+// FindTools locates the binaries and CRDs: $MERIDIAN_K8S_BIN, $MERIDIAN_HELM
+// and $MERIDIAN_GATEWAY_CRDS when set, otherwise `scripts/k8s-tools.sh bin`,
+// `helm` and `crds`; bin builds the binaries (helm too) on its first run (5-6
+// minutes) and answers at once from its cache after that. The script is found by walking up from the
 // working directory to the repository root. The result is computed once per
 // process; ctx bounds that first computation.
 func FindTools(ctx context.Context) (Tools, error) {
@@ -54,14 +59,22 @@ func FindTools(ctx context.Context) (Tools, error) {
 }
 
 func findTools(ctx context.Context) (Tools, error) {
-	tl := Tools{BinDir: os.Getenv(EnvBin), GatewayCRDs: os.Getenv(EnvGatewayCRDs)}
-	if tl.BinDir == "" || tl.GatewayCRDs == "" {
+	tl := Tools{BinDir: os.Getenv(EnvBin), Helm: os.Getenv(EnvHelm), GatewayCRDs: os.Getenv(EnvGatewayCRDs)}
+	if tl.Helm == "" && tl.BinDir != "" && isExecutable(filepath.Join(tl.BinDir, "helm")) {
+		tl.Helm = filepath.Join(tl.BinDir, "helm")
+	}
+	if tl.BinDir == "" || tl.Helm == "" || tl.GatewayCRDs == "" {
 		script, err := findScript()
 		if err != nil {
 			return Tools{}, err
 		}
 		if tl.BinDir == "" {
 			if tl.BinDir, err = runScript(ctx, script, "bin"); err != nil {
+				return Tools{}, err
+			}
+		}
+		if tl.Helm == "" {
+			if tl.Helm, err = runScript(ctx, script, "helm"); err != nil {
 				return Tools{}, err
 			}
 		}
@@ -72,14 +85,22 @@ func findTools(ctx context.Context) (Tools, error) {
 		}
 	}
 	for _, b := range []string{"kube-apiserver", "kubectl", "etcd"} {
-		if st, err := os.Stat(tl.Path(b)); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+		if !isExecutable(tl.Path(b)) {
 			return Tools{}, fmt.Errorf("%s is not an executable (bin dir %q)", tl.Path(b), tl.BinDir)
 		}
+	}
+	if !isExecutable(tl.Helm) {
+		return Tools{}, fmt.Errorf("helm %q is not an executable", tl.Helm)
 	}
 	if st, err := os.Stat(tl.GatewayCRDs); err != nil || !st.IsDir() {
 		return Tools{}, fmt.Errorf("the Gateway API CRD directory %q was not found", tl.GatewayCRDs)
 	}
 	return tl, nil
+}
+
+func isExecutable(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
 }
 
 // runScript runs `k8s-tools.sh sub` and returns the one line it prints.
@@ -119,7 +140,7 @@ func findScript() (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("scripts/k8s-tools.sh not found above the working directory; set " + EnvBin + " and " + EnvGatewayCRDs)
+			return "", errors.New("scripts/k8s-tools.sh not found above the working directory; set " + EnvBin + ", " + EnvHelm + " and " + EnvGatewayCRDs)
 		}
 		dir = parent
 	}
