@@ -1,0 +1,177 @@
+// Package kube is the Kubernetes leader's engine: it watches the member
+// clusters and the policy custom resources and builds GSLB services from
+// them (issue #4). It is the only part of Meridian, with the rest of
+// sites/, that imports client-go.
+//
+// # API
+//
+//	ctl, err := kube.New(kube.Config{
+//		Kubeconfig:    "/etc/meridian/members/kubeconfig", // one context per member cluster
+//		Clusters:      []kube.ClusterConfig{{Context: "us-east", Site: "us-east"}, ...},
+//		PolicyContext: "",        // with PolicyKubeconfig: the GSLB cluster; both empty: in-cluster
+//		Zones:         []string{"gslb.example.com."},
+//		Sites:         []string{"us-east", "eu-west", "dc1"},
+//		DefaultPolicy: defaults,  // a gslb.Policy with gslb's defaults applied
+//		DefaultHealthCheck: hc,   // or nil
+//		OnBuild:       func(b kube.Build) { /* b.Services -> gslb.State{Term, Generation, ...} */ },
+//		WriteStatus:   elector.IsLeader,
+//	})
+//	prometheus.MustRegister(ctl.Collectors()...)
+//	go ctl.Run(ctx)            // until ctx ends
+//	ctl.Reload()               // after the kubeconfig file changed (the caller watches it)
+//	ctl.Rebuild()              // e.g. on becoming leader: status is written by the next rebuild
+//	ctl.Status()               // []ClusterStatus: stale, synced, last sync, error, Gateway kinds
+//	ctl.PolicyClusterStatus()
+//
+// Build carries Services ([]gslb.Service, sorted by name, members sorted
+// by ID, member IDs stable for the same objects), Readiness
+// (map[gslb.MemberRef]bool: Kubernetes readiness of every member from a
+// member cluster; third-party members are absent), Stale (clusters whose
+// objects are last-known), Problems and a Generation that grows by one
+// with every delivered build. A build is delivered only when its content
+// changed; the receiver gets its own deep copy and may modify it.
+//
+// The pure core is Plan(*Input) *Output: objects of every cluster,
+// policies, the base configuration and the last accepted policies in;
+// services, readiness, policy status and the next accepted policies out.
+// It does no I/O and is tested as a function (build_test.go).
+//
+// Leader election is separate: NewElector(ElectorConfig{...}).Run(ctx)
+// campaigns for a coordination.k8s.io Lease in the policy cluster and
+// calls OnStartedLeading(ctx, term) with term = spec.leaseTransitions+1,
+// which grows with every change of leader: use it as gslb.State.Term.
+// Identities default to host name plus a random suffix, so a restarted
+// process is a new holder and takes a new term. Deleting the Lease resets
+// the counter; the Elector never hands out a lower term within one
+// process. The caller either runs the Controller only while leading
+// (OnStartedLeading's ctx), or always (warm caches for a fast takeover)
+// with WriteStatus: elector.IsLeader and publishing only while leading.
+//
+// client-go logs through klog; the caller may route it into slog with
+// klog.SetSlogLogger.
+//
+// # Member clusters
+//
+// Each configured context of the member kubeconfig is one member cluster
+// with its own informers (resync 0, transforms that keep only what Plan
+// reads: no managedFields, owner references or foreign annotations):
+// networking.k8s.io/v1 Ingress, Service, discovery.k8s.io/v1
+// EndpointSlice, Namespace, and the Gateway API kinds the cluster serves
+// (gateway.networking.k8s.io/v1 Gateway, HTTPRoute, GRPCRoute, TLSRoute,
+// TLSRoute also v1alpha2), found by discovery and looked for again every
+// DiscoveryInterval. Config.Namespaces and Config.LabelSelector narrow the
+// watches. Event handlers only mark the Controller dirty; rebuilds are
+// level-triggered (every cache is read again) and debounced: Debounce of
+// quiet (150ms), at most MaxDelay (1s) after the first change of a burst.
+// Clusters: empty means every context of the file, each its own site.
+//
+// Reload re-reads the kubeconfig: new contexts start, removed ones stop
+// (their objects leave the next build), changed connection settings
+// restart that cluster, whose last-known objects serve until the new
+// watchers have synced (stale meanwhile); the others are not touched. A
+// mapped context missing from the file is listed in Status with the
+// reason. The caller watches
+// the file (the mounted Secret) and calls Reload, or SetClusters for a new
+// context-to-site mapping.
+//
+// # Resilience
+//
+// Each cluster is probed (/readyz, every ProbeInterval). An unreachable
+// cluster, at start or later, keeps its last-known objects and is marked
+// stale (Status, Build.Stale, meridian_kube_cluster_stale); it is retried
+// with exponential backoff up to MaxBackoff. When it answers again, a
+// fresh set of informers is started and swapped in once synced, so its
+// objects are current when it is marked fresh. A slow or dead cluster
+// never blocks the others; the first build waits for every cluster's
+// caches at most InitialSyncTimeout.
+//
+// # Sources
+//
+// An object joins when a GlobalPolicy selects it (all of its
+// spec.selector criteria and spec.clusters match; a GlobalPolicy without
+// selector takes every object of its clusters) or it carries
+// meridian.io/gslb: "true" (then the base policy applies);
+// meridian.io/gslb: "false" keeps it out even when selected. Only host
+// names inside a configured zone become services (the others are
+// Problems and meridian_kube_hosts_outside_zones); wildcard hosts are
+// skipped.
+//
+//   - Ingress: spec.rules[].host; VIPs from status.loadBalancer.ingress[]
+//     ip and hostname; backends: the rule's paths' Services, else the
+//     default backend.
+//   - Service of type LoadBalancer: FQDNs from meridian.io/hostname, else
+//     external-dns.alpha.kubernetes.io/hostname (comma-separated); VIPs
+//     from status; health port the first spec.ports port; backend: itself.
+//   - HTTPRoute, GRPCRoute, TLSRoute: spec.hostnames (none: the hostnames
+//     of the parent's listeners) on the status.addresses (IPAddress,
+//     Hostname) of every parentRef Gateway that has not rejected the route
+//     (status.parents Accepted=False); backends: backendRefs of kind
+//     Service.
+//
+// Per FQDN and cluster, all IP VIPs (IPv4 and IPv6) make one member (ID
+// site/first address); each host-name VIP is a CNAME member, or with
+// hostnameVIPs: resolve, its addresses (Config.Resolve) once known.
+//
+// Readiness: a member is ready when any Service behind its objects has a
+// ready endpoint in an EndpointSlice (a nil ready condition counts as
+// ready); ExternalName backends and objects without Service backends give
+// no opinion (ready).
+//
+// Per-object annotations: meridian.io/strategy, meridian.io/ttl (seconds),
+// meridian.io/weight (0..65535), meridian.io/priority (0..1000, lower is
+// preferred, as gslb.Member.Priority), meridian.io/health-port. Invalid
+// values are ignored and reported in Problems.
+//
+// # Policies
+//
+// GlobalPolicy and HostPolicy (gslb.meridian.io/v1alpha1, cluster-scoped,
+// in the policy cluster) are read with dynamic informers and converted
+// with runtime.DefaultUnstructuredConverter (unknown fields are an
+// error), then validated (policy.go). A rejected policy gets Accepted=False,
+// reason Invalid, the problems in the message and observedGeneration; its
+// last accepted version (of this process) keeps applying, and the message
+// says so. An accepted one gets Accepted=True, reason Valid (warnings such
+// as an unknown cluster in the message); a GlobalPolicy whose objects are
+// all taken by one that sorts first gets reason Conflict. status.services
+// counts the FQDNs a GlobalPolicy builds. Status is written with
+// UpdateStatus, only when it changes.
+//
+// Precedence, field by field: the base policy (Config.DefaultPolicy,
+// Config.DefaultHealthCheck), then the GlobalPolicy that governs the FQDN
+// (the first by name among those that selected its objects), then the
+// annotations of the first object that sets them, then the HostPolicy of
+// the FQDN (the first by name; another for the same FQDN is a Conflict).
+// Weight and priority per cluster: default 1 and 0, GlobalPolicy
+// spec.sites, annotations, HostPolicy spec.sites. A HostPolicy's
+// publicAddresses replace the cluster's VIPs (NAT) and the first status IP
+// becomes the member's ProbeAddress; its thirdPartyMembers are added, and
+// make a service even when no object exposes the FQDN.
+//
+// Health checks: the template's port when set (a health-port annotation
+// still wins for its member), else the first member's port (the
+// annotation, the Service port or listener port, else 443 for https checks
+// and TLSRoutes, 80 otherwise); members on another port get ProbePort.
+//
+// # Metrics
+//
+// meridian_kube_rebuilds_total, meridian_kube_rebuild_duration_seconds,
+// meridian_kube_build_generation, meridian_kube_services,
+// meridian_kube_hosts_outside_zones, meridian_kube_build_problems,
+// meridian_kube_cluster_stale{cluster},
+// meridian_kube_cluster_last_sync_timestamp_seconds{cluster},
+// meridian_kube_cluster_errors_total{cluster},
+// meridian_kube_cluster_objects{cluster,kind},
+// meridian_kube_policies{kind,accepted},
+// meridian_kube_policy_status_writes_total{result}.
+//
+// # Permissions
+//
+// In member clusters: get/list/watch on ingresses, services,
+// endpointslices, namespaces and the Gateway API kinds they serve, and
+// GET /readyz (allowed to every authenticated user by default). A kind
+// the identity may not list never syncs, so the cluster's new informers
+// never replace the old ones and it stays stale (the error is in Status):
+// grant every kind the cluster serves. In the policy cluster:
+// get/list/watch on globalpolicies and hostpolicies, update on their
+// status, and get/create/update on the Lease.
+package kube

@@ -1,0 +1,211 @@
+package kube
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Annotations read on member-cluster objects (Ingress, Service, routes).
+const (
+	// AnnotationGSLB "true" opts an object in without a GlobalPolicy (the
+	// base policy applies); "false" opts it out even when a GlobalPolicy
+	// selects it.
+	AnnotationGSLB = "meridian.io/gslb"
+	// AnnotationHostname lists the FQDNs of a LoadBalancer Service,
+	// comma-separated. Ingresses and routes use their own hosts.
+	AnnotationHostname = "meridian.io/hostname"
+	// AnnotationExternalDNSHostname means the same as AnnotationHostname.
+	AnnotationExternalDNSHostname = "external-dns.alpha.kubernetes.io/hostname"
+	// Per-object overrides: strategy, TTL (seconds), weight and priority
+	// of this cluster's member, port to probe.
+	AnnotationStrategy   = "meridian.io/strategy"
+	AnnotationTTL        = "meridian.io/ttl"
+	AnnotationWeight     = "meridian.io/weight"
+	AnnotationPriority   = "meridian.io/priority"
+	AnnotationHealthPort = "meridian.io/health-port"
+
+	annotationPrefix = "meridian.io/"
+)
+
+// The policy custom resources: group gslb.meridian.io, version v1alpha1,
+// both cluster-scoped, in the policy (GSLB) cluster.
+var (
+	GlobalPolicyResource = schema.GroupVersionResource{Group: "gslb.meridian.io", Version: "v1alpha1", Resource: "globalpolicies"}
+	HostPolicyResource   = schema.GroupVersionResource{Group: "gslb.meridian.io", Version: "v1alpha1", Resource: "hostpolicies"}
+)
+
+// Policy kinds, as in PolicyKey.Kind.
+const (
+	KindGlobalPolicy = "GlobalPolicy"
+	KindHostPolicy   = "HostPolicy"
+)
+
+// Object kinds a GlobalPolicy may select (spec.selector.kinds).
+const (
+	KindIngress   = "Ingress"
+	KindService   = "Service"
+	KindHTTPRoute = "HTTPRoute"
+	KindGRPCRoute = "GRPCRoute"
+	KindTLSRoute  = "TLSRoute"
+)
+
+var objectKinds = []string{KindIngress, KindService, KindHTTPRoute, KindGRPCRoute, KindTLSRoute}
+
+// Condition type and reasons written to the policies' status.
+const (
+	ConditionAccepted = "Accepted"
+	ReasonValid       = "Valid"
+	ReasonInvalid     = "Invalid"
+	ReasonConflict    = "Conflict"
+)
+
+// GlobalPolicySpec is the spec of a GlobalPolicy (see the API contract in
+// doc.go). Optional numbers are pointers so that an unset field can be
+// told from a zero.
+type GlobalPolicySpec struct {
+	Selector *PolicySelector `json:"selector,omitempty"`
+	Clusters []string        `json:"clusters,omitempty"`
+	Sites    []ClusterSite   `json:"sites,omitempty"`
+	PolicyFields
+}
+
+// HostPolicySpec is the spec of a HostPolicy: overrides for one FQDN and
+// members outside Kubernetes.
+type HostPolicySpec struct {
+	FQDN              string             `json:"fqdn"`
+	Sites             []HostClusterSite  `json:"sites,omitempty"`
+	ThirdPartyMembers []ThirdPartyMember `json:"thirdPartyMembers,omitempty"`
+	PolicyFields
+}
+
+// PolicySelector says which member-cluster objects a GlobalPolicy takes.
+// All given criteria must match.
+type PolicySelector struct {
+	ObjectSelector    *metav1.LabelSelector `json:"objectSelector,omitempty"`
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+	Namespaces        []string              `json:"namespaces,omitempty"`
+	Kinds             []string              `json:"kinds,omitempty"`
+}
+
+// ClusterSite is the weight and priority of one member cluster.
+type ClusterSite struct {
+	Cluster  string `json:"cluster"`
+	Weight   *int64 `json:"weight,omitempty"`
+	Priority *int64 `json:"priority,omitempty"`
+}
+
+// HostClusterSite is ClusterSite plus the public (NAT) addresses answered
+// instead of the cluster's status addresses.
+type HostClusterSite struct {
+	Cluster         string   `json:"cluster"`
+	Weight          *int64   `json:"weight,omitempty"`
+	Priority        *int64   `json:"priority,omitempty"`
+	PublicAddresses []string `json:"publicAddresses,omitempty"`
+}
+
+// ThirdPartyMember is a member that lives outside Kubernetes.
+type ThirdPartyMember struct {
+	Site         string   `json:"site"`
+	Addresses    []string `json:"addresses,omitempty"`
+	Hostname     string   `json:"hostname,omitempty"`
+	Weight       *int64   `json:"weight,omitempty"`
+	Priority     *int64   `json:"priority,omitempty"`
+	ProbeAddress string   `json:"probeAddress,omitempty"`
+}
+
+// PolicyFields are shared by GlobalPolicy and HostPolicy; a set field
+// overrides the policy underneath.
+type PolicyFields struct {
+	Strategy     string            `json:"strategy,omitempty"`
+	TTL          *int64            `json:"ttl,omitempty"`
+	DegradedTTL  *int64            `json:"degradedTTL,omitempty"`
+	MinUp        *int64            `json:"minUp,omitempty"`
+	Answers      *int64            `json:"answers,omitempty"`
+	HealthCheck  *HealthCheckSpec  `json:"healthCheck,omitempty"`
+	Persistence  *PersistenceSpec  `json:"persistence,omitempty"`
+	DownResponse *DownResponseSpec `json:"downResponse,omitempty"`
+	HostnameVIPs string            `json:"hostnameVIPs,omitempty"`
+}
+
+// HealthCheckSpec is a health check template; set fields override the
+// base configuration's default check.
+type HealthCheckSpec struct {
+	Kind          string   `json:"kind,omitempty"`
+	Port          *int64   `json:"port,omitempty"`
+	Path          string   `json:"path,omitempty"`
+	Method        string   `json:"method,omitempty"`
+	Host          string   `json:"host,omitempty"`
+	SNI           string   `json:"sni,omitempty"`
+	BodyContains  string   `json:"bodyContains,omitempty"`
+	ExpectStatus  []string `json:"expectStatus,omitempty"`
+	TLSSkipVerify *bool    `json:"tlsSkipVerify,omitempty"`
+	Interval      string   `json:"interval,omitempty"`
+	Timeout       string   `json:"timeout,omitempty"`
+	Rise          *int64   `json:"rise,omitempty"`
+	Fall          *int64   `json:"fall,omitempty"`
+}
+
+// PersistenceSpec turns site persistence on or off.
+type PersistenceSpec struct {
+	Enabled  *bool  `json:"enabled,omitempty"`
+	IPv4Mask *int64 `json:"ipv4Mask,omitempty"`
+	IPv6Mask *int64 `json:"ipv6Mask,omitempty"`
+}
+
+// DownResponseSpec is the answer when nothing is healthy.
+type DownResponseSpec struct {
+	Type      string   `json:"type"`
+	Addresses []string `json:"addresses,omitempty"`
+}
+
+// Hostname VIP modes (spec.hostnameVIPs).
+const (
+	HostnameVIPsCNAME   = "cname"
+	HostnameVIPsResolve = "resolve"
+)
+
+// PolicyKey names one policy object.
+type PolicyKey struct {
+	Kind string // KindGlobalPolicy or KindHostPolicy
+	Name string
+}
+
+func (k PolicyKey) String() string { return k.Kind + "/" + k.Name }
+
+// GlobalPolicy is one GlobalPolicy object as the build sees it.
+// DecodeErr, when not empty, says why the object could not be read into
+// Spec (the policy is then invalid).
+type GlobalPolicy struct {
+	Name       string
+	Generation int64
+	Spec       GlobalPolicySpec
+	DecodeErr  string
+}
+
+// HostPolicy is one HostPolicy object as the build sees it.
+type HostPolicy struct {
+	Name       string
+	Generation int64
+	Spec       HostPolicySpec
+	DecodeErr  string
+}
+
+// AcceptedSpec is the last version of a policy that passed validation; it
+// keeps applying while a newer version is rejected.
+type AcceptedSpec struct {
+	Generation int64
+	Global     *GlobalPolicySpec
+	Host       *HostPolicySpec
+}
+
+// PolicyStatus is what the build says about one policy; the controller
+// writes it to the object's status.
+type PolicyStatus struct {
+	Accepted           bool
+	Reason             string
+	Message            string
+	ObservedGeneration int64
+	// Services is how many FQDNs the policy builds (GlobalPolicy) or
+	// overrides (HostPolicy, 0 or 1).
+	Services int
+}
