@@ -30,7 +30,7 @@ BENCH ?= .
 BENCH_COUNT ?= 6
 BENCH_TIME ?= 1s
 # bench-go skips the health benchmarks by default: they run in bench-health
-BENCH_SKIP ?= $(if $(filter .,$(BENCH)),Failover|Monitor)
+BENCH_SKIP ?= $(if $(filter .,$(BENCH)),Failover|Monitor|IngressToAnswer)
 # bench-health: seconds of steady-state probing measured per target count
 HEALTH_BENCH_SECONDS ?= 10
 BENCH_DIR := bench-results
@@ -50,7 +50,7 @@ GOLANGCI_LINT := $(TOOLS_DIR)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-li
 # Go files we own: everything but caches, build output and VCS data.
 FIND_GO = find . \( -path ./.git -o -path ./.cache -o -path ./bin -o -path ./$(BENCH_DIR) \) -prune -o -name '*.go' -print
 
-.PHONY: help build run test test-deps k8s-tools fmt-check vet bench bench-go bench-health bench-anchors fuzz lint tidy tidy-check clean deps
+.PHONY: help build run test test-deps k8s-tools fmt-check vet bench bench-go bench-health bench-kube bench-anchors fuzz lint tidy tidy-check clean deps
 
 #? help: list the targets (the default goal)
 help:
@@ -100,7 +100,7 @@ vet:
 	$(GO) vet ./...
 
 #? bench: Go benchmarks (bench-go, bench-health), then the side-by-side anchors run against gdnsd, knot, CoreDNS... (as root)
-bench: bench-go bench-health bench-anchors
+bench: bench-go bench-health bench-kube bench-anchors
 
 #? bench-go: Go benchmarks with -benchmem into bench-results/ (benchstat format; BENCH, BENCH_COUNT; the health ones are in bench-health)
 bench-go:
@@ -124,6 +124,17 @@ bench-health:
 	echo "+ $(GO) test -run '^$$' -bench Monitor -benchmem -benchtime $(HEALTH_BENCH_SECONDS)x -count 1 ./health >> $$out"
 	$(GO) test -run '^$$' -bench Monitor -benchmem -benchtime $(HEALTH_BENCH_SECONDS)x -count 1 ./health | tee -a "$$out"
 	cp "$$out" $(BENCH_DIR)/health-latest.txt
+	echo "saved $$out"
+
+#? bench-kube: Kubernetes leader benchmarks on a real apiserver: Ingress status patch to DNS answer; a rebuild of 10,000 Ingresses
+bench-kube: k8s-tools
+	@mkdir -p $(BENCH_DIR)
+	out=$(BENCH_DIR)/kube-$$(date -u +%Y%m%dT%H%M%SZ).txt
+	echo "+ $(GO) test -run '^$$' -bench IngressToAnswer -benchtime 50x -count 1 ./cmd/meridian > $$out"
+	$(GO) test -run '^$$' -bench IngressToAnswer -benchtime 50x -count 1 ./cmd/meridian | tee "$$out"
+	echo "+ $(GO) test -run '^$$' -bench Plan -benchmem -count 3 ./sites/kube >> $$out"
+	$(GO) test -run '^$$' -bench Plan -benchmem -count 3 ./sites/kube | tee -a "$$out"
+	cp "$$out" $(BENCH_DIR)/kube-latest.txt
 	echo "saved $$out"
 
 #? bench-anchors: only the side-by-side run: ../shared/bench/anchors.sh with test/bench/anchors-project (SERVERS WORKLOADS DUR REPS)

@@ -23,16 +23,18 @@ import (
 // Values stay as written (addresses and prefixes are strings) so that the
 // conversion into gslb types can name the exact field of a bad value.
 type Config struct {
-	DNS      DNSConfig       `mapstructure:"dns" json:"dns"`
-	HTTP     HTTPConfig      `mapstructure:"http" json:"http"`
-	Log      LogConfig       `mapstructure:"log" json:"log"`
-	Geo      GeoConfig       `mapstructure:"geo" json:"geo"`
-	Health   HealthConfig    `mapstructure:"health" json:"health"`
-	Admin    AdminConfig     `mapstructure:"admin" json:"admin"`
-	Gossip   GossipConfig    `mapstructure:"gossip" json:"gossip"`
-	Zones    []ZoneConfig    `mapstructure:"zones" json:"zones"`
-	Sites    []SiteConfig    `mapstructure:"sites" json:"sites"`
-	Services []ServiceConfig `mapstructure:"services" json:"services"`
+	DNS    DNSConfig    `mapstructure:"dns" json:"dns"`
+	HTTP   HTTPConfig   `mapstructure:"http" json:"http"`
+	Log    LogConfig    `mapstructure:"log" json:"log"`
+	Geo    GeoConfig    `mapstructure:"geo" json:"geo"`
+	Health HealthConfig `mapstructure:"health" json:"health"`
+	Admin  AdminConfig  `mapstructure:"admin" json:"admin"`
+	Gossip GossipConfig `mapstructure:"gossip" json:"gossip"`
+	// Kubernetes is named in full: "kubernetes" is the key users know.
+	Kubernetes KubernetesConfig `mapstructure:"kubernetes" json:"kubernetes"`
+	Zones      []ZoneConfig     `mapstructure:"zones" json:"zones"`
+	Sites      []SiteConfig     `mapstructure:"sites" json:"sites"`
+	Services   []ServiceConfig  `mapstructure:"services" json:"services"`
 }
 
 // DNSConfig is the DNS listener. None of it changes without a restart.

@@ -137,7 +137,7 @@ func startDemoBackends(t *testing.T) int {
 		for i, ln := range lns {
 			b := &demoBackend{name: ips[i], addr: ln.Addr().String(), log: slog.New(slog.DiscardHandler)}
 			srv := &http.Server{Handler: b.routes()}
-			go srv.Serve(ln) //nolint:errcheck // ErrServerClosed at cleanup
+			go func() { _ = srv.Serve(ln) }() // ErrServerClosed at cleanup
 			t.Cleanup(func() { srv.Close() })
 		}
 		return port

@@ -35,8 +35,14 @@ type gossip struct {
 	log     *slog.Logger
 	metrics *sites.Metrics
 
+	// standby, when set, says this leader-role process does not hold the
+	// Kubernetes Lease: it neither publishes nor follows the cluster's
+	// states (it serves its own builds).
+	standby func() bool
+
 	mu      sync.Mutex  // serialises leader publishing
 	term    uint64      // the leader's current term; 0 until it first publishes
+	floor   uint64      // the lowest term to publish under (the Lease's)
 	last    *gslb.State // the leader's last published state
 	started bool        // Start has returned: OnState is the cluster's, not the state file's
 }
@@ -95,14 +101,15 @@ func (g *gossip) stop() {
 func (g *gossip) publish(st *gslb.State) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.started {
-		return // start publishes the configuration it finds current
+	if !g.started || g.standby != nil && g.standby() {
+		return // start (or taking the Lease) publishes what is current
 	}
 	for attempt := 0; attempt < 3; attempt++ {
 		hv := g.node.HighestVersion()
 		if g.term == 0 || hv.Term > g.term || hv.Term == g.term && hv.Generation >= st.Generation {
 			g.term = hv.Term + 1
 		}
+		g.term = max(g.term, g.floor)
 		pub := *st
 		pub.Term = g.term
 		err := g.node.Publish(&pub)
@@ -135,7 +142,7 @@ func (g *gossip) onState(st *gslb.State) {
 	g.mu.Lock()
 	started := g.started
 	g.mu.Unlock()
-	if !started {
+	if !started || g.standby != nil && g.standby() {
 		return
 	}
 	for _, m := range g.node.Members() {
@@ -154,6 +161,14 @@ func (g *gossip) onState(st *gslb.State) {
 	// with our configuration.
 	g.log.Warn("the cluster held a newer state from a former leader; publishing ours above it", "version", st.Version().String())
 	go g.publish(g.pub.current.Load().state)
+}
+
+// raiseTerm makes the next publication's term at least term (a new
+// Lease holder's), so it outranks every state of earlier leaders.
+func (g *gossip) raiseTerm(term uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.floor = max(g.floor, term)
 }
 
 // shareChanges gossips the local probes' changes (Monitor.OnChange).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -264,7 +265,8 @@ func (h *HealthCheckConfig) toCheck(p *problems, path string) (health.Check, boo
 	if err := probe.Validate(); err != nil {
 		for _, e := range leaves(err) {
 			msg := e.Error()
-			if fe, ok := e.(*gslb.FieldError); ok {
+			var fe *gslb.FieldError
+			if errors.As(e, &fe) {
 				field := strings.Replace(fe.Path, "ca_pem", "ca_file", 1)
 				var k int
 				if _, err := fmt.Sscanf(field, "expect_status[%d]", &k); err == nil && k < len(origin) {

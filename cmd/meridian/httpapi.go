@@ -22,6 +22,7 @@ type api struct {
 	store   *gslb.Store
 	pub     *publisher            // health, admin overrides, and the configuration behind the snapshot
 	gossip  *gossip               // nil when standalone
+	kube    *kubeLeader           // nil without kubernetes
 	ready   func() (bool, string) // readiness and, when not ready, why
 	metrics http.Handler
 	log     *slog.Logger // explain requests at debug level, admin changes at info
@@ -32,6 +33,7 @@ func newAPI(s *server) *api {
 		store:   s.store,
 		pub:     s.pub,
 		gossip:  s.gossip,
+		kube:    s.kube,
 		ready:   s.ready,
 		metrics: promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}),
 		log:     s.log,
@@ -48,6 +50,7 @@ func (a *api) routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/v1/services", a.services)
 	mux.HandleFunc("GET /api/v1/health", a.health)
 	mux.HandleFunc("GET /api/v1/sites", a.sites)
+	mux.HandleFunc("GET /api/v1/kubernetes", a.kubernetes)
 	mux.HandleFunc("GET /api/v1/admin", a.admin(a.listAdmin))
 	mux.HandleFunc("PUT /api/v1/admin/sites/{site}", a.admin(a.setSite))
 	mux.HandleFunc("DELETE /api/v1/admin/sites/{site}", a.admin(a.setSite))

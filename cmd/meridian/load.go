@@ -74,6 +74,12 @@ type loaded struct {
 	dbStamp fileStamp    // the database file as it was opened, to notice a replacement
 	watch   []string     // files whose change means a reload
 	closeDB *sync.Once
+	// fileState is the state of the file alone; state adds the services
+	// built from Kubernetes (publisher.withKube) or is the leader's (a
+	// follower).
+	fileState *gslb.State
+	// kubePolicy is kubernetes.default_policy, converted and defaulted.
+	kubePolicy gslb.Policy
 	// admin holds the overrides of the file (admin.sites, admin.members).
 	admin gslb.Admin
 	// adminToken is the admin API's bearer token; "" disables the API.
@@ -140,6 +146,7 @@ func load(o loadOptions) (*loaded, error) {
 	p.validated(st.Validate(), failed)
 	checkZones(st, failed, &p)
 	cfg.checkHealthSettings(&p)
+	kubePolicy := cfg.checkKubernetes(st, &p)
 	admin := cfg.adminOverrides(st, &p)
 	token := cfg.adminToken(&p)
 	rules := cfg.geoRules(&p)
@@ -151,7 +158,7 @@ func load(o loadOptions) (*loaded, error) {
 		return nil, err
 	}
 	return &loaded{
-		file: file, config: cfg, state: st, locator: loc,
+		file: file, config: cfg, state: st, fileState: st, kubePolicy: kubePolicy, locator: loc,
 		db: db, dbStamp: stamp, closeDB: new(sync.Once), watch: cfg.watchFiles(file),
 		admin: admin, adminToken: token,
 	}, nil
@@ -373,6 +380,7 @@ func (c *Config) resolvePaths(dir string, flags *pflag.FlagSet) {
 	}
 	c.resolveHealthPaths(dir)
 	c.resolveGossipPaths(dir)
+	c.resolveKubePaths(dir)
 }
 
 // watchFiles are the files a change of which should reload the config.
@@ -389,6 +397,9 @@ func (c *Config) watchFiles(file string) []string {
 	files = append(files, c.healthFiles()...)
 	if c.Gossip.KeyFile != "" {
 		files = append(files, c.Gossip.KeyFile) // rotation: reloads reread it
+	}
+	if c.Kubernetes.Kubeconfig != "" {
+		files = append(files, c.Kubernetes.Kubeconfig) // member clusters come and go
 	}
 	return files
 }
@@ -628,7 +639,7 @@ func (p *problems) err() error {
 }
 
 // sections are the top-level keys in file order.
-var sections = []string{"dns", "http", "log", "geo", "health", "admin", "gossip", "zones", "sites", "services"}
+var sections = []string{"dns", "http", "log", "geo", "health", "admin", "gossip", "kubernetes", "zones", "sites", "services"}
 
 func sectionRank(err error) int {
 	var fe *gslb.FieldError

@@ -14,6 +14,7 @@ import (
 
 	"github.com/meridian-gslb/meridian/gslb"
 	"github.com/meridian-gslb/meridian/health"
+	"github.com/meridian-gslb/meridian/sites/kube"
 )
 
 // publisher makes and publishes every snapshot of one serve process, for
@@ -53,6 +54,9 @@ type publisher struct {
 	// survive reloads (minus those naming a site or member that is gone)
 	// but not restarts.
 	apiAdmin gslb.Admin
+	// kube is the last build from Kubernetes, served beside the file's
+	// services (withKube); nil without one.
+	kube *kube.Build
 	// remote is the last state the leader published, on a follower
 	// (whose file has no zones, sites or services); nil before the first.
 	remote *gslb.State
@@ -125,10 +129,46 @@ func (p *publisher) stop() {
 func (p *publisher) publishConfig(l *loaded) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if l.config.Gossip.follower() && p.remote != nil {
-		l.state = p.remote
+	switch {
+	case l.config.Gossip.follower():
+		if p.remote != nil {
+			l.state = p.remote
+		}
+	case p.kube != nil:
+		withK, notes, err := withKube(l, p.kube)
+		for _, n := range notes {
+			p.log.Warn("kubernetes service not served", "note", n)
+		}
+		if err != nil {
+			// The file changed under the build (a zone or site gone):
+			// serve the file; the next build is checked against it.
+			p.log.Error("kubernetes services not served with this configuration", "error", oneLine(err))
+			break
+		}
+		l.state = withK.state
 	}
 	return p.publishLocked(l)
+}
+
+// publishKube serves build b with the current configuration, as the next
+// generation, and returns the state served.
+func (p *publisher) publishKube(b *kube.Build) (*gslb.State, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cur := p.current.Load()
+	next, notes, err := withKube(cur, b)
+	for _, n := range notes {
+		p.log.Warn("kubernetes service not served", "note", n)
+	}
+	if err != nil {
+		return nil, err
+	}
+	next.state.Generation = cur.state.Generation + 1
+	if err := p.publishLocked(next); err != nil {
+		return nil, err
+	}
+	p.kube = b
+	return next.state, nil
 }
 
 // publishRemote serves st, a state the leader published, with the local

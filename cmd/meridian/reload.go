@@ -102,8 +102,11 @@ func (r *reloader) reload(trigger string, always bool) {
 	if lv, err := parseLevel(next.config.Log.Level); err == nil {
 		s.level.Set(lv)
 	}
+	if s.kube != nil {
+		s.kube.reload(next)
+	}
 	if s.gossip != nil && s.gossip.role == sites.RoleLeader {
-		s.gossip.publish(next.state)
+		s.gossip.publish(s.pub.current.Load().state)
 	}
 	// The old geo database goes only now that nothing new can reach it.
 	s.retire(prev)
@@ -121,10 +124,9 @@ func (r *reloader) reload(trigger string, always bool) {
 // the same decoded file, the same state (zone files included) and the
 // same geo database file.
 func sameConfig(prev, next *loaded) bool {
-	a, b := *prev.state, *next.state
-	if next.config.Gossip.follower() {
-		b = a // a follower's state is the leader's, not its file's
-	}
+	// The file's own states: the served one may hold the leader's
+	// (follower) or Kubernetes' services.
+	a, b := *prev.fileState, *next.fileState
 	a.Term, b.Term, a.Generation, b.Generation = 0, 0, 0, 0
 	return prev.dbStamp == next.dbStamp &&
 		reflect.DeepEqual(prev.config, next.config) &&

@@ -95,8 +95,9 @@ type server struct {
 	log      *slog.Logger
 	level    *slog.LevelVar
 	store    *gslb.Store
-	pub      *publisher // publishes every snapshot; pub.current is the configuration behind it
-	gossip   *gossip    // nil when standalone
+	pub      *publisher  // publishes every snapshot; pub.current is the configuration behind it
+	gossip   *gossip     // nil when standalone
+	kube     *kubeLeader // nil without the kubernetes section
 	dns      *dnsserver.Server
 	http     *http.Server
 	httpLn   net.Listener
@@ -146,6 +147,15 @@ func newServer(l *loaded, opts loadOptions, log *slog.Logger, level *slog.LevelV
 		}
 		s.registry.MustRegister(s.gossip.collectors()...)
 	}
+	if l.config.Kubernetes.enabled() {
+		if s.kube, err = newKube(l, s.pub, s.gossip, log); err != nil {
+			return nil, err
+		}
+		s.registry.MustRegister(s.kube.collectors()...)
+		if s.gossip != nil && s.kube.elector != nil {
+			s.gossip.standby = func() bool { return !s.kube.leading.Load() }
+		}
+	}
 
 	// Listen now, so a taken port fails startup rather than a goroutine.
 	s.httpLn, err = net.Listen("tcp", l.config.HTTP.Listen)
@@ -183,6 +193,15 @@ func (s *server) run(ctx context.Context, hup <-chan os.Signal, readyFile string
 			return exitFail
 		}
 	}
+	kubeDone := make(chan struct{})
+	kctx, stopKube := context.WithCancel(ctx)
+	defer func() { stopKube(); <-kubeDone }()
+	go func() {
+		defer close(kubeDone)
+		if s.kube != nil {
+			s.kube.run(kctx)
+		}
+	}()
 	if err := s.dns.Start(); err != nil {
 		rl.close()
 		s.log.Error("cannot start the DNS server", "error", err)
@@ -336,6 +355,10 @@ func (s *server) ready() (bool, string) {
 		return false, "dns server not ready"
 	case s.pub.waitingForLeader():
 		return false, "no state from the leader yet (follower without a state file)"
+	case s.kube != nil && s.kube.ctrl.Last() == nil:
+		// Bounded by the controller's initial sync timeout: unreachable
+		// clusters then count as stale and the build comes anyway.
+		return false, "waiting for the first build from the member clusters"
 	}
 	return true, ""
 }

@@ -79,13 +79,14 @@ func TestCRDsShareThePolicyFields(t *testing.T) {
 			t.Errorf("spec.%s differs between GlobalPolicy and HostPolicy (apart from descriptions and defaults):\nGlobalPolicy: %v\nHostPolicy:   %v", f, strip(g), strip(h))
 		}
 	}
-	if hasDefault(hp) {
-		t.Errorf("HostPolicy's spec schema has a default: a HostPolicy field that is set overrides the policy, so none may be set for the user")
-	}
-	// the defaults the contract gives GlobalPolicy
-	for f, want := range map[string]any{"strategy": "geo", "ttl": 30, "hostnameVIPs": "cname"} {
-		if got := path(gp[f], "default"); got != want {
-			t.Errorf("GlobalPolicy spec.%s default = %v, want %v", f, got, want)
+	// A schema default would be indistinguishable from a value the user
+	// set: it would override kubernetes.default_policy (GlobalPolicy) or
+	// the policy that built the name (HostPolicy).
+	for kind, spec := range map[string]map[string]any{"GlobalPolicy": gp, "HostPolicy": hp} {
+		for _, f := range sharedSpecFields {
+			if hasDefault(spec[f]) {
+				t.Errorf("%s spec.%s has a schema default: an unset field must stay unset, so that the config's default policy (or the policy that built the name) applies", kind, f)
+			}
 		}
 	}
 }

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/meridian-gslb/meridian/gslb"
+)
+
+// KubernetesConfig is the kubernetes key: build services from what the
+// member clusters expose (Ingress, LoadBalancer Service, Gateway API
+// routes) and from the GlobalPolicy and HostPolicy objects of the GSLB
+// cluster. The services it builds are served beside the file's own, by a
+// standalone process (one cluster, no gossip) or a leader (published to
+// every site). Restart-only, except that a change of the member
+// kubeconfig file starts or stops clusters.
+type KubernetesConfig struct {
+	// Kubeconfig holds one context per member cluster (a mounted Secret).
+	Kubeconfig string `mapstructure:"kubeconfig" json:"kubeconfig,omitempty"`
+	// Clusters maps contexts to sites; empty: every context, each the
+	// site of its name.
+	Clusters []KubeClusterConfig `mapstructure:"clusters" json:"clusters,omitempty"`
+	// Namespaces and LabelSelector limit what is watched (server side).
+	Namespaces    []string `mapstructure:"namespaces" json:"namespaces,omitempty"`
+	LabelSelector string   `mapstructure:"label_selector" json:"label_selector,omitempty"`
+	// PolicyKubeconfig and PolicyContext locate the GSLB cluster (the
+	// policies and the leader Lease); both empty: in-cluster.
+	PolicyKubeconfig string `mapstructure:"policy_kubeconfig" json:"policy_kubeconfig,omitempty"`
+	PolicyContext    string `mapstructure:"policy_context" json:"policy_context,omitempty"`
+	// DefaultPolicy is the policy of built services that no GlobalPolicy,
+	// annotation or HostPolicy sets otherwise (the keys of
+	// services[].policy).
+	DefaultPolicy PolicyConfig `mapstructure:"default_policy" json:"default_policy"`
+	// LeaderElection: with two or more replicas, a Lease decides which
+	// one publishes to the other sites and writes the policies' status.
+	LeaderElection LeaderElectionConfig `mapstructure:"leader_election" json:"leader_election"`
+}
+
+// KubeClusterConfig maps one kubeconfig context to a site.
+type KubeClusterConfig struct {
+	Context string `mapstructure:"context" json:"context"`
+	Site    string `mapstructure:"site" json:"site,omitempty"`
+}
+
+// LeaderElectionConfig is kubernetes.leader_election: on when
+// lease_namespace is set.
+type LeaderElectionConfig struct {
+	// LeaseNamespace and LeaseName locate the Lease in the GSLB cluster
+	// (name default "meridian-leader").
+	LeaseNamespace string `mapstructure:"lease_namespace" json:"lease_namespace,omitempty"`
+	LeaseName      string `mapstructure:"lease_name" json:"lease_name,omitempty"`
+	// Identity must be unique per process; default the host name and a
+	// random suffix.
+	Identity      string   `mapstructure:"identity" json:"identity,omitempty"`
+	LeaseDuration Duration `mapstructure:"lease_duration" json:"lease_duration,omitempty"`
+	RenewDeadline Duration `mapstructure:"renew_deadline" json:"renew_deadline,omitempty"`
+	RetryPeriod   Duration `mapstructure:"retry_period" json:"retry_period,omitempty"`
+}
+
+func (le *LeaderElectionConfig) enabled() bool { return le.LeaseNamespace != "" }
+
+func (k *KubernetesConfig) enabled() bool { return k.Kubeconfig != "" }
+
+// checkKubernetes checks the kubernetes section against the file's
+// sites. st must have its defaults applied.
+func (c *Config) checkKubernetes(st *gslb.State, p *problems) gslb.Policy {
+	k := &c.Kubernetes
+	if !k.enabled() {
+		if len(k.Clusters) > 0 || k.LeaderElection.enabled() {
+			p.add("kubernetes.kubeconfig", "required: the member clusters' kubeconfig")
+		}
+		return gslb.Policy{}
+	}
+	if c.Gossip.follower() {
+		p.add("kubernetes", "a follower serves the leader's state; watch Kubernetes on the leader")
+	}
+	if _, err := os.Stat(k.Kubeconfig); err != nil {
+		p.add("kubernetes.kubeconfig", "%s: %v", k.Kubeconfig, statReason(err))
+	}
+	seen := map[string]bool{}
+	for i, cl := range k.Clusters {
+		path := fmt.Sprintf("kubernetes.clusters[%d]", i)
+		switch {
+		case cl.Context == "":
+			p.add(path+".context", "required")
+		case seen[cl.Context]:
+			p.add(path+".context", "context %q is mapped twice", cl.Context)
+		}
+		seen[cl.Context] = true
+		site := cl.Site
+		if site == "" {
+			site = cl.Context
+		}
+		if findSite(st, site) == "" {
+			p.add(path+".site", "unknown site %q (add it to sites, with its location)", site)
+		}
+	}
+	le := k.LeaderElection
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{{"lease_duration", le.LeaseDuration}, {"renew_deadline", le.RenewDeadline}, {"retry_period", le.RetryPeriod}} {
+		if d.v < 0 {
+			p.add("kubernetes.leader_election."+d.key, "must not be negative")
+		}
+	}
+	if le.LeaseDuration > 0 && le.RenewDeadline > 0 && le.RenewDeadline >= le.LeaseDuration {
+		p.add("kubernetes.leader_election.renew_deadline", "must be shorter than lease_duration (%s)", time.Duration(le.LeaseDuration))
+	}
+	// The default policy is a service policy like any other: convert and
+	// validate it as one, so its errors name its keys.
+	probe := ServiceConfig{Name: "default." + firstZone(st), Policy: k.DefaultPolicy}
+	var sub problems
+	svc := probe.toService(&sub, "kubernetes.default_policy")
+	p.list = append(p.list, sub.list...)
+	tmp := gslb.State{Zones: st.Zones, Services: []gslb.Service{svc}}
+	tmp.ApplyDefaults()
+	if err := tmp.Validate(); err != nil {
+		for _, e := range leaves(err) {
+			var fe *gslb.FieldError
+			if errors.As(e, &fe) && strings.HasPrefix(fe.Path, "services[0].policy") {
+				p.add("kubernetes.default_policy"+strings.TrimPrefix(fe.Path, "services[0].policy"), "%s", fe.Msg)
+			}
+		}
+	}
+	return tmp.Services[0].Policy
+}
+
+func firstZone(st *gslb.State) string {
+	if len(st.Zones) > 0 {
+		return st.Zones[0].Name
+	}
+	return "invalid."
+}
+
+// resolveKubePaths makes the kubeconfig paths absolute.
+func (c *Config) resolveKubePaths(dir string) {
+	for _, f := range []*string{&c.Kubernetes.Kubeconfig, &c.Kubernetes.PolicyKubeconfig} {
+		if *f != "" && !filepath.IsAbs(*f) {
+			*f = filepath.Join(dir, *f)
+		}
+	}
+}
