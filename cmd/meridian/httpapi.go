@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -142,9 +143,40 @@ func (a *api) explain(w http.ResponseWriter, r *http.Request) {
 		Trace:      trace,
 		Note:       staticNote(&ans, name),
 	}
+	if note := a.staleNote(trace); note != "" {
+		resp.Note = strings.TrimPrefix(resp.Note+"; "+note, "; ")
+	}
 	a.log.Debug("explain", "name", name, "type", typeName, "client", resp.Query.Client,
 		"result", resp.Answer.Result, "addresses", resp.Answer.Addresses, "reason", resp.Answer.Reason)
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// staleNote names the members that come from a member cluster the
+// leader cannot reach: they are its last-known objects.
+func (a *api) staleNote(t *gslb.Trace) string {
+	if a.kube == nil || t == nil {
+		return ""
+	}
+	b := a.kube.ctrl.Last()
+	if b == nil || len(b.Stale) == 0 {
+		return ""
+	}
+	staleSite := map[string]bool{}
+	for _, cl := range a.kube.ctrl.Status() {
+		if slices.Contains(b.Stale, cl.Name) {
+			staleSite[cl.Site] = true
+		}
+	}
+	var members []string
+	for _, m := range t.Members {
+		if staleSite[m.Site] {
+			members = append(members, m.Member)
+		}
+	}
+	if len(members) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("stale: %s come from member clusters the leader cannot reach now (%s); they are their last-known state", strings.Join(members, ", "), strings.Join(b.Stale, ", "))
 }
 
 func answerOf(a *gslb.Answer) explainAnswer {

@@ -79,8 +79,14 @@ func (r *reloader) reload(trigger string, always bool) {
 			"error", oneLine(err), "generation", prev.state.Generation)
 		return
 	}
+	// Files read outside the config's own state: the gossip keys
+	// (rotation) and the member kubeconfig (clusters added or removed)
+	// may be all that changed.
 	if s.gossip != nil {
-		s.gossip.reloadKeys() // key rotation: the key file may be what changed
+		s.gossip.reloadKeys()
+	}
+	if s.kube != nil {
+		s.kube.reload(next)
 	}
 	if !always && sameConfig(prev, next) {
 		next.close()
@@ -101,9 +107,6 @@ func (r *reloader) reload(trigger string, always bool) {
 	warnRestartOnly(s.log, prev, next)
 	if lv, err := parseLevel(next.config.Log.Level); err == nil {
 		s.level.Set(lv)
-	}
-	if s.kube != nil {
-		s.kube.reload(next)
 	}
 	if s.gossip != nil && s.gossip.role == sites.RoleLeader {
 		s.gossip.publish(s.pub.current.Load().state)

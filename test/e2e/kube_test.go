@@ -203,6 +203,13 @@ spec:
 		time.Sleep(100 * time.Millisecond)
 	}
 	want(a, "south unreachable: last-known", "api.k8s.test", dns.TypeA, "203.0.113.5")
+	out, err = run(t, 15*time.Second, meridianBin, "explain", "api.k8s.test", "--client", "192.0.2.1", "--server", a.HTTP)
+	if err != nil || !strings.Contains(out, "stale: south/203.0.113.5") {
+		t.Errorf("explain should mark south's member stale (err %v):\n%s", err, out)
+	}
+	if _, metrics := httpGet(t, a.HTTP+"/metrics"); !strings.Contains(metrics, `meridian_kube_cluster_stale{cluster="south"} 1`) {
+		t.Errorf("/metrics does not mark south stale")
+	}
 	must(t, env.StartCluster("south"))
 	deadline = time.Now().Add(time.Minute)
 	for slices.Contains(kubeStatus(t, a).Stale, "south") {
