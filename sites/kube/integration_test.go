@@ -236,15 +236,17 @@ func TestIntegration(t *testing.T) {
 
 	got := newBuilds()
 	ctl, err := New(Config{
-		Kubeconfig:        kubeconfig,
-		Clusters:          []ClusterConfig{{Context: "east"}, {Context: "west"}, {Context: "south"}},
-		PolicyKubeconfig:  env.Kubeconfig,
-		PolicyContext:     "east",
-		Zones:             []string{"gslb.test."},
-		Sites:             []string{"east", "west", "south", "dc1"},
-		DefaultPolicy:     basePolicy(),
-		OnBuild:           got.add,
-		Debounce:          100 * time.Millisecond,
+		Kubeconfig:       kubeconfig,
+		Clusters:         []ClusterConfig{{Context: "east"}, {Context: "west"}, {Context: "south"}},
+		PolicyKubeconfig: env.Kubeconfig,
+		PolicyContext:    "east",
+		Zones:            []string{"gslb.test."},
+		Sites:            []string{"east", "west", "south", "dc1"},
+		DefaultPolicy:    basePolicy(),
+		OnBuild:          got.add,
+		// A quiet period longer than the apiserver's stalls under a
+		// loaded CI machine, so that the burst below stays one burst.
+		Debounce:          700 * time.Millisecond,
 		MaxDelay:          3 * time.Second,
 		ProbeInterval:     250 * time.Millisecond,
 		ProbeTimeout:      2 * time.Second,
@@ -527,7 +529,7 @@ spec:
 		}
 		elapsed := time.Since(start)
 		// let the last debounce pass
-		time.Sleep(time.Second)
+		time.Sleep(2 * time.Second)
 		n := testutil.ToFloat64(ctl.metrics.rebuilds) - before
 		// Debouncing allows one rebuild per MaxDelay (3s) of a steady
 		// stream, plus the first and the last partial windows and one
