@@ -30,7 +30,7 @@ BENCH ?= .
 BENCH_COUNT ?= 6
 BENCH_TIME ?= 1s
 # bench-go skips the health benchmarks by default: they run in bench-health
-BENCH_SKIP ?= $(if $(filter .,$(BENCH)),Failover|Monitor|IngressToAnswer)
+BENCH_SKIP ?= $(if $(filter .,$(BENCH)),Failover|Monitor|IngressToAnswer|Controller10k)
 # bench-health: seconds of steady-state probing measured per target count
 HEALTH_BENCH_SECONDS ?= 10
 BENCH_DIR := bench-results
@@ -126,7 +126,7 @@ bench-health:
 	cp "$$out" $(BENCH_DIR)/health-latest.txt
 	echo "saved $$out"
 
-#? bench-kube: Kubernetes leader benchmarks on a real apiserver: Ingress status patch to DNS answer; a rebuild of 10,000 Ingresses
+#? bench-kube: Kubernetes leader benchmarks on real apiservers: Ingress status patch to DNS answer; 10,000 Ingresses (rebuild time, heap)
 bench-kube: k8s-tools
 	@mkdir -p $(BENCH_DIR)
 	out=$(BENCH_DIR)/kube-$$(date -u +%Y%m%dT%H%M%SZ).txt
@@ -134,6 +134,8 @@ bench-kube: k8s-tools
 	$(GO) test -run '^$$' -bench IngressToAnswer -benchtime 50x -count 1 ./cmd/meridian | tee "$$out"
 	echo "+ $(GO) test -run '^$$' -bench Plan -benchmem -count 3 ./sites/kube >> $$out"
 	$(GO) test -run '^$$' -bench Plan -benchmem -count 3 ./sites/kube | tee -a "$$out"
+	echo "+ $(GO) test -run '^$$' -bench Controller10k -benchtime 5x -count 1 ./sites/kube >> $$out"
+	$(GO) test -run '^$$' -bench Controller10k -benchtime 5x -count 1 ./sites/kube | tee -a "$$out"
 	cp "$$out" $(BENCH_DIR)/kube-latest.txt
 	echo "saved $$out"
 
