@@ -308,3 +308,83 @@ func waitRRs(t *testing.T, m *meridian, what, name string, qtype uint16, addrs .
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// The Kubernetes leader's builds reach a follower site over gossip, with
+// each member's readiness: a follower drops a member Kubernetes reports
+// unready although its own probes (none here) say nothing (issues #4, #5).
+func TestKubernetesLeaderToFollower(t *testing.T) {
+	t.Parallel()
+	watchdog(t, 4*time.Minute)
+	env := k8stest.Start(t, k8stest.Options{Clusters: []string{"east"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	crds, _ := filepath.Glob(filepath.Join(repoRoot, "deploy", "helm", "meridian", "crds", "*.yaml"))
+	must(t, env.Apply(ctx, "east", crds...))
+	dir := t.TempDir()
+	key := genKey(t, dir, "gossip.key")
+	leaderIP, followerIP := "127.34.0.1", "127.34.0.2"
+	lg, fg := hostPort(leaderIP, freePortOn(t, leaderIP)), hostPort(followerIP, freePortOn(t, followerIP))
+	leaderCfg := writeFile(t, dir, "leader.yaml", fmt.Sprintf(`zones:
+  - name: k8s.test.
+    nameservers: [{name: ns1.k8s.test., addresses: [127.0.0.1]}]
+sites: [{name: east}, {name: edge}]
+kubernetes:
+  kubeconfig: %s
+  clusters: [{context: east, site: east}]
+  policy_context: east
+  default_policy: {strategy: roundrobin, ttl: 30}
+gossip: {role: leader, site: east, listen: %s, join: [%s], key_file: %s, state_file: %s, timing: local, push_pull_interval: 1s}
+`, env.Kubeconfig, lg, fg, key, filepath.Join(dir, "leader-state.json")))
+	followerCfg := writeFile(t, dir, "follower.yaml", fmt.Sprintf(`gossip: {role: follower, site: edge, listen: %s, join: [%s], key_file: %s, state_file: %s, timing: local, push_pull_interval: 1s}
+`, fg, lg, key, filepath.Join(dir, "follower-state.json")))
+
+	manifest := func(ready bool) string {
+		return fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: default, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+endpoints: [{addresses: [10.1.0.1], conditions: {ready: %t}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: default, annotations: {meridian.io/gslb: "true"}}
+spec:
+  rules:
+  - host: web.k8s.test
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}
+`, ready)
+	}
+	must(t, env.ApplyManifest(ctx, "east", manifest(true)))
+	kubectl := func(cluster string, args ...string) string {
+		t.Helper()
+		out, err := env.Kubectl(ctx, cluster, args...)
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	setStatus(t, kubectl, "east", "ingress", "web", "192.0.2.1")
+
+	leader := startMeridian(t, leaderCfg, []string{hostPort(leaderIP, freePort(t, leaderIP))}, hostPort(leaderIP, freePort(t, leaderIP)))
+	waitRRs(t, leader, "the leader's build", "web.k8s.test", dns.TypeA, "192.0.2.1")
+	follower := startMeridian(t, followerCfg, []string{hostPort(followerIP, freePort(t, followerIP))}, hostPort(followerIP, freePort(t, followerIP)))
+	waitRRs(t, follower, "the build at the follower", "web.k8s.test", dns.TypeA, "192.0.2.1")
+
+	// No ready endpoint: the leader's state says so, and the follower
+	// applies it.
+	must(t, env.ApplyManifest(ctx, "east", manifest(false)))
+	waitRRs(t, follower, "unready at the follower", "web.k8s.test", dns.TypeA)
+	out, err := run(t, 15*time.Second, meridianBin, "explain", "web.k8s.test", "--client", "192.0.2.1", "--server", follower.HTTP)
+	if err != nil || !strings.Contains(out, "Kubernetes reports no ready endpoint") {
+		t.Errorf("the follower's explain should say why (err %v):\n%s", err, out)
+	}
+	// A status change reaches the follower too.
+	must(t, env.ApplyManifest(ctx, "east", manifest(true)))
+	setStatus(t, kubectl, "east", "ingress", "web", "192.0.2.2")
+	waitRRs(t, follower, "a new VIP at the follower", "web.k8s.test", dns.TypeA, "192.0.2.2")
+}
