@@ -697,7 +697,7 @@ func decodeErrors(err error) []error {
 	var out []error
 	var walk func(error)
 	walk = func(e error) {
-		switch x := e.(type) {
+		switch x := e.(type) { //nolint:errorlint // walks the error tree itself, level by level
 		case *mapstructure.DecodeError:
 			out = append(out, fromDecodeError(x)...)
 		case interface{ Unwrap() []error }:

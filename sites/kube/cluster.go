@@ -114,17 +114,6 @@ func (s *informerSet) stop() {
 	}
 }
 
-func (s *informerSet) hasSynced() bool {
-	for _, infs := range s.informers {
-		for _, inf := range infs {
-			if !inf.HasSynced() {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 func newMemberCluster(ctl *Controller, name, site, fingerprint string, cfg *rest.Config) *memberCluster {
 	return &memberCluster{
 		name: name, site: site, fingerprint: fingerprint, cfg: cfg, ctl: ctl,
@@ -560,12 +549,12 @@ func fingerprintConfig(site string, c *rest.Config) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00%v\x00%s\x00%s\x00%s\x00%v\x00%s",
 		site, c.Host, c.APIPath, c.BearerToken, c.BearerTokenFile, c.Username, c.Password,
-		c.TLSClientConfig.CAFile, c.TLSClientConfig.CertFile, c.TLSClientConfig.Insecure,
-		c.TLSClientConfig.KeyFile, c.TLSClientConfig.ServerName, c.Impersonate.UserName, c.ExecProvider, c.AuthProvider)
-	h.Write(c.TLSClientConfig.CAData)
+		c.CAFile, c.CertFile, c.Insecure,
+		c.KeyFile, c.ServerName, c.Impersonate.UserName, c.ExecProvider, c.AuthProvider)
+	h.Write(c.CAData)
 	h.Write([]byte{0})
-	h.Write(c.TLSClientConfig.CertData)
+	h.Write(c.CertData)
 	h.Write([]byte{0})
-	h.Write(c.TLSClientConfig.KeyData)
+	h.Write(c.KeyData)
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -133,7 +133,7 @@ func (b *backend) revive() {
 	if b.tlsConf != nil {
 		ln = tls.NewListener(ln, b.tlsConf)
 	}
-	go srv.Serve(ln) //nolint:errcheck // ends with ErrServerClosed
+	go func() { _ = srv.Serve(ln) }() // ends with ErrServerClosed
 }
 
 // kill closes the listener and every open connection.
@@ -162,7 +162,7 @@ func (b *backend) handle(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	case modeWrongBody:
-		io.WriteString(w, "status: degraded") //nolint:errcheck
+		_, _ = io.WriteString(w, "status: degraded")
 		return
 	case modeSlow:
 		select {
@@ -176,11 +176,8 @@ func (b *backend) handle(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	io.WriteString(w, healthyBody) //nolint:errcheck
+	_, _ = io.WriteString(w, healthyBody)
 }
-
-// ip is the backend's address without the port.
-func (b *backend) ip() string { h, _, _ := net.SplitHostPort(b.addr); return h }
 
 // freePortOn returns a TCP port free on every one of ips, so that the
 // backends of one service share the check's port.
