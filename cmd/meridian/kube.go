@@ -37,6 +37,7 @@ type kubeLeader struct {
 func newKube(l *loaded, pub *publisher, g *gossip, log *slog.Logger) (*kubeLeader, error) {
 	kc := &l.config.Kubernetes
 	k := &kubeLeader{pub: pub, gossip: g, log: log.With("component", "kube")}
+	kube.RouteClientLogs(log)
 	var zones, siteNames []string
 	for _, z := range l.fileState.Zones {
 		zones = append(zones, z.Name)

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/klog/v2"
 
 	"github.com/meridian-gslb/meridian/gslb"
 )
@@ -245,4 +246,11 @@ func (c *Config) policyREST() (*rest.Config, error) {
 		return nil, fmt.Errorf("kube: policy cluster: %w", err)
 	}
 	return c.tuneREST(rc), nil
+}
+
+// RouteClientLogs sends client-go's logs (klog: reflector warnings,
+// leader election events) to log, so a process writes one log format.
+// klog is process-wide: call it once, from main.
+func RouteClientLogs(log *slog.Logger) {
+	klog.SetSlogLogger(log.With("component", "client-go"))
 }

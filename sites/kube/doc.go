@@ -47,8 +47,7 @@
 // (OnStartedLeading's ctx), or always (warm caches for a fast takeover)
 // with WriteStatus: elector.IsLeader and publishing only while leading.
 //
-// client-go logs through klog; the caller may route it into slog with
-// klog.SetSlogLogger.
+// client-go logs through klog; RouteClientLogs sends it to slog.
 //
 // # Member clusters
 //
