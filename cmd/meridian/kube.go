@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -228,15 +229,7 @@ func withKube(l *loaded, b *kube.Build) (*loaded, []string, error) {
 		}
 		st.Services = append(st.Services, svc)
 	}
-	slices.SortStableFunc(st.Services[len(l.fileState.Services):], func(a, b gslb.Service) int {
-		if a.Name < b.Name {
-			return -1
-		}
-		if a.Name > b.Name {
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(st.Services[len(l.fileState.Services):], func(a, b gslb.Service) int { return cmp.Compare(a.Name, b.Name) })
 	st.ApplyDefaults()
 	if err := st.Validate(); err != nil {
 		return nil, notes, err

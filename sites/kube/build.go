@@ -174,28 +174,14 @@ func (b *builder) compilePolicies() {
 	slices.SortFunc(gps, func(a, c GlobalPolicy) int { return cmp.Compare(a.Name, c.Name) })
 	for _, gp := range gps {
 		key := PolicyKey{KindGlobalPolicy, gp.Name}
-		st := PolicyStatus{ObservedGeneration: gp.Generation}
-		var c *compiledGlobal
-		err := errorString(gp.DecodeErr)
-		if err == nil {
-			c, err = compileGlobal(gp.Name, gp.Generation, &gp.Spec, pc)
-		}
-		if err == nil {
-			spec := gp.Spec
-			b.out.Accepted[key] = AcceptedSpec{Generation: gp.Generation, Global: &spec}
-			st.Accepted, st.Reason, st.Message = true, ReasonValid, acceptedMessage(c.warnings)
-		} else {
-			st.Reason, st.Message = ReasonInvalid, err.Error()
-			if prev, ok := b.in.LastAccepted[key]; ok && prev.Global != nil {
-				if pcmp, perr := compileGlobal(gp.Name, prev.Generation, prev.Global, pc); perr == nil {
-					c = pcmp
-					b.out.Accepted[key] = prev
-					st.Message += fmt.Sprintf("; generation %d, the last accepted, still applies", prev.Generation)
-				}
-			}
-		}
+		c, ok, st := acceptOrFallBack(b, key, gp.Generation, gp.DecodeErr, &gp.Spec,
+			func(gen int64, s *GlobalPolicySpec) (*compiledGlobal, error) {
+				return compileGlobal(gp.Name, gen, s, pc)
+			},
+			func(a AcceptedSpec) *GlobalPolicySpec { return a.Global },
+			func(gen int64, s *GlobalPolicySpec) AcceptedSpec { return AcceptedSpec{Generation: gen, Global: s} })
 		b.out.Policies[key] = st
-		if c != nil {
+		if ok {
 			b.globals = append(b.globals, c)
 		}
 	}
@@ -204,39 +190,54 @@ func (b *builder) compilePolicies() {
 	slices.SortFunc(hps, func(a, c HostPolicy) int { return cmp.Compare(a.Name, c.Name) })
 	for _, hp := range hps {
 		key := PolicyKey{KindHostPolicy, hp.Name}
-		st := PolicyStatus{ObservedGeneration: hp.Generation}
-		var c *compiledHost
-		err := errorString(hp.DecodeErr)
-		if err == nil {
-			c, err = compileHost(hp.Name, hp.Generation, &hp.Spec, pc)
-		}
-		if err == nil {
-			spec := hp.Spec
-			b.out.Accepted[key] = AcceptedSpec{Generation: hp.Generation, Host: &spec}
-			st.Accepted, st.Reason, st.Message = true, ReasonValid, acceptedMessage(c.warnings)
-		} else {
-			st.Reason, st.Message = ReasonInvalid, err.Error()
-			if prev, ok := b.in.LastAccepted[key]; ok && prev.Host != nil {
-				if pcmp, perr := compileHost(hp.Name, prev.Generation, prev.Host, pc); perr == nil {
-					c = pcmp
-					b.out.Accepted[key] = prev
-					st.Message += fmt.Sprintf("; generation %d, the last accepted, still applies", prev.Generation)
-				}
-			}
-		}
-		if c != nil {
+		c, ok, st := acceptOrFallBack(b, key, hp.Generation, hp.DecodeErr, &hp.Spec,
+			func(gen int64, s *HostPolicySpec) (*compiledHost, error) { return compileHost(hp.Name, gen, s, pc) },
+			func(a AcceptedSpec) *HostPolicySpec { return a.Host },
+			func(gen int64, s *HostPolicySpec) AcceptedSpec { return AcceptedSpec{Generation: gen, Host: s} })
+		if ok {
 			if other, dup := b.hosts[c.fqdn]; dup {
 				// the first by name wins; this one does not apply
 				st.Accepted, st.Reason = false, ReasonConflict
 				st.Message = fmt.Sprintf("HostPolicy %s already sets %s", other.name, c.fqdn)
 				delete(b.out.Accepted, key)
-				c = nil
 			} else {
 				b.hosts[c.fqdn] = c
 			}
 		}
 		b.out.Policies[key] = st
 	}
+}
+
+// acceptOrFallBack compiles one policy's spec (or reports its decode
+// error). A spec that compiles is Accepted and recorded as the last
+// accepted one; one that does not is Invalid, and the policy's last
+// accepted spec, when there is one and it still compiles, applies
+// instead. ok says whether c applies.
+func acceptOrFallBack[S any, C interface{ warningList() []string }](b *builder, key PolicyKey, gen int64, decodeErr string, spec *S,
+	compile func(gen int64, s *S) (C, error), lastOf func(AcceptedSpec) *S, accepted func(gen int64, s *S) AcceptedSpec,
+) (c C, ok bool, st PolicyStatus) {
+	st = PolicyStatus{ObservedGeneration: gen}
+	err := errorString(decodeErr)
+	if err == nil {
+		c, err = compile(gen, spec)
+	}
+	if err == nil {
+		cp := *spec
+		b.out.Accepted[key] = accepted(gen, &cp)
+		st.Accepted, st.Reason, st.Message = true, ReasonValid, acceptedMessage(c.warningList())
+		return c, true, st
+	}
+	st.Reason, st.Message = ReasonInvalid, err.Error()
+	if prev, found := b.in.LastAccepted[key]; found {
+		if ps := lastOf(prev); ps != nil {
+			if pcmp, perr := compile(prev.Generation, ps); perr == nil {
+				b.out.Accepted[key] = prev
+				st.Message += fmt.Sprintf("; generation %d, the last accepted, still applies", prev.Generation)
+				return pcmp, true, st
+			}
+		}
+	}
+	return c, false, st
 }
 
 func errorString(s string) error {

@@ -568,3 +568,6 @@ func zoneFor(name string, zones []string) string {
 	}
 	return best
 }
+
+func (c *compiledGlobal) warningList() []string { return c.warnings }
+func (c *compiledHost) warningList() []string   { return c.warnings }
