@@ -65,6 +65,28 @@ func replace(t *testing.T, old, new string) func(string) string {
 }
 
 // errorLines is what check-config prints: one "path: reason" per problem.
+// wantLoadErrors loads path, which must fail with exactly the errors
+// want, in order, each matched as a prefix of its line; it returns the
+// error.
+func wantLoadErrors(t *testing.T, path string, want []string) error {
+	t.Helper()
+	l, err := load(loadOptions{file: path})
+	if err == nil {
+		l.close()
+		t.Fatal("loaded without error")
+	}
+	got := errorLines(err)
+	if len(got) != len(want) {
+		t.Fatalf("got %d errors, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(got[i], w) {
+			t.Errorf("error %d:\n got  %s\n want %s...", i, got[i], w)
+		}
+	}
+	return err
+}
+
 func errorLines(err error) []string {
 	var out []string
 	for _, e := range leaves(err) {
@@ -214,20 +236,7 @@ func TestBrokenConfigs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := fixtureDir(t, replace(t, tc.old, tc.new))
-			l, err := load(loadOptions{file: path})
-			if err == nil {
-				l.close()
-				t.Fatal("loaded without error")
-			}
-			got := errorLines(err)
-			if len(got) != len(tc.want) {
-				t.Fatalf("got %d errors, want %d:\n%s", len(got), len(tc.want), strings.Join(got, "\n"))
-			}
-			for i, w := range tc.want {
-				if !strings.HasPrefix(got[i], w) {
-					t.Errorf("error %d:\n got  %s\n want %s...", i, got[i], w)
-				}
-			}
+			err := wantLoadErrors(t, path, tc.want)
 			for _, e := range leaves(err) {
 				var fe *gslb.FieldError
 				if !errors.As(e, &fe) {

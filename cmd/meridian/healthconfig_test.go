@@ -251,20 +251,7 @@ func TestHealthConfigErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := healthFixtureDir(t, replace(t, tc.old, tc.new))
-			l, err := load(loadOptions{file: path})
-			if err == nil {
-				l.close()
-				t.Fatal("loaded without error")
-			}
-			got := errorLines(err)
-			if len(got) != len(tc.want) {
-				t.Fatalf("got %d errors, want %d:\n%s", len(got), len(tc.want), strings.Join(got, "\n"))
-			}
-			for i, w := range tc.want {
-				if !strings.HasPrefix(got[i], w) {
-					t.Errorf("error %d:\n got  %s\n want %s...", i, got[i], w)
-				}
-			}
+			wantLoadErrors(t, path, tc.want)
 		})
 	}
 }
