@@ -79,7 +79,7 @@ func TestPublishReachesAll3(t *testing.T) {
 		waitVersion(t, v(1, gen), all...)
 	}
 	for _, f := range fs {
-		if got := f.rec.versions(); !slices.Equal(got, []gslb.Version{v(1, 1), v(1, 2), v(1, 3)}) {
+		if got := f.rec.delivered(t, len([]gslb.Version{v(1, 1), v(1, 2), v(1, 3)})); !slices.Equal(got, []gslb.Version{v(1, 1), v(1, 2), v(1, 3)}) {
 			t.Errorf("%s OnState saw %v, want each version once in order", f.Name(), got)
 		}
 	}
@@ -223,7 +223,7 @@ func TestLateJoinerGetsStateByPushPull(t *testing.T) {
 	// fetches it from a holder.
 	late := startNode(t, "late", "late-site", RoleFollower, joinTo(fs[1]))
 	waitVersion(t, v(1, 1), late)
-	if got := late.rec.versions(); !slices.Equal(got, []gslb.Version{v(1, 1)}) {
+	if got := late.rec.delivered(t, len([]gslb.Version{v(1, 1)})); !slices.Equal(got, []gslb.Version{v(1, 1)}) {
 		t.Errorf("late OnState saw %v", got)
 	}
 }
@@ -323,7 +323,7 @@ func TestOlderVersionIgnored(t *testing.T) {
 		t.Errorf("old leader Publish 1.4: %v, want ErrStale", err)
 	}
 	time.Sleep(300 * time.Millisecond) // a push/pull interval for a wrong turn to show
-	if got := f.rec.versions(); !slices.Equal(got, []gslb.Version{v(1, 5)}) {
+	if got := f.rec.delivered(t, len([]gslb.Version{v(1, 5)})); !slices.Equal(got, []gslb.Version{v(1, 5)}) {
 		t.Errorf("follower OnState saw %v, want only 1.5", got)
 	}
 }
@@ -355,7 +355,7 @@ func TestHigherTermWinsAfterPartition(t *testing.T) {
 
 	heal(all...)
 	waitVersion(t, v(2, 1), all...)
-	if got := f1.rec.versions(); !slices.Equal(got, []gslb.Version{v(1, 9), v(2, 1)}) {
+	if got := f1.rec.delivered(t, len([]gslb.Version{v(1, 9), v(2, 1)})); !slices.Equal(got, []gslb.Version{v(1, 9), v(2, 1)}) {
 		t.Errorf("f1 OnState saw %v", got)
 	}
 	if err := l1.Publish(makeState(1, 10, 5)); !errors.Is(err, ErrStale) {
@@ -454,7 +454,7 @@ func TestWrongKeyRejected(t *testing.T) {
 	}
 
 	time.Sleep(300 * time.Millisecond)
-	if got := f.rec.versions(); !slices.Equal(got, []gslb.Version{v(1, 1)}) {
+	if got := f.rec.delivered(t, len([]gslb.Version{v(1, 1)})); !slices.Equal(got, []gslb.Version{v(1, 1)}) {
 		t.Errorf("follower OnState saw %v", got)
 	}
 	for _, m := range f.Members() {

@@ -98,6 +98,15 @@ func (r *recorder) versions() []gslb.Version {
 	return slices.Clone(r.states)
 }
 
+// delivered waits until OnState has received at least n states and
+// returns them. A node holds a state (StateVersion) a moment before its
+// OnState receives it, so tests that check deliveries wait for them.
+func (r *recorder) delivered(t testing.TB, n int) []gslb.Version {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d states delivered to OnState", n), func() bool { return len(r.versions()) >= n })
+	return r.versions()
+}
+
 func (r *recorder) last() (gslb.Version, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
