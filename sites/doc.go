@@ -1,9 +1,9 @@
 // Package sites is everything that crosses between Meridian sites: a
 // memberlist gossip cluster over which the leader disseminates the
 // State, every site shares its health observations, and each follower
-// keeps a copy of the last state on disk. (Member-cluster watchers on
-// Kubernetes, issue #4, will live here too.) It is the only package that
-// imports memberlist.
+// keeps a copy of the last state on disk. (The Kubernetes member-cluster
+// watchers live in sites/kube.) It is the only package that imports
+// memberlist.
 //
 // # Membership
 //
@@ -73,4 +73,21 @@
 // Members, Status (for /api/v1/sites) and Metrics (meridian_sites_*):
 // members by status with site and role, the state version each member
 // holds, transfers, propagation lag, the observation table.
+//
+// # Files
+//
+//   - config.go: Config, its defaults and validation; keyring.go: the
+//     gossip keys.
+//   - node.go: the Node and what it holds; lifecycle.go: Start and the
+//     one stop sequence behind Leave and Shutdown; join.go: joining and
+//     rejoining.
+//   - publish.go: Publish, announcements heard, the state file;
+//     fetch.go: fetching and accepting a newer state.
+//   - messages.go: the gossip wire formats; delegate.go: memberlist's
+//     delegate (messages, push/pull); members.go: the member table and
+//     memberlist's events; observations.go: shared health observations.
+//   - transfer.go: the state transfer protocol; transfer_client.go,
+//     transfer_server.go, transfer_frames.go (sealed frames);
+//     transport.go: the gossip port shared by memberlist and transfers.
+//   - statefile.go, compress.go, logbridge.go, metrics.go: the rest.
 package sites
