@@ -11,7 +11,6 @@
 package geo
 
 import (
-	"math"
 	"net/netip"
 )
 
@@ -64,24 +63,4 @@ type Match struct {
 	Site     string       // set when a rule maps the network straight to a site
 	Prefix   netip.Prefix // the network that decided; see above
 	Source   Source
-}
-
-// EarthRadiusKm is the mean Earth radius (IUGG) used for every distance.
-const EarthRadiusKm = 6371.0088
-
-// DistanceKm is the great-circle (haversine) distance between a and b on a
-// sphere of the mean Earth radius. When either lacks coordinates the distance
-// is +Inf, so an unknown place is never "nearest".
-func DistanceKm(a, b Location) float64 {
-	if !a.HasCoords || !b.HasCoords {
-		return math.Inf(1)
-	}
-	const rad = math.Pi / 180
-	lat1, lat2 := a.Lat*rad, b.Lat*rad
-	sinLat := math.Sin((lat2 - lat1) / 2)
-	sinLon := math.Sin((b.Lon - a.Lon) * rad / 2)
-	h := sinLat*sinLat + math.Cos(lat1)*math.Cos(lat2)*sinLon*sinLon
-	// Rounding can push h a hair past 1 for antipodal points.
-	h = min(h, 1)
-	return 2 * EarthRadiusKm * math.Asin(math.Sqrt(h))
 }

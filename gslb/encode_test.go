@@ -12,7 +12,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	st.Term, st.Generation = 3, 42
 	// Health checks travel with the state: every site probes alike.
 	st.Services[0].HealthCheck = &HealthCheck{Kind: "https", Port: 8443, Interval: 1500 * time.Millisecond, Rise: 2, Fall: 3,
-		Jitter: "10%", Path: "/healthz", ExpectStatus: []string{"200", "300-304"}, SNI: "app.example", CAPEM: "-----BEGIN CERTIFICATE-----\n..."}
+		Jitter: "10%", Path: "/healthz", ExpectStatus: []string{"200", "300-304"}, SNI: "app.example", CAPEM: testCAPEM(t)}
 	st.Services[0].Members[0].ProbePort = 9443
 	b, err := st.Encode()
 	if err != nil {
@@ -40,6 +40,10 @@ func TestDecodeStateRefuses(t *testing.T) {
 	bad := testState()
 	bad.Services[0].Members[0].Site = "mars"
 	invalid, _ := bad.Encode()
+	// A follower judges a received check by the loader's rule.
+	badCheck := testState()
+	badCheck.Services[0].HealthCheck = &HealthCheck{Kind: "tcp", Path: "/healthz"}
+	invalidCheck, _ := badCheck.Encode()
 	for _, tc := range []struct {
 		name, in, want string
 	}{
@@ -48,6 +52,8 @@ func TestDecodeStateRefuses(t *testing.T) {
 		{"no state", `{"format":1}`, "no state"},
 		{"unknown field", strings.Replace(string(good), `"zones"`, `"zonez"`, 1), "unknown field"},
 		{"invalid", string(invalid), `services[0].members[0].site: unknown site "mars"`},
+		{"tcp check without port", string(invalidCheck), "services[0].health_check.port: required for tcp checks"},
+		{"http field on a tcp check", string(invalidCheck), "services[0].health_check.path: only for http and https checks"},
 	} {
 		if _, err := DecodeState([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want ...%s...", tc.name, err, tc.want)

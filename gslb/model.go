@@ -5,7 +5,6 @@ package gslb
 
 import (
 	"net/netip"
-	"time"
 
 	"github.com/meridian-gslb/meridian/geo"
 )
@@ -79,39 +78,6 @@ type Service struct {
 	// count as up. It travels with the State so that every site probes
 	// alike.
 	HealthCheck *HealthCheck `json:"health_check,omitempty"`
-}
-
-// HealthCheckKinds are the kinds of HealthCheck.
-var HealthCheckKinds = []string{"tcp", "http", "https", "none"}
-
-// HealthCheck describes a health check as data. gslb does not probe: the
-// health package interprets it (health.CheckFromSpec), applies its
-// defaults to the zero fields and validates it. Kind is tcp, http, https
-// or none.
-type HealthCheck struct {
-	Kind     string        `json:"kind"`
-	Port     uint16        `json:"port,omitempty"`
-	Interval time.Duration `json:"interval,omitempty"`
-	Timeout  time.Duration `json:"timeout,omitempty"`
-	Rise     int           `json:"rise,omitempty"`
-	Fall     int           `json:"fall,omitempty"`
-	// Jitter is a percentage ("10%"), a fraction ("0.1"), a duration
-	// ("250ms") or "0".
-	Jitter string `json:"jitter,omitempty"`
-
-	// HTTP and HTTPS. Host defaults to the service name.
-	Method string `json:"method,omitempty"`
-	Path   string `json:"path,omitempty"`
-	Host   string `json:"host,omitempty"`
-	// ExpectStatus holds codes and ranges: "200", "200-399".
-	ExpectStatus []string `json:"expect_status,omitempty"`
-	BodyContains string   `json:"body_contains,omitempty"`
-
-	// HTTPS. CAPEM is the CA bundle itself, not a file name: a follower
-	// site has no copy of the leader's files.
-	SNI           string `json:"sni,omitempty"`
-	TLSSkipVerify bool   `json:"tls_skip_verify,omitempty"`
-	CAPEM         string `json:"ca_pem,omitempty"`
 }
 
 // Member is one place a service runs: addresses (IPv4 and/or IPv6) or a

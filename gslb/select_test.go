@@ -532,19 +532,16 @@ func TestExplainTrace(t *testing.T) {
 	}
 }
 
-// The haversine shortcut must agree with geo.DistanceKm.
-func TestHaversineAgreesWithDistance(t *testing.T) {
-	locs := []geo.Location{locUSEast, locEUWest, locAPSouth, locLondon, locTokyo, locBoston, {Lat: -33.9, Lon: 151.2, HasCoords: true}}
-	for _, a := range locs {
-		for _, b := range locs {
-			want := geo.DistanceKm(a, b)
-			got := haversineToKm(haversine(newPoint(a), newPoint(b)))
-			if diff := got - want; diff > 1e-6 || diff < -1e-6 {
-				t.Errorf("%v-%v: %v km, geo says %v", a, b, got, want)
-			}
-			if h := haversine(newPoint(a), newPoint(b)); want > 1 && kmToHaversine(want-0.5) >= h {
-				t.Errorf("kmToHaversine not monotonic at %v km", want)
-			}
-		}
+// Sites without coordinates are never nearest, but when no candidate has
+// any, geo keeps them all rather than answering nothing.
+func TestGeoWithoutSiteCoordinates(t *testing.T) {
+	st := testState()
+	for i := range st.Sites {
+		st.Sites[i].Location = geo.Location{}
+	}
+	s := snapshot(t, st, nil)
+	a := Select(s, q("app.gslb.example.", TypeA, "81.2.69.0/24"))
+	if a.Result != Success || len(a.Addrs()) == 0 {
+		t.Fatalf("no answer when no site has coordinates: %+v", a)
 	}
 }

@@ -48,9 +48,9 @@ type member struct {
 	*Member
 	index int // position in Service.Members
 	site  *Site
-	pt    point  // the site's location, prepared for distances
-	seed  uint64 // stable hash of the member's identity, for rendezvous hashing
-	gi    int    // index into Snapshot.health
+	pt    geo.Point // the site's location, prepared for distances
+	seed  uint64    // stable hash of the member's identity, for rendezvous hashing
+	gi    int       // index into Snapshot.health
 	// addrs[f] are the member's addresses of family f.
 	addrs [2][]netip.Addr
 }
@@ -114,7 +114,7 @@ func (s *Snapshot) compile(src *Service, gi *int) *service {
 		cm := member{Member: m, index: i, site: s.sites[m.Site], seed: seedOf(src.Name, m.ID()), gi: *gi}
 		*gi++
 		if cm.site != nil {
-			cm.pt = newPoint(cm.site.Location)
+			cm.pt = geo.NewPoint(cm.site.Location)
 		}
 		for _, a := range m.Addresses {
 			f := famOf(a)

@@ -133,7 +133,7 @@ func (st *State) Validate() error {
 	zones := map[string]bool{}
 	for i, z := range st.Zones {
 		p := fmt.Sprintf("zones[%d]", i)
-		if err := checkDomainName(z.Name); err != nil {
+		if err := CheckName(z.Name); err != nil {
 			bad(p+".name", "%v", err)
 			continue
 		}
@@ -141,10 +141,10 @@ func (st *State) Validate() error {
 			bad(p+".name", "zone %q is defined twice", z.Name)
 		}
 		zones[z.Name] = true
-		if err := checkDomainName(z.SOA.MName); err != nil {
+		if err := CheckName(z.SOA.MName); err != nil {
 			bad(p+".soa.mname", "%v", err)
 		}
-		if err := checkDomainName(z.SOA.RName); err != nil {
+		if err := CheckName(z.SOA.RName); err != nil {
 			bad(p+".soa.rname", "%v", err)
 		}
 		if len(z.NameServers) == 0 {
@@ -152,7 +152,7 @@ func (st *State) Validate() error {
 		}
 		for j, ns := range z.NameServers {
 			np := fmt.Sprintf("%s.nameservers[%d]", p, j)
-			if err := checkDomainName(ns.Name); err != nil {
+			if err := CheckName(ns.Name); err != nil {
 				bad(np+".name", "%v", err)
 				continue
 			}
@@ -205,7 +205,7 @@ func (st *State) Validate() error {
 func (st *State) validateService(i int, zones, sites, seen map[string]bool, bad func(string, string, ...any)) {
 	s := &st.Services[i]
 	p := fmt.Sprintf("services[%d]", i)
-	if err := checkDomainName(s.Name); err != nil {
+	if err := CheckName(s.Name); err != nil {
 		bad(p+".name", "%v", err)
 		return
 	}
@@ -232,11 +232,15 @@ func (st *State) validateService(i int, zones, sites, seen map[string]bool, bad 
 	}
 	checkMask(pp+".hash_mask", pol.HashMask, bad)
 	checkMask(pp+".persistence.mask", pol.Persistence.Mask, bad)
-	if hc := s.HealthCheck; hc != nil {
-		// The rest of a check is the health package's to judge
-		// (health.CheckFromSpec); the kind decides what members may say.
-		if k := strings.ToLower(hc.Kind); k != "" && !slices.Contains(HealthCheckKinds, k) {
-			bad(p+".health_check.kind", "must be one of %v, got %q", HealthCheckKinds, hc.Kind)
+	if hc := s.ProbeHealthCheck(); hc != nil {
+		// The same rule as the config loader's and the policy
+		// compiler's: a State from another site gets no easier pass.
+		// Judged on the check as health will probe it (defaulted, Host
+		// from the service name), so a State that validates is probed.
+		for _, e := range unjoinErrors(hc.Validate()) {
+			if fe, ok := e.(*FieldError); ok {
+				bad(p+".health_check."+fe.Path, "%s", fe.Msg)
+			}
 		}
 	}
 	switch pol.Down.Type {
@@ -304,7 +308,7 @@ func (st *State) validateService(i int, zones, sites, seen map[string]bool, bad 
 		case m.Hostname == "" && len(m.Addresses) == 0:
 			bad(mp, "a member needs addresses or a hostname")
 		case m.Hostname != "":
-			if err := checkDomainName(m.Hostname); err != nil {
+			if err := CheckName(m.Hostname); err != nil {
 				bad(mp+".hostname", "%v", err)
 			} else if m.Hostname == s.Name {
 				bad(mp+".hostname", "a CNAME to the service itself would loop")
@@ -339,6 +343,17 @@ func (st *State) validateService(i int, zones, sites, seen map[string]bool, bad 
 
 var continents = []string{"AF", "AN", "AS", "EU", "NA", "OC", "SA"}
 
+// unjoinErrors lists the errors joined in err (errors.Join), or err itself.
+func unjoinErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
 func checkMask(path string, m Mask, bad func(string, string, ...any)) {
 	if m.IPv4 < 0 || m.IPv4 > 32 {
 		bad(path+".ipv4", "must be between 0 and 32, got %d", m.IPv4)
@@ -348,9 +363,9 @@ func checkMask(path string, m Mask, bad func(string, string, ...any)) {
 	}
 }
 
-// checkDomainName checks a canonical (lower case, fully qualified) name
+// CheckName checks a canonical (lower case, fully qualified) name
 // against RFC 1035 length limits.
-func checkDomainName(n string) error {
+func CheckName(n string) error {
 	switch {
 	case n == "":
 		return errors.New("a domain name is required")
@@ -368,12 +383,17 @@ func checkDomainName(n string) error {
 		if len(l) > 63 {
 			return fmt.Errorf("%q has a label longer than 63 octets", n)
 		}
-		if strings.ContainsAny(l, " \t\n\\\"()@;$") {
+		if strings.ContainsAny(l, " \t\n\\\"()@;$") || strings.ContainsFunc(l, isControl) {
 			return fmt.Errorf("%q has a character that does not belong in a host name", n)
 		}
 	}
 	return nil
 }
+
+// isControl reports a control character: legal in a DNS label (RFC 2181
+// 11) but never in a name a GSLB serves, and a NUL ends the name in C
+// resolvers.
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // InZone reports whether name is zone or below it. Both must be canonical.
 func InZone(name, zone string) bool {

@@ -31,6 +31,19 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"latitude", func(s *State) { s.Sites[0].Location.Lat = 91 }, "sites[0].location.lat", "outside -90..90"},
 		{"cname loop", func(s *State) { s.Services[7].Members[0].Hostname = "edge.gslb.example." }, "services[7].members[0].hostname", "loop"},
 		{"long label", func(s *State) { s.Services[0].Name = strings.Repeat("a", 64) + ".gslb.example." }, "services[0].name", "longer than 63"},
+		{"health check kind", func(s *State) { s.Services[0].HealthCheck = &HealthCheck{Kind: "icmp"} }, "services[0].health_check.kind", `must be one of [tcp http https none], got "icmp"`},
+		{"tcp check without port", func(s *State) { s.Services[1].HealthCheck = &HealthCheck{Kind: "tcp"} }, "services[1].health_check.port", "required for tcp checks"},
+		{"http field on tcp check", func(s *State) { s.Services[1].HealthCheck = &HealthCheck{Port: 80, Path: "/x"} }, "services[1].health_check.path", "only for http and https checks"},
+		{"check status", func(s *State) {
+			s.Services[2].HealthCheck = &HealthCheck{Kind: "http", ExpectStatus: []string{"200", "700"}}
+		}, "services[2].health_check.expect_status[1]", "within 100-599, got 700"},
+		{"check jitter", func(s *State) { s.Services[2].HealthCheck = &HealthCheck{Kind: "http", Jitter: "lots"} }, "services[2].health_check.jitter", `got "lots"`},
+		// The Host a check gets from a wildcard service cannot be sent:
+		// refused here, never accepted and left unprobed.
+		{"host from a wildcard service", func(s *State) {
+			s.Services[2].Name = "*.gslb.example."
+			s.Services[2].HealthCheck = &HealthCheck{Kind: "http"}
+		}, "services[2].health_check.host", `got "*.gslb.example"`},
 		{"nested zone", func(s *State) {
 			s.Zones = append(s.Zones, Zone{Name: "sub.gslb.example.", SOA: s.Zones[0].SOA, NameServers: s.Zones[0].NameServers})
 		}, "zones[1].name", "nested inside zone"},
@@ -65,8 +78,13 @@ func unjoin(err error) []error {
 
 func TestValidateGoodStateAndDefaults(t *testing.T) {
 	st := testState()
+	// A check as written (not defaulted) is judged with its defaults.
+	st.Services[0].HealthCheck = &HealthCheck{Kind: "HTTPS", ExpectStatus: []string{"200, 204"}, Jitter: "250ms"}
 	if err := st.Validate(); err != nil {
 		t.Fatal(err)
+	}
+	if hc := st.Services[0].HealthCheck; hc.Kind != "HTTPS" || hc.Port != 0 {
+		t.Errorf("Validate changed the check: %+v", hc)
 	}
 	st = &State{
 		Zones:    []Zone{{Name: "Example.ORG", NameServers: []NameServer{{Name: "ns.example.net"}}}},

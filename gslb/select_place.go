@@ -1,0 +1,203 @@
+package gslb
+
+// Ordering by where the client is: the geo strategy (nearest site by
+// great-circle distance, computed by geo) and the topology strategy
+// (rules from client network, country or continent to sites), each
+// returning the ECS scope (RFC 7871 section 7.2.1) that decided it.
+
+import (
+	"math"
+	"net/netip"
+
+	"github.com/meridian-gslb/meridian/geo"
+)
+
+// byGeo keeps the nearest members (within the tie band) and returns the
+// ECS scope that decided it.
+func (s *Snapshot) byGeo(svc *service, q Query, l []int, a *Answer, t *Trace) ([]int, int) {
+	m := s.Locator.Locate(q.Client)
+	a.Reason.Located = m.Source
+	scope := s.locScope(m, q)
+	if t != nil {
+		t.located(m)
+	}
+	loc := m.Location
+	if m.Site != "" {
+		if at, ok := atSite(svc, l, m.Site); ok {
+			a.Reason.Rule = RuleGeoSite
+			return at, scope
+		}
+		if site := s.sites[m.Site]; site != nil {
+			loc = site.Location // the site is out: go to what is nearest to it
+		}
+	}
+	switch {
+	case loc.HasCoords:
+		a.Reason.Rule = RuleGeoNearest
+		// Compare haversines (monotonic in distance) so that only the
+		// nearest needs the asin; one value per candidate, kept beside the
+		// list (on the stack unless the group is large).
+		cp := geo.NewPoint(loc)
+		var hbuf [32]float64
+		hs := hbuf[:0]
+		best := math.Inf(1)
+		for _, i := range l {
+			h := cp.Haversine(svc.members[i].pt) // +Inf without coordinates
+			hs = append(hs, h)
+			best = min(best, h)
+		}
+		limit := geo.KmToHaversine(geo.HaversineToKm(best) + svc.Policy.GeoTieKm)
+		n := 0
+		for k, i := range l {
+			if hs[k] <= limit {
+				l[n] = i
+				n++
+			}
+		}
+		l = l[:n]
+		if t != nil {
+			t.distances(svc, loc)
+		}
+	case loc.Country != "" || loc.Continent != "":
+		a.Reason.Rule = RuleGeoCountry
+		var ok bool
+		if l, ok = keepIfAny(svc, l, func(st *Site) bool { return loc.Country != "" && st.Location.Country == loc.Country }); !ok {
+			l, _ = keepIfAny(svc, l, func(st *Site) bool { return loc.Continent != "" && st.Location.Continent == loc.Continent })
+		}
+	default:
+		a.Reason.Rule = RuleGeoUnlocated
+	}
+	return l, scope
+}
+
+// locScope is the ECS scope of a geo decision: the network that located the
+// client. Without a locator the answer does not depend on the client.
+func (s *Snapshot) locScope(m geo.Match, q Query) int {
+	switch {
+	case s.Locator == nil:
+		return 0
+	case m.Prefix.IsValid():
+		return m.Prefix.Bits()
+	default:
+		return q.SourcePrefix
+	}
+}
+
+func memberDistance(svc *service, i int, loc geo.Location) float64 {
+	st := svc.members[i].site
+	if st == nil || !st.Location.HasCoords {
+		return math.Inf(1)
+	}
+	return geo.DistanceKm(loc, st.Location)
+}
+
+// atSite narrows l to members at site, if there are any.
+func atSite(svc *service, l []int, site string) ([]int, bool) {
+	return keepIfAny(svc, l, func(st *Site) bool { return st.Name == site })
+}
+
+// keepIfAny narrows l to members whose site matches, unless none does.
+func keepIfAny(svc *service, l []int, match func(*Site) bool) ([]int, bool) {
+	for _, i := range l {
+		if st := svc.members[i].site; st != nil && match(st) {
+			return filter(l, func(i int) bool { st := svc.members[i].site; return st != nil && match(st) }), true
+		}
+	}
+	return l, false
+}
+
+// byTopology applies the first matching topology rule: its sites in order,
+// the first with eligible members wins.
+func (s *Snapshot) byTopology(svc *service, q Query, l []int, a *Answer, t *Trace) ([]int, int) {
+	var m geo.Match
+	located := false
+	scope := 0
+	for ri := range svc.Policy.Topology {
+		r := &svc.Policy.Topology[ri]
+		hit := false
+		for _, p := range r.CIDRs {
+			if p.Contains(q.Client) {
+				hit, scope = true, max(scope, p.Bits())
+				break
+			}
+			// An earlier rule's network near the client must not be
+			// covered by the scope we return (RFC 7871 section 7.3.1).
+			scope = excludeScope(scope, q.Client, p)
+		}
+		if !hit && (len(r.Countries) > 0 || len(r.Continents) > 0) {
+			if !located {
+				m, located = s.Locator.Locate(q.Client), true
+				a.Reason.Located = m.Source
+				if t != nil {
+					t.located(m)
+				}
+			}
+			scope = max(scope, s.locScope(m, q))
+			hit = containsFold(r.Countries, m.Location.Country) || containsFold(r.Continents, m.Location.Continent)
+		}
+		if !hit {
+			continue
+		}
+		for _, site := range r.Sites {
+			if at, ok := atSite(svc, l, site); ok {
+				a.Reason.Rule = RuleTopology
+				if t != nil {
+					t.add("topology rule %d matched; site %s has eligible members", ri, site)
+				}
+				return at, scope
+			}
+		}
+		if t != nil {
+			t.add("topology rule %d matched but none of its sites %v has an eligible member", ri, r.Sites)
+		}
+		break
+	}
+	a.Reason.Rule = RuleTopologyDefault
+	return l, scope
+}
+
+// excludeScope lengthens scope until client/scope no longer overlaps p,
+// when p does not contain client.
+func excludeScope(scope int, client netip.Addr, p netip.Prefix) int {
+	if p.Addr().Is4() != client.Is4() {
+		return scope
+	}
+	common := commonBits(client, p.Addr())
+	if common < p.Bits() && scope <= common {
+		return common + 1
+	}
+	return scope
+}
+
+func commonBits(a, b netip.Addr) int {
+	x, y := a.As16(), b.As16()
+	n := 0
+	for i := range x {
+		d := x[i] ^ y[i]
+		if d == 0 {
+			n += 8
+			continue
+		}
+		for d&0x80 == 0 {
+			n++
+			d <<= 1
+		}
+		break
+	}
+	if a.Is4() {
+		n -= 96
+	}
+	return n
+}
+
+func containsFold(list []string, v string) bool {
+	if v == "" {
+		return false
+	}
+	for _, s := range list {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
