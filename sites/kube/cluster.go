@@ -89,6 +89,7 @@ type memberCluster struct {
 	raw    rest.Interface
 
 	watchErr string // last persistent watch error, under mu
+	reported bool   // the last cluster Event said stale, under mu
 
 	mu     sync.Mutex
 	active *informerSet // nil until the first sync
@@ -159,12 +160,13 @@ func (mc *memberCluster) snapshotStatus() ClusterStatus {
 
 func (mc *memberCluster) setStatus(f func(*ClusterStatus)) {
 	mc.mu.Lock()
-	before := mc.status.Stale
+	before := mc.status
 	f(&mc.status)
 	after := mc.status
+	report := staleChange(&mc.reported, after)
 	mc.mu.Unlock()
 	mc.ctl.metrics.clusterStatus(after)
-	if before != after.Stale {
+	if before.Stale != after.Stale {
 		if after.Stale {
 			mc.log.Warn("member cluster is stale: serving its last-known objects", "error", after.Error)
 		} else {
@@ -172,6 +174,21 @@ func (mc *memberCluster) setStatus(f func(*ClusterStatus)) {
 		}
 		mc.ctl.markDirty()
 	}
+	if report {
+		mc.ctl.events.cluster(after)
+	}
+}
+
+// staleChange says whether a status change is worth an Event, and
+// records what was reported: each change between stale and fresh. A
+// cluster starts as neither: its first sync is no news (every start has
+// one), while failing before it is.
+func staleChange(reported *bool, after ClusterStatus) bool {
+	if after.Stale == *reported {
+		return false
+	}
+	*reported = after.Stale
+	return true
 }
 
 func (mc *memberCluster) fail(err error) {

@@ -77,9 +77,25 @@ type Config struct {
 	// from one goroutine, in order. It must not block for long.
 	OnBuild func(Build)
 	// WriteStatus, when set, says whether this process may write the
-	// policies' status now (for example: only while leading). Nil:
-	// always.
+	// policies' status and Events now (for example: only while leading).
+	// Nil: always.
 	WriteStatus func() bool
+
+	// EventNamespace, when set, turns on Kubernetes Events in the policy
+	// cluster, all filed in this namespace: pass the pod's own (the chart
+	// sets POD_NAMESPACE from the downward API), where the chart's Role
+	// lets the leader create them. Policies are cluster-scoped, and
+	// without a namespace the apiserver would file their Events in
+	// "default". Empty: no Events.
+	EventNamespace string
+	// EventComponent is the Events' reporting component
+	// (source.component); default "meridian".
+	EventComponent string
+	// EventPod is this process's pod name (the chart's POD_NAME): member
+	// cluster Events regard that Pod, and it is the Events' reporting
+	// instance. Default: the host name, which is the pod's name in a
+	// pod.
+	EventPod string
 
 	// Debounce is the quiet period after a change before a rebuild
 	// (default 150ms); MaxDelay bounds the wait under a constant stream
@@ -188,6 +204,11 @@ func (c *Config) validate() error {
 	}
 	if len(c.Zones) == 0 {
 		errs = append(errs, errors.New("kube: at least one zone is required"))
+	}
+	if c.EventNamespace != "" {
+		if msgs := validation.IsDNS1123Label(c.EventNamespace); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("kube: event namespace %q: %v", c.EventNamespace, msgs))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -49,17 +49,8 @@ func (b Build) clone() Build {
 }
 
 func cloneService(s gslb.Service) gslb.Service {
-	p := &s.Policy
-	p.Topology = slices.Clone(p.Topology)
-	for i := range p.Topology {
-		r := &p.Topology[i]
-		r.CIDRs = slices.Clone(r.CIDRs)
-		r.Countries = slices.Clone(r.Countries)
-		r.Continents = slices.Clone(r.Continents)
-		r.Sites = slices.Clone(r.Sites)
-	}
-	p.Down.Addresses = slices.Clone(p.Down.Addresses)
-	s.HealthCheck = cloneHC(s.HealthCheck)
+	s.Policy = clonePolicy(s.Policy)
+	s.HealthCheck = s.HealthCheck.Clone()
 	s.Members = slices.Clone(s.Members)
 	for i := range s.Members {
 		s.Members[i].Addresses = slices.Clone(s.Members[i].Addresses)
@@ -85,6 +76,7 @@ type Controller struct {
 	order    []string          // cluster names in mapping order
 	missing  map[string]string // configured cluster -> why it is not watched
 	policy   *policyCluster
+	events   *events // nil: no Events
 	resolver *resolver
 	runCtx   context.Context // nil until Run
 	running  bool
@@ -122,6 +114,9 @@ func New(cfg Config) (*Controller, error) {
 	}
 	if c.policy, err = newPolicyCluster(c, prc); err != nil {
 		return nil, fmt.Errorf("kube: policy cluster: %w", err)
+	}
+	if c.events, err = newEvents(&cfg, prc); err != nil {
+		return nil, err
 	}
 	c.resolver = newResolver(cfg.Resolve, orDefault(cfg.ResolveInterval, 30*time.Second), c.opts.probeTimeout, c.markDirty)
 	if err := c.Reload(); err != nil {
@@ -329,6 +324,8 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	c.running = true
 	c.runCtx = ctx
+	c.events.start()
+	defer c.events.stop()
 	// started under the lock, so that a concurrent Reload either sees
 	// runCtx and starts its new clusters itself, or swaps its clusters in
 	// before these are started

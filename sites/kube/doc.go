@@ -14,7 +14,9 @@
 //		DefaultPolicy: defaults,  // a gslb.Policy with gslb's defaults applied
 //		DefaultHealthCheck: hc,   // or nil
 //		OnBuild:       func(b kube.Build) { /* b.Services -> gslb.State{Term, Generation, ...} */ },
-//		WriteStatus:   elector.IsLeader,
+//		WriteStatus:   elector.IsLeader, // status and Events: the Lease holder only
+//		EventNamespace: os.Getenv("POD_NAMESPACE"), // "": no Events
+//		EventPod:       os.Getenv("POD_NAME"),
 //	})
 //	prometheus.MustRegister(ctl.Collectors()...)
 //	go ctl.Run(ctx)            // until ctx ends
@@ -34,7 +36,17 @@
 // The pure core is Plan(*Input) *Output: objects of every cluster,
 // policies, the base configuration and the last accepted policies in;
 // services, readiness, policy status and the next accepted policies out.
-// It does no I/O and is tested as a function (build_test.go).
+// It does no I/O and is tested as a function (plan_test.go,
+// plan_policy_test.go). Its files, one step each: plan.go (Input, Output,
+// the passes), policyaccept.go (accept or fall back), policycompile.go,
+// policyfields.go and healthcheck.go (a policy's spec to gslb's types),
+// judge.go and blame.go (gslb's rules on a policy and on every service it
+// shapes), sources.go and routes.go (walking a cluster's objects),
+// readiness.go, members.go (services and members), probeports.go,
+// annotations.go, names.go. The controller's side: controller.go (the
+// rebuild loop), cluster.go (a member cluster's watchers), policywatch.go
+// and policystatus.go (the policy objects and their status), events.go,
+// elector.go.
 //
 // Leader election is separate: NewElector(ElectorConfig{...}).Run(ctx)
 // campaigns for a coordination.k8s.io Lease in the policy cluster and
@@ -126,14 +138,37 @@
 // GlobalPolicy and HostPolicy (gslb.meridian.io/v1alpha1, cluster-scoped,
 // in the policy cluster) are read with dynamic informers and converted
 // with runtime.DefaultUnstructuredConverter (unknown fields are an
-// error), then validated (policy.go). A rejected policy gets Accepted=False,
-// reason Invalid, the problems in the message and observedGeneration; its
-// last accepted version (of this process) keeps applying, and the message
-// says so. An accepted one gets Accepted=True, reason Valid (warnings such
-// as an unknown cluster in the message); a GlobalPolicy whose objects are
-// all taken by one that sorts first gets reason Conflict. status.services
-// counts the FQDNs a GlobalPolicy builds. Status is written with
-// UpdateStatus, only when it changes.
+// error), then validated. The rules are gslb's, the same the config file
+// and every follower apply (gslb.State.Validate, gslb.HealthCheck.Validate),
+// on the policy laid over the config's defaults, then again on every
+// service the policy shapes (the GlobalPolicy, annotations, HostPolicy and
+// the members' port together): a policy whose check cannot be probed there
+// is rejected, the last policy that sets check fields for that service
+// being answerable (blame.go). Problems name the spec field
+// (spec.healthCheck.expectStatus[1], spec.topology[0].sites[0]).
+//
+// A rejected policy gets Accepted=False, reason Invalid, the problems in
+// the message and observedGeneration; its last accepted version keeps
+// applying, and the message says so. An accepted one gets Accepted=True,
+// reason Valid (warnings such as an unknown cluster in the message); a
+// GlobalPolicy whose objects are all taken by one that sorts first gets
+// reason Conflict. status.services counts the FQDNs a GlobalPolicy
+// builds; status.lastAccepted holds the version that applies
+// ({generation, spec}), so that a new leader, which accepted nothing
+// itself, applies it too (this process's own version wins when it has
+// one). Status is written with UpdateStatus, only when it changes, and
+// only while WriteStatus allows.
+//
+// # Events
+//
+// With Config.EventNamespace set, the Controller writes core/v1 Events
+// (client-go's tools/record), only while WriteStatus allows: Accepted and
+// Rejected when a policy's Accepted condition changes (the message names
+// the field), ClusterStale and ClusterFresh when a member cluster changes
+// (regarding the Pod Config.EventPod). All go to EventNamespace, the
+// pod's: the apiserver files an Event about a cluster-scoped object only
+// in "default" unless its involvedObject names the Event's namespace, so
+// a policy's Events carry EventNamespace there.
 //
 // Precedence, field by field: the base policy (Config.DefaultPolicy,
 // Config.DefaultHealthCheck), then the GlobalPolicy that governs the FQDN
@@ -146,7 +181,9 @@
 // becomes the member's ProbeAddress; its thirdPartyMembers are added, and
 // make a service even when no object exposes the FQDN.
 //
-// Health checks: the template's port when set (a health-port annotation
+// Health checks: a policy's healthCheck is a template over the check
+// underneath; one that changes the kind drops the inherited fields the
+// new kind ignores. The port: the template's port when set (a health-port annotation
 // still wins for its member), else the first member's port (the
 // annotation, the Service port or listener port, else 443 for https checks
 // and TLSRoutes, 80 otherwise); members on another port get ProbePort.
@@ -172,5 +209,6 @@
 // never replace the old ones and it stays stale (the error is in Status):
 // grant every kind the cluster serves. In the policy cluster:
 // get/list/watch on globalpolicies and hostpolicies, update on their
-// status, and get/create/update on the Lease.
+// status, get/create/update on the Lease, and create/patch on events in
+// EventNamespace.
 package kube

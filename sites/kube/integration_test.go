@@ -138,18 +138,11 @@ func must[T any](t *testing.T) func(T, error) T {
 	}
 }
 
-// crdFiles are Meridian's CRDs: the chart's when they exist, else the
-// stand-ins in testdata.
-func crdFiles(t *testing.T) []string {
+// crdFiles are Meridian's CRDs, as the chart ships them.
+func crdFiles() []string {
 	var out []string
 	for _, name := range []string{"gslb.meridian.io_globalpolicies.yaml", "gslb.meridian.io_hostpolicies.yaml"} {
-		chart := filepath.Join("..", "..", "deploy", "helm", "meridian", "crds", name)
-		if _, err := os.Stat(chart); err == nil {
-			out = append(out, chart)
-		} else {
-			t.Logf("%s not found: using testdata/crds/%s", chart, name)
-			out = append(out, filepath.Join("testdata", "crds", name))
-		}
+		out = append(out, filepath.Join("..", "..", "deploy", "helm", "meridian", "crds", name))
 	}
 	return out
 }
@@ -209,7 +202,7 @@ func TestIntegration(t *testing.T) {
 	var gwErr, crdErr error
 	wg.Go(func() { gwErr = env.InstallGatewayAPICRDs(ctx, "east", "west") })
 	wg.Go(func() {
-		if crdErr = env.Apply(ctx, "east", crdFiles(t)...); crdErr == nil {
+		if crdErr = env.Apply(ctx, "east", crdFiles()...); crdErr == nil {
 			_, crdErr = env.Kubectl(ctx, "east", "wait", "--for=condition=Established", "--timeout=60s", "crd/globalpolicies.gslb.meridian.io", "crd/hostpolicies.gslb.meridian.io")
 		}
 	})
@@ -222,7 +215,7 @@ func TestIntegration(t *testing.T) {
 	cl := map[string]*clients{}
 	for _, name := range []string{"east", "west", "south"} {
 		cl[name] = clientsFor(t, env.Kubeconfig, name)
-		for _, ns := range []string{"shop", "infra"} {
+		for _, ns := range []string{"shop", "infra", eventNamespace} {
 			must[*corev1.Namespace](t)(cl[name].core.Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}))
 		}
 	}
@@ -244,6 +237,8 @@ func TestIntegration(t *testing.T) {
 		Sites:            []string{"east", "west", "south", "dc1"},
 		DefaultPolicy:    basePolicy(),
 		OnBuild:          got.add,
+		EventNamespace:   eventNamespace,
+		EventPod:         "meridian-0",
 		// A quiet period longer than the apiserver's stalls under a
 		// loaded CI machine, so that the burst below stays one burst.
 		Debounce:          700 * time.Millisecond,
@@ -444,6 +439,27 @@ spec:
 		if !slicesEqualServices(before, after) {
 			t.Errorf("services changed: before %v after %v", describe(before), describe(after))
 		}
+		// the version that applies is in the status, for the next leader
+		last, err := env.Kubectl(ctx, "east", "get", "globalpolicy", "shop", "-o", `jsonpath={.status.lastAccepted.generation}/{.status.lastAccepted.spec.strategy}`)
+		if err != nil || last != "1/weighted" {
+			t.Errorf("status.lastAccepted = %q (%v), want 1/weighted", last, err)
+		}
+		t.Run("a new leader applies the last accepted version from the status", func(t *testing.T) {
+			fresh := newBuilds()
+			ctl3 := startController(t, ctx, Config{
+				Kubeconfig: env.Kubeconfig, Clusters: []ClusterConfig{{Context: "east"}, {Context: "west"}},
+				PolicyKubeconfig: env.Kubeconfig, PolicyContext: "east",
+				Zones: []string{"gslb.test."}, Sites: []string{"east", "west", "south", "dc1"},
+				DefaultPolicy: basePolicy(), OnBuild: fresh.add, WriteStatus: func() bool { return false },
+			})
+			b := fresh.wait(t, "app weighted by the status's version", func(b Build) bool { return service(b, "app.gslb.test.") != nil })
+			if s := service(b, "app.gslb.test."); s.Policy.Strategy != gslb.StrategyWeighted || s.Members[0].Weight != 3 {
+				t.Errorf("a new leader does not apply the last accepted version: %v", describe(b))
+			}
+			ctl3()
+		})
+		waitEvent(t, ctx, cl["east"], "Rejected", "shop", "spec.selector.objectSelector")
+		waitEvent(t, ctx, cl["east"], "Accepted", "shop", "generation 1")
 		// fixed: accepted again, with the new strategy
 		if err := env.ApplyManifest(ctx, "east", policy("roundrobin", "shop")); err != nil {
 			t.Fatal(err)
@@ -494,7 +510,9 @@ spec:
 		if err := env.StartCluster("south"); err != nil {
 			t.Fatal(err)
 		}
+		waitEvent(t, ctx, cl["east"], "ClusterStale", "meridian-0", "member cluster south (site south) is stale")
 		b = got.wait(t, "south fresh", func(b Build) bool { return len(b.Stale) == 0 })
+		waitEvent(t, ctx, cl["east"], "ClusterFresh", "meridian-0", "member cluster south (site south) is fresh again")
 		if ids := memberIDs(b, "v6.gslb.test."); !slices.Equal(ids, []string{"south/2001:db8::1"}) {
 			t.Errorf("south's member after recovery: %v", ids)
 		}
@@ -690,6 +708,49 @@ spec:
 		testElection(t, ctx, cl["east"].rc)
 	})
 	t.Logf("total %v", time.Since(begin).Round(time.Millisecond))
+}
+
+// eventNamespace is where the test's Controller files its Events (the
+// pod's namespace in a deployment).
+const eventNamespace = "meridian-system"
+
+// waitEvent waits for an Event in eventNamespace with this reason, about
+// the named object, whose message contains msg.
+func waitEvent(t *testing.T, ctx context.Context, c *clients, reason, object, msg string) {
+	t.Helper()
+	var seen []string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		l, err := c.core.Events(eventNamespace).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + object})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen = seen[:0]
+		for _, e := range l.Items {
+			seen = append(seen, e.Reason+": "+e.Message)
+			if e.Reason == reason && strings.Contains(e.Message, msg) && e.Source.Component == "meridian" {
+				return
+			}
+		}
+	}
+	t.Errorf("no Event %s about %s in %s saying %q; seen:\n%s", reason, object, eventNamespace, msg, strings.Join(seen, "\n"))
+}
+
+// startController runs a Controller until the returned stop is called
+// (or the test ends).
+func startController(t *testing.T, ctx context.Context, cfg Config) (stop func()) {
+	t.Helper()
+	cfg.Logger = discardLogger()
+	ctl, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = ctl.Run(runCtx) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop
 }
 
 // eventually polls ok for up to 10 s.

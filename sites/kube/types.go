@@ -111,20 +111,47 @@ type ThirdPartyMember struct {
 	Weight       *int64   `json:"weight,omitempty"`
 	Priority     *int64   `json:"priority,omitempty"`
 	ProbeAddress string   `json:"probeAddress,omitempty"`
+	// ProbePort replaces the check's port for this member (a port
+	// mapping behind NAT), as a file member's probe_port.
+	ProbePort *int64 `json:"probePort,omitempty"`
 }
 
 // PolicyFields are shared by GlobalPolicy and HostPolicy; a set field
-// overrides the policy underneath.
+// overrides the policy underneath. They are the keys of the config
+// file's services[].policy (camelCase here) plus the health check and
+// hostnameVIPs.
 type PolicyFields struct {
-	Strategy     string            `json:"strategy,omitempty"`
-	TTL          *int64            `json:"ttl,omitempty"`
-	DegradedTTL  *int64            `json:"degradedTTL,omitempty"`
-	MinUp        *int64            `json:"minUp,omitempty"`
-	Answers      *int64            `json:"answers,omitempty"`
-	HealthCheck  *HealthCheckSpec  `json:"healthCheck,omitempty"`
-	Persistence  *PersistenceSpec  `json:"persistence,omitempty"`
-	DownResponse *DownResponseSpec `json:"downResponse,omitempty"`
-	HostnameVIPs string            `json:"hostnameVIPs,omitempty"`
+	Strategy    string `json:"strategy,omitempty"`
+	TTL         *int64 `json:"ttl,omitempty"`
+	DegradedTTL *int64 `json:"degradedTTL,omitempty"`
+	MinUp       *int64 `json:"minUp,omitempty"`
+	Answers     *int64 `json:"answers,omitempty"`
+	// GeoTieKm is the geo tie band in whole km (the file's geo_tie_km;
+	// Kubernetes API conventions avoid floats); 0 means the default.
+	GeoTieKm *int64 `json:"geoTieKm,omitempty"`
+	// Topology replaces the rules underneath as a whole (a list).
+	Topology     []TopologyRuleSpec `json:"topology,omitempty"`
+	HashMask     *MaskSpec          `json:"hashMask,omitempty"`
+	HealthCheck  *HealthCheckSpec   `json:"healthCheck,omitempty"`
+	Persistence  *PersistenceSpec   `json:"persistence,omitempty"`
+	DownResponse *DownResponseSpec  `json:"downResponse,omitempty"`
+	HostnameVIPs string             `json:"hostnameVIPs,omitempty"`
+}
+
+// TopologyRuleSpec maps clients (by network, country or continent) to an
+// ordered list of sites, as a file's policy.topology rule.
+type TopologyRuleSpec struct {
+	CIDRs      []string `json:"cidrs,omitempty"`
+	Countries  []string `json:"countries,omitempty"`
+	Continents []string `json:"continents,omitempty"`
+	Sites      []string `json:"sites"`
+}
+
+// MaskSpec is a client-subnet mask per family; a field left out keeps the
+// mask underneath.
+type MaskSpec struct {
+	IPv4 *int64 `json:"ipv4,omitempty"`
+	IPv6 *int64 `json:"ipv6,omitempty"`
 }
 
 // HealthCheckSpec is a health check template; set fields override the
@@ -139,10 +166,16 @@ type HealthCheckSpec struct {
 	BodyContains  string   `json:"bodyContains,omitempty"`
 	ExpectStatus  []string `json:"expectStatus,omitempty"`
 	TLSSkipVerify *bool    `json:"tlsSkipVerify,omitempty"`
-	Interval      string   `json:"interval,omitempty"`
-	Timeout       string   `json:"timeout,omitempty"`
-	Rise          *int64   `json:"rise,omitempty"`
-	Fall          *int64   `json:"fall,omitempty"`
+	// CAPEM is the PEM text of the CA certificates that sign the
+	// members' certificates (https), as the file's ca_file holds them.
+	CAPEM    string `json:"caPEM,omitempty"`
+	Interval string `json:"interval,omitempty"`
+	Timeout  string `json:"timeout,omitempty"`
+	Rise     *int64 `json:"rise,omitempty"`
+	Fall     *int64 `json:"fall,omitempty"`
+	// Jitter is a percentage ("10%"), a fraction ("0.1"), a duration
+	// ("250ms") or "0".
+	Jitter string `json:"jitter,omitempty"`
 }
 
 // PersistenceSpec turns site persistence on or off.
@@ -174,20 +207,25 @@ func (k PolicyKey) String() string { return k.Kind + "/" + k.Name }
 
 // GlobalPolicy is one GlobalPolicy object as the build sees it.
 // DecodeErr, when not empty, says why the object could not be read into
-// Spec (the policy is then invalid).
+// Spec (the policy is then invalid). LastAccepted is what the object's
+// status.lastAccepted holds (nil: nothing, or unreadable): the version a
+// leader wrote, which applies while the spec is rejected and this process
+// has accepted nothing of the policy itself (it just took over).
 type GlobalPolicy struct {
-	Name       string
-	Generation int64
-	Spec       GlobalPolicySpec
-	DecodeErr  string
+	Name         string
+	Generation   int64
+	Spec         GlobalPolicySpec
+	DecodeErr    string
+	LastAccepted *AcceptedSpec
 }
 
 // HostPolicy is one HostPolicy object as the build sees it.
 type HostPolicy struct {
-	Name       string
-	Generation int64
-	Spec       HostPolicySpec
-	DecodeErr  string
+	Name         string
+	Generation   int64
+	Spec         HostPolicySpec
+	DecodeErr    string
+	LastAccepted *AcceptedSpec
 }
 
 // AcceptedSpec is the last version of a policy that passed validation; it
@@ -208,4 +246,8 @@ type PolicyStatus struct {
 	// Services is how many FQDNs the policy builds (GlobalPolicy) or
 	// overrides (HostPolicy, 0 or 1).
 	Services int
+	// LastAccepted is the version that applies (the spec itself when it
+	// is accepted, else the last accepted one), written to
+	// status.lastAccepted; nil: none.
+	LastAccepted *AcceptedSpec
 }

@@ -89,6 +89,7 @@ func TestOnAPIServer(t *testing.T) {
 			{"delete leases.coordination.k8s.io/" + lease + " -n " + namespace, false},
 			{"create leases.coordination.k8s.io -n default", false},
 			{"create events -n " + namespace, true},
+			{"patch events -n " + namespace, true}, // client-go's recorder patches a repeated Event
 			{"patch events.events.k8s.io -n " + namespace, true},
 			{"create events -n default", false},
 			{"get secrets -n " + namespace, false},
@@ -286,6 +287,13 @@ func testPolicies(t *testing.T, kubectl func(...string) (string, error), kubectl
 		{"selector expressions", gpol("v5", "selector:\n  objectSelector:\n    matchExpressions:\n    - {key: gslb, operator: Exists}\n    - {key: tier, operator: NotIn, values: [dev]}\n  namespaces: [shop, web]\n  kinds: [Ingress, TLSRoute, GRPCRoute]\n")},
 		{"third-party member by hostname", hpol("h1", "fqdn: b.gslb.example.com\nthirdPartyMembers:\n- {site: us-east, hostname: lb.example.net., weight: 65535, priority: 1000}\n")},
 		{"public addresses", hpol("h2", "fqdn: c.gslb.example.com\nsites:\n- {cluster: eu-west, publicAddresses: [\"2001:db8::80\", 198.51.100.80]}\n")},
+		{"topology rules, hash mask, geo tie band", gpol("v6", "strategy: topology\ngeoTieKm: 250\nhashMask: {ipv4: 16, ipv6: 48}\ntopology:\n"+
+			"- {cidrs: [10.0.0.0/8, \"2001:db8::/32\"], sites: [eu-west]}\n- {countries: [ie, GB], continents: [EU, as], sites: [eu-west, us-east]}\n")},
+		{"https check with a CA and jitter", gpol("v7", "healthCheck:\n  kind: https\n  sni: app.example.com\n  jitter: 10%\n  caPEM: |\n    -----BEGIN CERTIFICATE-----\n    MIIB\n    -----END CERTIFICATE-----\n")},
+		{"jitter forms", gpol("v8", "healthCheck: {kind: tcp, jitter: 250ms}\n")},
+		{"jitter fraction", gpol("v9", "healthCheck: {jitter: \"0.1\"}\n")},
+		{"http fields without a kind (inherited)", gpol("v10", "healthCheck: {path: /healthz, expectStatus: [\"200\"]}\n")},
+		{"third-party member probe port", hpol("h3", "fqdn: d.gslb.example.com\nthirdPartyMembers:\n- {site: us-east, addresses: [192.0.2.1], probeAddress: 10.0.0.1, probePort: 8443}\n")},
 	}
 	for _, tc := range valid {
 		if out, err := kubectlIn(tc.doc, "create", "--dry-run=server", "-f", "-"); err != nil {
@@ -368,6 +376,34 @@ func testPolicies(t *testing.T, kubectl func(...string) (string, error), kubectl
 			"spec.thirdPartyMembers[0].probeAddress: Invalid value: \"nope\": must be an IP address"},
 		{"public address not an IP", hpol("x", "fqdn: a.example.com\nsites: [{cluster: a, publicAddresses: [\"10.0.0.0/8\"]}]\n"),
 			"spec.sites[0].publicAddresses[0]: Invalid value: \"10.0.0.0/8\": must be an IP address"},
+		{"topology rule without clients", gpol("x", "topology: [{sites: [a]}]\n"),
+			"spec.topology[0]: Invalid value: a topology rule needs cidrs, countries or continents"},
+		{"topology rule without sites", gpol("x", "topology: [{countries: [IE]}]\n"),
+			"spec.topology[0].sites: Required value"},
+		{"topology CIDR with host bits", gpol("x", "topology: [{cidrs: [10.1.2.3/8], sites: [a]}]\n"),
+			"spec.topology[0].cidrs[0]: Invalid value: \"10.1.2.3/8\": must be a CIDR prefix without host bits"},
+		{"topology CIDR that is an address", gpol("x", "topology: [{cidrs: [10.0.0.1], sites: [a]}]\n"),
+			"must be a CIDR prefix without host bits"},
+		{"unknown continent", gpol("x", "topology: [{continents: [XX], sites: [a]}]\n"),
+			`spec.topology[0].continents[0]: Unsupported value: "XX"`},
+		{"country of three letters", gpol("x", "topology: [{countries: [IRL], sites: [a]}]\n"),
+			`spec.topology[0].countries[0]: Invalid value: "IRL"`},
+		{"negative geo tie band", gpol("x", "geoTieKm: -1\n"),
+			"spec.geoTieKm: Invalid value: -1"},
+		{"hash mask ipv6 129", hpol("x", "fqdn: a.example.com\nhashMask: {ipv6: 129}\n"),
+			"spec.hashMask.ipv6: Invalid value: 129"},
+		{"path on a tcp check", gpol("x", "healthCheck: {kind: tcp, path: /healthz}\n"),
+			"path, method, host, expectStatus and bodyContains are only for http and https checks"},
+		{"sni on an http check", gpol("x", "healthCheck: {kind: http, sni: app.example.com}\n"),
+			"sni, tlsSkipVerify and caPEM are only for https checks"},
+		{"tlsSkipVerify with a CA", gpol("x", "healthCheck: {kind: https, tlsSkipVerify: true, caPEM: \"-----BEGIN CERTIFICATE-----\"}\n"),
+			"tlsSkipVerify conflicts with caPEM"},
+		{"caPEM that is no PEM", gpol("x", "healthCheck: {kind: https, caPEM: /etc/ssl/ca.pem}\n"),
+			"caPEM must hold PEM certificates"},
+		{"bad jitter", gpol("x", "healthCheck: {jitter: lots}\n"),
+			`spec.healthCheck.jitter: Invalid value: "lots"`},
+		{"third-party probe port 0", hpol("x", "fqdn: a.example.com\nthirdPartyMembers: [{site: s, addresses: [192.0.2.1], probePort: 0}]\n"),
+			"spec.thirdPartyMembers[0].probePort: Invalid value: 0"},
 	}
 	for _, tc := range invalid {
 		out, err := kubectlIn(tc.doc, "create", "--dry-run=server", "-f", "-")
@@ -403,6 +439,18 @@ func testPolicies(t *testing.T, kubectl func(...string) (string, error), kubectl
 	hstatus := fmt.Sprintf(`{"status":{"observedGeneration":1,"conditions":[{"type":"Accepted","status":"False","reason":"Invalid","message":"unknown site moon","lastTransitionTime":%q}]}}`, now)
 	if _, err := kubectl("patch", "hpol", "shop.gslb.example.com", "--subresource=status", "--type=merge", "-p", hstatus); err != nil {
 		t.Fatal(err)
+	}
+	// status.lastAccepted keeps the accepted spec as it was, whatever its
+	// fields (a later schema may have dropped some)
+	lastAccepted := `{"status":{"lastAccepted":{"generation":1,"spec":{"strategy":"weighted","ttl":20,"topology":[{"countries":["IE"],"sites":["eu-west"]}]}}}}`
+	if _, err := kubectl("patch", "gpol", "shop", "--subresource=status", "--type=merge", "-p", lastAccepted); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := kubectl("get", "gpol", "shop", "-o", "jsonpath={.status.lastAccepted.generation}/{.status.lastAccepted.spec.topology[0].sites[0]}"); err != nil || out != "1/eu-west" {
+		t.Errorf("status.lastAccepted read back as %q (%v), want 1/eu-west", out, err)
+	}
+	if _, err := kubectl("patch", "gpol", "shop", "--subresource=status", "--type=merge", "-p", `{"status":{"lastAccepted":{"generation":0}}}`); err == nil {
+		t.Errorf("status.lastAccepted with generation 0 was accepted")
 	}
 	// a status that breaks the schema is refused too
 	if _, err := kubectl("patch", "gpol", "shop", "--subresource=status", "--type=merge", "-p", `{"status":{"conditions":[{"type":"Accepted","status":"Maybe"}]}}`); err == nil {

@@ -330,6 +330,18 @@ func checkPod(t *testing.T, d object, wantVolumes []string) {
 			t.Errorf("pod %v = %#v, want %#v", c.steps, got, c.want)
 		}
 	}
+	// The pod's name and namespace reach the process: its Kubernetes
+	// Events are filed in its own namespace (the Role covers no other)
+	// and cluster Events regard its Pod.
+	env := map[string]any{}
+	for _, e := range asList(path(pod, "containers", 0, "env")) {
+		env[fmt.Sprint(path(e, "name"))] = path(e, "valueFrom", "fieldRef", "fieldPath")
+	}
+	for name, field := range map[string]string{"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"} {
+		if env[name] != field {
+			t.Errorf("env %s from %v, want the downward API's %s", name, env[name], field)
+		}
+	}
 	ports := map[string]string{}
 	for _, p := range asList(path(pod, "containers", 0, "ports")) {
 		ports[fmt.Sprint(path(p, "name"))] = fmt.Sprintf("%v/%v", path(p, "containerPort"), path(p, "protocol"))

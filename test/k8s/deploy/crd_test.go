@@ -11,8 +11,8 @@ import (
 // issue #4): the same schema in both CRDs, except that HostPolicy has no
 // defaults (a field it sets overrides; one it leaves out inherits).
 var sharedSpecFields = []string{
-	"strategy", "ttl", "degradedTTL", "minUp", "answers", "healthCheck",
-	"persistence", "downResponse", "hostnameVIPs",
+	"strategy", "ttl", "degradedTTL", "minUp", "answers", "geoTieKm", "topology",
+	"hashMask", "healthCheck", "persistence", "downResponse", "hostnameVIPs",
 }
 
 func crdFile(t *testing.T, plural string) object {

@@ -83,7 +83,7 @@ The schema checks types; this checks what depends on several values.
 {{- define "meridian.validate" -}}
 {{- $v := .Values -}}
 {{- $cfg := $v.config | default dict -}}
-{{- $owned := list "dns.listen" "http.listen" "gossip.role" "gossip.site" "gossip.listen" "gossip.join" "gossip.key_file" "gossip.insecure" "gossip.state_file" "kubernetes.kubeconfig" "kubernetes.clusters" "kubernetes.policy_context" "kubernetes.leader_election" "admin.token_file" "admin.token" -}}
+{{- $owned := list "dns.listen" "http.listen" "gossip.role" "gossip.site" "gossip.listen" "gossip.join" "gossip.key_file" "gossip.insecure" "gossip.state_file" "kubernetes.kubeconfig" "kubernetes.clusters" "kubernetes.policy_context" "kubernetes.leader_election" "kubernetes.events_namespace" "admin.token_file" "admin.token" -}}
 {{- range $path := $owned -}}
 {{- $parts := splitList "." $path -}}
 {{- $section := index $cfg (first $parts) -}}
@@ -182,7 +182,8 @@ them in .Values.config, so nothing is silently dropped).
 {{- $k := dict
       "kubeconfig" (printf "%s/%s" $paths.kubeconfig $v.kubernetes.memberKubeconfig.key)
       "clusters" $clusters
-      "leader_election" (dict "lease_name" (include "meridian.leaseName" .) "lease_namespace" .Release.Namespace) -}}
+      "leader_election" (dict "lease_name" (include "meridian.leaseName" .) "lease_namespace" .Release.Namespace)
+      "events_namespace" .Release.Namespace -}}
 {{- if $v.kubernetes.policyContext -}}
 {{- $_ := set $k "policy_context" $v.kubernetes.policyContext -}}
 {{- end -}}

@@ -4,11 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -19,31 +16,15 @@ import (
 
 // policyContext is what semantic validation checks a policy against.
 type policyContext struct {
-	zones    []string        // canonical
-	sites    map[string]bool // every known site: the configured ones and the clusters'
-	clusters map[string]bool // member cluster names
-	base     gslb.Policy
+	zones     []string        // canonical
+	sites     map[string]bool // every known site: the configured ones and the clusters'
+	clusters  map[string]bool // member cluster names
+	base      gslb.Policy
+	baseCheck *gslb.HealthCheck // the config's default check, or nil
 }
 
-// compiledFields are the shared policy fields, validated and converted.
-type compiledFields struct {
-	strategy     gslb.Strategy
-	ttl          *uint32
-	degradedTTL  *uint32
-	minUp        *int
-	answers      *int
-	hc           *compiledHealthCheck
-	persistence  *PersistenceSpec
-	down         *gslb.DownResponse
-	hostnameVIPs string
-}
-
-type compiledHealthCheck struct {
-	spec     HealthCheckSpec
-	interval time.Duration
-	timeout  time.Duration
-}
-
+// siteOverride is a policy's weight, priority and NAT addresses for the
+// members of one cluster.
 type siteOverride struct {
 	weight   *uint32
 	priority *int
@@ -89,6 +70,7 @@ func (p problems) err() error {
 	return errors.New(strings.Join(p, "; "))
 }
 
+// compileGlobal validates and converts a GlobalPolicy.
 func compileGlobal(name string, gen int64, s *GlobalPolicySpec, pc *policyContext) (*compiledGlobal, error) {
 	var errs problems
 	c := &compiledGlobal{name: name, generation: gen}
@@ -150,6 +132,7 @@ func compileGlobal(name string, gen int64, s *GlobalPolicySpec, pc *policyContex
 	return c, nil
 }
 
+// compileHost validates and converts a HostPolicy.
 func compileHost(name string, gen int64, s *HostPolicySpec, pc *policyContext) (*compiledHost, error) {
 	var errs problems
 	c := &compiledHost{name: name, generation: gen}
@@ -174,7 +157,7 @@ func compileHost(name string, gen int64, s *HostPolicySpec, pc *policyContext) (
 		c.sites[st.Cluster] = o
 	}
 	c.fields = compileFields(&s.PolicyFields, pc, &errs)
-	probeOK := c.fields.hc == nil || c.fields.hc.spec.Kind != "none"
+	probeOK := c.fields.probes()
 	for i, tp := range s.ThirdPartyMembers {
 		p := fmt.Sprintf("spec.thirdPartyMembers[%d]", i)
 		m := gslb.Member{Site: tp.Site, Weight: gslb.DefaultWeight}
@@ -208,9 +191,8 @@ func compileHost(name string, gen int64, s *HostPolicySpec, pc *policyContext) (
 		slices.SortFunc(m.Addresses, netip.Addr.Compare)
 		m.Addresses = slices.Compact(m.Addresses)
 		if tp.Weight != nil {
-			w, ok := rangeCheck(p+".weight", *tp.Weight, 0, 65535, &errs)
+			w, _ := rangeCheck(p+".weight", *tp.Weight, 0, 65535, &errs)
 			m.Weight = uint32(w)
-			_ = ok
 		}
 		if tp.Priority != nil {
 			pr, _ := rangeCheck(p+".priority", *tp.Priority, 0, 1000, &errs)
@@ -229,6 +211,13 @@ func compileHost(name string, gen int64, s *HostPolicySpec, pc *policyContext) (
 				m.ProbeAddress = ip.Unmap()
 			}
 		}
+		if tp.ProbePort != nil {
+			if v, ok := rangeCheck(p+".probePort", *tp.ProbePort, 1, 65535, &errs); ok && !probeOK {
+				errs.add(p+".probePort", "the health check is kind none: nothing is probed")
+			} else if ok {
+				m.ProbePort = uint16(v)
+			}
+		}
 		for _, o := range c.thirdParty {
 			if o.ID() == m.ID() && (len(m.Addresses) > 0 || m.Hostname != "") {
 				errs.add(p, "duplicate member %s", m.ID())
@@ -242,6 +231,7 @@ func compileHost(name string, gen int64, s *HostPolicySpec, pc *policyContext) (
 	return c, nil
 }
 
+// compileSite reads one entry of spec.sites.
 func compileSite(p, cluster string, weight, priority *int64, public []string, pc *policyContext, errs *problems, warnings *[]string) siteOverride {
 	var o siteOverride
 	if cluster == "" {
@@ -274,244 +264,15 @@ func compileSite(p, cluster string, weight, priority *int64, public []string, pc
 	return o
 }
 
+// rangeCheck checks a number the CRD schema also bounds: an object
+// written before a schema change, or through a server without it, still
+// gets a clear error.
 func rangeCheck(path string, v, lo, hi int64, errs *problems) (int64, bool) {
 	if v < lo || v > hi {
 		errs.add(path, "must be between %d and %d, got %d", lo, hi, v)
 		return 0, false
 	}
 	return v, true
-}
-
-var (
-	methodRE = regexp.MustCompile(`^[A-Z]+$`)
-	statusRE = regexp.MustCompile(`^([1-5][0-9][0-9])(?:-([1-5][0-9][0-9]))?$`)
-)
-
-func compileFields(f *PolicyFields, pc *policyContext, errs *problems) compiledFields {
-	var c compiledFields
-	if f.Strategy != "" {
-		st := gslb.Strategy(f.Strategy)
-		switch {
-		case !slices.Contains(gslb.Strategies, st):
-			errs.add("spec.strategy", "unknown strategy %q (want one of %v)", f.Strategy, gslb.Strategies)
-		case st == gslb.StrategyTopology && len(pc.base.Topology) == 0:
-			errs.add("spec.strategy", "strategy topology needs topology rules, and the base configuration has none")
-		default:
-			c.strategy = st
-		}
-	}
-	if f.TTL != nil {
-		if v, ok := rangeCheck("spec.ttl", *f.TTL, 1, 86400, errs); ok {
-			u := uint32(v)
-			c.ttl = &u
-		}
-	}
-	if f.DegradedTTL != nil {
-		if v, ok := rangeCheck("spec.degradedTTL", *f.DegradedTTL, 0, 86400, errs); ok {
-			u := uint32(v)
-			c.degradedTTL = &u
-		}
-	}
-	if f.MinUp != nil {
-		if v, ok := rangeCheck("spec.minUp", *f.MinUp, 0, 1000, errs); ok {
-			i := int(v)
-			if i == 0 {
-				i = gslb.DefaultMinUp
-			}
-			c.minUp = &i
-		}
-	}
-	if f.Answers != nil {
-		if v, ok := rangeCheck("spec.answers", *f.Answers, 0, gslb.MaxAddrs, errs); ok {
-			i := int(v)
-			c.answers = &i
-		}
-	}
-	if h := f.HealthCheck; h != nil {
-		c.hc = compileHealthCheck(h, errs)
-	}
-	if p := f.Persistence; p != nil {
-		if p.IPv4Mask != nil {
-			rangeCheck("spec.persistence.ipv4Mask", *p.IPv4Mask, 0, 32, errs)
-		}
-		if p.IPv6Mask != nil {
-			rangeCheck("spec.persistence.ipv6Mask", *p.IPv6Mask, 0, 128, errs)
-		}
-		c.persistence = p
-	}
-	if d := f.DownResponse; d != nil {
-		dr := &gslb.DownResponse{Type: gslb.DownType(d.Type)}
-		switch dr.Type {
-		case gslb.DownNone, gslb.DownAll:
-			if len(d.Addresses) > 0 {
-				errs.add("spec.downResponse.addresses", "addresses are only used with type fallback")
-			}
-		case gslb.DownFallback:
-			if len(d.Addresses) == 0 {
-				errs.add("spec.downResponse.addresses", "type fallback needs at least one address")
-			}
-		default:
-			errs.add("spec.downResponse.type", "unknown down response %q (want none, all or fallback)", d.Type)
-		}
-		for i, a := range d.Addresses {
-			ip, err := netip.ParseAddr(a)
-			if err != nil || ip.Zone() != "" {
-				errs.add(fmt.Sprintf("spec.downResponse.addresses[%d]", i), "%q is not an IP address", a)
-				continue
-			}
-			dr.Addresses = append(dr.Addresses, ip.Unmap())
-		}
-		c.down = dr
-	}
-	switch f.HostnameVIPs {
-	case "", HostnameVIPsCNAME, HostnameVIPsResolve:
-		c.hostnameVIPs = f.HostnameVIPs
-	default:
-		errs.add("spec.hostnameVIPs", "unknown mode %q (want cname or resolve)", f.HostnameVIPs)
-	}
-	return c
-}
-
-func compileHealthCheck(h *HealthCheckSpec, errs *problems) *compiledHealthCheck {
-	c := &compiledHealthCheck{spec: *h}
-	const p = "spec.healthCheck"
-	if h.Kind != "" && !slices.Contains(gslb.HealthCheckKinds, h.Kind) {
-		errs.add(p+".kind", "unknown kind %q (want one of %v)", h.Kind, gslb.HealthCheckKinds)
-	}
-	if h.Port != nil {
-		rangeCheck(p+".port", *h.Port, 1, 65535, errs)
-	}
-	if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
-		errs.add(p+".path", "must start with /")
-	}
-	if h.Method != "" && !methodRE.MatchString(h.Method) {
-		errs.add(p+".method", "%q is not an HTTP method", h.Method)
-	}
-	for i, s := range h.ExpectStatus {
-		m := statusRE.FindStringSubmatch(s)
-		if m == nil {
-			errs.add(fmt.Sprintf("%s.expectStatus[%d]", p, i), "%q: want a code (200) or a range (200-399)", s)
-			continue
-		}
-		if m[2] != "" {
-			lo, _ := strconv.Atoi(m[1])
-			hi, _ := strconv.Atoi(m[2])
-			if lo > hi {
-				errs.add(fmt.Sprintf("%s.expectStatus[%d]", p, i), "%q: empty range", s)
-			}
-		}
-	}
-	var err error
-	if h.Interval != "" {
-		if c.interval, err = time.ParseDuration(h.Interval); err != nil || c.interval < 100*time.Millisecond || c.interval > time.Hour {
-			errs.add(p+".interval", "%q: want a duration between 100ms and 1h", h.Interval)
-		}
-	}
-	if h.Timeout != "" {
-		if c.timeout, err = time.ParseDuration(h.Timeout); err != nil || c.timeout < 10*time.Millisecond {
-			errs.add(p+".timeout", "%q: want a duration of at least 10ms", h.Timeout)
-		}
-	}
-	if c.interval > 0 && c.timeout > 0 && c.timeout >= c.interval {
-		errs.add(p+".timeout", "must be less than interval (%s >= %s)", h.Timeout, h.Interval)
-	}
-	if h.Rise != nil {
-		rangeCheck(p+".rise", *h.Rise, 1, 100, errs)
-	}
-	if h.Fall != nil {
-		rangeCheck(p+".fall", *h.Fall, 1, 100, errs)
-	}
-	return c
-}
-
-// applyPolicy overrides the set fields of p.
-func (c *compiledFields) applyPolicy(p *gslb.Policy) {
-	if c.strategy != "" {
-		p.Strategy = c.strategy
-	}
-	if c.ttl != nil {
-		p.TTL = *c.ttl
-	}
-	if c.degradedTTL != nil {
-		p.DegradedTTL = *c.degradedTTL
-	}
-	if c.minUp != nil {
-		p.MinUp = *c.minUp
-	}
-	if c.answers != nil {
-		p.Answers = *c.answers
-	}
-	if ps := c.persistence; ps != nil {
-		if ps.Enabled != nil {
-			p.Persistence.Enabled = *ps.Enabled
-		}
-		if ps.IPv4Mask != nil {
-			p.Persistence.Mask.IPv4 = int(*ps.IPv4Mask)
-		}
-		if ps.IPv6Mask != nil {
-			p.Persistence.Mask.IPv6 = int(*ps.IPv6Mask)
-		}
-	}
-	if c.down != nil {
-		p.Down = gslb.DownResponse{Type: c.down.Type, Addresses: slices.Clone(c.down.Addresses)}
-	}
-}
-
-// applyHealthCheck overlays the template on hc (nil: no check yet) and
-// returns the result, a new value.
-func (c *compiledFields) applyHealthCheck(hc *gslb.HealthCheck) *gslb.HealthCheck {
-	if c.hc == nil {
-		return hc
-	}
-	var out gslb.HealthCheck
-	if hc != nil {
-		out = *hc
-		out.ExpectStatus = slices.Clone(hc.ExpectStatus)
-	}
-	h := &c.hc.spec
-	if h.Kind != "" {
-		out.Kind = h.Kind
-	}
-	if out.Kind == "" {
-		out.Kind = "tcp"
-	}
-	if h.Port != nil {
-		out.Port = uint16(*h.Port)
-	}
-	if h.Path != "" {
-		out.Path = h.Path
-	}
-	if h.Method != "" {
-		out.Method = h.Method
-	}
-	if h.Host != "" {
-		out.Host = h.Host
-	}
-	if h.SNI != "" {
-		out.SNI = h.SNI
-	}
-	if h.BodyContains != "" {
-		out.BodyContains = h.BodyContains
-	}
-	if len(h.ExpectStatus) > 0 {
-		out.ExpectStatus = slices.Clone(h.ExpectStatus)
-	}
-	if h.TLSSkipVerify != nil {
-		out.TLSSkipVerify = *h.TLSSkipVerify
-	}
-	if c.hc.interval > 0 {
-		out.Interval = c.hc.interval
-	}
-	if c.hc.timeout > 0 {
-		out.Timeout = c.hc.timeout
-	}
-	if h.Rise != nil {
-		out.Rise = int(*h.Rise)
-	}
-	if h.Fall != nil {
-		out.Fall = int(*h.Fall)
-	}
-	return &out
 }
 
 // selects reports whether the policy takes an object.
@@ -535,39 +296,6 @@ func (c *compiledGlobal) selects(cluster, kind, namespace string, objLabels, nsL
 }
 
 // checkName checks a canonical DNS name: RFC 1035 lengths and host-name
-// characters (letters, digits, hyphen, underscore).
-func checkName(n string) error {
-	switch {
-	case n == "" || n == ".":
-		return errors.New("a host name is required")
-	case !strings.HasSuffix(n, "."):
-		return fmt.Errorf("%q is not fully qualified", n)
-	case len(n) > 254:
-		return fmt.Errorf("%q is longer than 253 characters", n)
-	}
-	for _, l := range strings.Split(strings.TrimSuffix(n, "."), ".") {
-		if l == "" || len(l) > 63 {
-			return fmt.Errorf("%q has an empty label or one longer than 63 characters", n)
-		}
-		for _, r := range l {
-			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '*') {
-				return fmt.Errorf("%q has a character that does not belong in a host name", n)
-			}
-		}
-	}
-	return nil
-}
-
-// zoneFor returns the longest configured zone that holds name, or "".
-func zoneFor(name string, zones []string) string {
-	best := ""
-	for _, z := range zones {
-		if gslb.InZone(name, z) && len(z) > len(best) {
-			best = z
-		}
-	}
-	return best
-}
 
 func (c *compiledGlobal) warningList() []string { return c.warnings }
 func (c *compiledHost) warningList() []string   { return c.warnings }

@@ -518,7 +518,7 @@ func TestPolicyValidation(t *testing.T) {
 		want string // substring of the error; "" = valid
 	}{
 		{GlobalPolicySpec{}, ""},
-		{GlobalPolicySpec{PolicyFields: PolicyFields{Strategy: "topology"}}, "strategy topology needs topology rules"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{Strategy: "topology"}}, "spec.strategy: strategy topology needs at least one rule"},
 		{GlobalPolicySpec{PolicyFields: PolicyFields{Strategy: "nearest"}}, "unknown strategy"},
 		{GlobalPolicySpec{PolicyFields: PolicyFields{TTL: i64(0)}}, "spec.ttl: must be between 1 and 86400"},
 		{GlobalPolicySpec{PolicyFields: PolicyFields{Answers: i64(16)}}, "spec.answers: must be between 0 and 8"},
@@ -530,16 +530,43 @@ func TestPolicyValidation(t *testing.T) {
 		{GlobalPolicySpec{Sites: []ClusterSite{{Cluster: "east"}, {Cluster: "east"}}}, "listed twice"},
 		{GlobalPolicySpec{Sites: []ClusterSite{{Cluster: "east", Priority: i64(1001)}}}, "spec.sites[0].priority"},
 		{GlobalPolicySpec{PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Kind: "icmp"}}}, "spec.healthCheck.kind"},
-		{GlobalPolicySpec{PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Interval: "1s", Timeout: "1s"}}}, "must be less than interval"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Interval: "1s", Timeout: "1s"}}}, "spec.healthCheck.timeout: must be less than interval"},
 		{GlobalPolicySpec{PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Interval: "soon"}}}, "spec.healthCheck.interval"},
-		{GlobalPolicySpec{PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{ExpectStatus: []string{"299-200"}}}}, "empty range"},
-		{GlobalPolicySpec{PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Path: "healthz"}}}, "must start with /"},
-		{GlobalPolicySpec{PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Method: "get"}}}, "not an HTTP method"},
-		{GlobalPolicySpec{PolicyFields: PolicyFields{Persistence: &PersistenceSpec{IPv4Mask: i64(33)}}}, "ipv4Mask"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Interval: "50ms"}}}, "spec.healthCheck.interval: must be >= 100ms"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Rise: i64(0), Fall: i64(101)}}}, "spec.healthCheck.fall: must be between 1 and 100"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Kind: "http", ExpectStatus: []string{"299-200"}}}}, "spec.healthCheck.expectStatus[0]"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Kind: "http", Path: "healthz"}}}, "spec.healthCheck.path: must start with /"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Kind: "http", Method: "GE T"}}}, "spec.healthCheck.method"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Kind: "http", Jitter: "lots"}}}, "spec.healthCheck.jitter"},
+		// what the old, separate limits let through
+		{GlobalPolicySpec{PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Kind: "tcp", Path: "/healthz"}}}, "spec.healthCheck.path: only for http and https checks"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Path: "/healthz"}}}, "spec.healthCheck.path: only for http and https checks"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Kind: "tcp", ExpectStatus: []string{"200"}, BodyContains: "ok"}}}, "spec.healthCheck.bodyContains: only for http"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Kind: "http", Host: "bad host!"}}}, "spec.healthCheck.host"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Kind: "http", SNI: "app.example"}}}, "spec.healthCheck.sni: only for https checks"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Kind: "http", TLSSkipVerify: ptr(true)}}}, "spec.healthCheck.tlsSkipVerify: only for https checks"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Kind: "https", CAPEM: "not a certificate"}}}, "spec.healthCheck.caPEM: no PEM certificate"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Kind: "https", SNI: "app.example", Host: "app.example:8443", Path: "/", Jitter: "0"}}}, ""},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{Persistence: &PersistenceSpec{IPv4Mask: i64(33)}}}, "spec.persistence.ipv4Mask: must be between 0 and 32"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{HashMask: &MaskSpec{IPv6: i64(129)}}}, "spec.hashMask.ipv6: must be between 0 and 128"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{HashMask: &MaskSpec{IPv4: i64(16), IPv6: i64(48)}, GeoTieKm: i64(250)}}, ""},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{GeoTieKm: i64(-1)}}, "spec.geoTieKm"},
 		{GlobalPolicySpec{PolicyFields: PolicyFields{DownResponse: &DownResponseSpec{Type: "fallback"}}}, "needs at least one address"},
-		{GlobalPolicySpec{PolicyFields: PolicyFields{DownResponse: &DownResponseSpec{Type: "fallback", Addresses: []string{"1.2.3"}}}}, "is not an IP address"},
-		{GlobalPolicySpec{PolicyFields: PolicyFields{DownResponse: &DownResponseSpec{Type: "all", Addresses: []string{"192.0.2.1"}}}}, "only used with type fallback"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{DownResponse: &DownResponseSpec{Type: "fallback", Addresses: []string{"1.2.3"}}}}, "spec.downResponse.addresses[0]: \"1.2.3\" is not an IP address"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{DownResponse: &DownResponseSpec{Type: "all", Addresses: []string{"192.0.2.1"}}}}, "spec.downResponse.addresses: addresses are only used with type \"fallback\""},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{DownResponse: &DownResponseSpec{Type: "sorry"}}}, "spec.downResponse.type"},
 		{GlobalPolicySpec{PolicyFields: PolicyFields{HostnameVIPs: "alias"}}, "spec.hostnameVIPs"},
+		// topology rules of the policy's own
+		{GlobalPolicySpec{PolicyFields: PolicyFields{Strategy: "topology", Topology: []TopologyRuleSpec{
+			{CIDRs: []string{"10.0.0.0/8", "2001:db8::/32"}, Sites: []string{"dc1"}},
+			{Countries: []string{"ie"}, Continents: []string{"EU"}, Sites: []string{"east", "dc1"}}}}}, ""},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{Topology: []TopologyRuleSpec{{CIDRs: []string{"10.0.0.0/33"}, Sites: []string{"dc1"}}}}}, "spec.topology[0].cidrs[0]"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{Topology: []TopologyRuleSpec{{CIDRs: []string{"10.1.2.3/8"}, Sites: []string{"dc1"}}}}}, "did you mean 10.0.0.0/8"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{Topology: []TopologyRuleSpec{{Countries: []string{"IE"}, Sites: []string{"moon"}}}}}, `spec.topology[0].sites[0]: unknown site "moon"`},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{Topology: []TopologyRuleSpec{{Sites: []string{"dc1"}}}}}, "spec.topology[0]: a rule needs cidrs, countries or continents"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{Topology: []TopologyRuleSpec{{Continents: []string{"XX"}, Sites: []string{"dc1"}}}}}, "spec.topology[0].continents[0]"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{Topology: []TopologyRuleSpec{{Countries: []string{"IRL"}, Sites: []string{"dc1"}}}}}, "spec.topology[0].countries[0]"},
+		{GlobalPolicySpec{PolicyFields: PolicyFields{Topology: []TopologyRuleSpec{{Countries: []string{"IE"}}}}}, "spec.topology[0].sites: a rule needs at least one site"},
 	}
 	for i, tt := range globals {
 		_, err := compileGlobal("p", 1, &tt.spec, pc)
@@ -567,6 +594,9 @@ func TestPolicyValidation(t *testing.T) {
 		{HostPolicySpec{FQDN: "a.gslb.example", ThirdPartyMembers: []ThirdPartyMember{{Site: "dc1", Addresses: []string{"192.0.2.1"}, ProbeAddress: "224.0.0.1"}}}, "cannot be probed"},
 		{HostPolicySpec{FQDN: "a.gslb.example", ThirdPartyMembers: []ThirdPartyMember{{Site: "dc1", Addresses: []string{"192.0.2.1"}, ProbeAddress: "10.0.0.1"}}, PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Kind: "none"}}}, "kind none"},
 		{HostPolicySpec{FQDN: "a.gslb.example", ThirdPartyMembers: []ThirdPartyMember{{Site: "dc1", Addresses: []string{"192.0.2.1"}}, {Site: "dc1", Addresses: []string{"192.0.2.1"}}}}, "duplicate member"},
+		{HostPolicySpec{FQDN: "a.gslb.example", ThirdPartyMembers: []ThirdPartyMember{{Site: "dc1", Addresses: []string{"192.0.2.1"}, ProbePort: i64(0)}}}, "spec.thirdPartyMembers[0].probePort: must be between 1 and 65535"},
+		{HostPolicySpec{FQDN: "a.gslb.example", ThirdPartyMembers: []ThirdPartyMember{{Site: "dc1", Addresses: []string{"192.0.2.1"}, ProbePort: i64(8443)}}, PolicyFields: PolicyFields{HealthCheck: &HealthCheckSpec{Kind: "none"}}}, "spec.thirdPartyMembers[0].probePort: the health check is kind none"},
+		{HostPolicySpec{FQDN: "a.gslb.example", ThirdPartyMembers: []ThirdPartyMember{{Site: "dc1", Addresses: []string{"192.0.2.1"}, ProbePort: i64(8443)}}}, ""},
 		{HostPolicySpec{FQDN: "a.gslb.example", Sites: []HostClusterSite{{Cluster: "east", PublicAddresses: []string{"nat"}}}}, "publicAddresses[0]"},
 	}
 	for i, tt := range hosts {
@@ -629,16 +659,16 @@ func TestDecodeSpecStrict(t *testing.T) {
 func TestWithStatus(t *testing.T) {
 	u := unstructuredOf(map[string]any{"metadata": map[string]any{"name": "p", "generation": int64(2)}, "spec": map[string]any{}})
 	st := PolicyStatus{Accepted: false, Reason: ReasonInvalid, Message: "bad", ObservedGeneration: 2, Services: 1}
-	obj, changed := withStatus(u, st, true)
+	obj, changed, _ := withStatus(u, st, true)
 	if !changed {
 		t.Fatal("a status was not written to an object without one")
 	}
-	if _, changed := withStatus(obj, st, true); changed {
+	if _, changed, _ := withStatus(obj, st, true); changed {
 		t.Error("the same status counts as a change")
 	}
 	time.Sleep(10 * time.Millisecond)
 	st.Services = 2
-	obj2, changed := withStatus(obj, st, true)
+	obj2, changed, _ := withStatus(obj, st, true)
 	if !changed {
 		t.Error("a new service count is not a change")
 	}

@@ -1,0 +1,71 @@
+package kube
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/meridian-gslb/meridian/gslb"
+)
+
+// judge validates a built service's effective policy and health check
+// (judgeService). Each problem is blamed on the policy that made that
+// part of the service what it is, and that policy's version is vetoed:
+// Plan makes the plan again with it rejected, so that a policy whose
+// check cannot be probed is never Accepted and left unprobed.
+func (b *builder) judge(svc *gslb.Service, gov *compiledGlobal, hp *compiledHost) {
+	probs := judgeService(svc.Name, svc.Policy, svc.HealthCheck, b.pc.sites)
+	if len(probs) == 0 {
+		return
+	}
+	var order []vetoKey
+	msgs := map[vetoKey][]string{}
+	for _, fe := range probs {
+		key, fields, ok := blame(strings.HasPrefix(fe.Path, "health_check."), gov, hp)
+		if !ok {
+			// the configuration's own defaults: its loader's to refuse
+			b.problem("%s: %s: %s", svc.Name, fe.Path, fe.Msg)
+			continue
+		}
+		if _, seen := msgs[key]; !seen {
+			order = append(order, key)
+		}
+		msgs[key] = append(msgs[key], specPath(fe.Path, fields.topology != nil)+": "+fe.Msg)
+	}
+	for _, k := range order {
+		if _, done := b.newVetoes[k]; !done {
+			b.newVetoes[k] = fmt.Sprintf("%s (as applied to service %s)", strings.Join(msgs[k], "; "), svc.Name)
+		}
+	}
+}
+
+// blame picks the policy answerable for a problem of a service's check
+// (check) or policy: the last layer that sets fields of that kind (the
+// HostPolicy, then the GlobalPolicy); when neither does, the HostPolicy,
+// then the GlobalPolicy, that made the service (a HostPolicy's third-party
+// members give no port to probe, for example). ok is false when the
+// service has no policy at all.
+func blame(check bool, gov *compiledGlobal, hp *compiledHost) (vetoKey, *compiledFields, bool) {
+	sets := func(f *compiledFields) bool {
+		if check {
+			return f.hc != nil
+		}
+		return f.setsPolicy()
+	}
+	host := func() (vetoKey, *compiledFields, bool) {
+		return vetoKey{PolicyKey{KindHostPolicy, hp.name}, hp.generation}, &hp.fields, true
+	}
+	global := func() (vetoKey, *compiledFields, bool) {
+		return vetoKey{PolicyKey{KindGlobalPolicy, gov.name}, gov.generation}, &gov.fields, true
+	}
+	switch {
+	case hp != nil && sets(&hp.fields):
+		return host()
+	case gov != nil && sets(&gov.fields):
+		return global()
+	case hp != nil:
+		return host()
+	case gov != nil:
+		return global()
+	}
+	return vetoKey{}, nil, false
+}

@@ -1,0 +1,207 @@
+package kube
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/meridian-gslb/meridian/gslb"
+)
+
+// compiledFields are the policy fields shared by GlobalPolicy and
+// HostPolicy, converted to gslb's types. A nil or empty field is unset:
+// the policy underneath applies.
+type compiledFields struct {
+	strategy     gslb.Strategy
+	ttl          *uint32
+	degradedTTL  *uint32
+	minUp        *int
+	answers      *int
+	geoTieKm     *float64
+	topology     []gslb.TopologyRule // nil: unset (a list is replaced whole)
+	hashMask     *MaskSpec
+	hc           *compiledHealthCheck
+	persistence  *PersistenceSpec
+	down         *gslb.DownResponse
+	hostnameVIPs string
+}
+
+// maxGeoTieKm is half the Earth's circumference: a wider band makes every
+// member equally near.
+const maxGeoTieKm = 20040
+
+// compileFields converts the shared fields, then judges the result with
+// gslb's own rules (judgeService), on the config's default policy and
+// check overlaid with these fields: what gslb would refuse in the
+// published State is refused here, named by its spec field. Only what
+// gslb cannot see is checked here: text that does not parse, and limits
+// gslb does not have (TTLs, minUp's upper bound).
+func compileFields(f *PolicyFields, pc *policyContext, errs *problems) compiledFields {
+	var c compiledFields
+	c.strategy = gslb.Strategy(f.Strategy)
+	if f.TTL != nil {
+		if v, ok := rangeCheck("spec.ttl", *f.TTL, 1, 86400, errs); ok {
+			c.ttl = ptr(uint32(v))
+		}
+	}
+	if f.DegradedTTL != nil {
+		if v, ok := rangeCheck("spec.degradedTTL", *f.DegradedTTL, 0, 86400, errs); ok {
+			c.degradedTTL = ptr(uint32(v))
+		}
+	}
+	if f.MinUp != nil {
+		if v, ok := rangeCheck("spec.minUp", *f.MinUp, 0, 1000, errs); ok {
+			c.minUp = ptr(int(max(v, gslb.DefaultMinUp))) // 0: the default
+		}
+	}
+	if f.Answers != nil {
+		c.answers = ptr(int(*f.Answers))
+	}
+	if f.GeoTieKm != nil {
+		if v, ok := rangeCheck("spec.geoTieKm", *f.GeoTieKm, 0, maxGeoTieKm, errs); ok {
+			c.geoTieKm = ptr(float64(v))
+		}
+	}
+	if f.Topology != nil {
+		c.topology = compileTopology(f.Topology, errs)
+	}
+	c.hashMask = f.HashMask
+	c.persistence = f.Persistence
+	if d := f.DownResponse; d != nil {
+		c.down = &gslb.DownResponse{Type: gslb.DownType(d.Type)}
+		c.down.Addresses = parseAddrs("spec.downResponse.addresses", d.Addresses, errs)
+	}
+	switch f.HostnameVIPs {
+	case "", HostnameVIPsCNAME, HostnameVIPsResolve:
+		c.hostnameVIPs = f.HostnameVIPs
+	default:
+		errs.add("spec.hostnameVIPs", "unknown mode %q (want cname or resolve)", f.HostnameVIPs)
+	}
+	if h := f.HealthCheck; h != nil {
+		c.hc = compileHealthCheck(h, errs)
+	}
+
+	pol := clonePolicy(pc.base)
+	c.applyPolicy(&pol)
+	hc := c.applyHealthCheck(pc.baseCheck)
+	if hc != nil && hc.Port == 0 {
+		// The build takes the port from the members (Service or listener
+		// port, else 80/443); the service's check is judged again then.
+		hc.Port = 1
+	}
+	for _, fe := range judgeService(judgedName, pol, hc, pc.sites) {
+		errs.add(specPath(fe.Path, c.topology != nil), "%s", fe.Msg)
+	}
+	return c
+}
+
+// judgedName is the service name a policy is judged under before it
+// builds any service (an HTTP check's default Host).
+const judgedName = "policy.meridian.invalid."
+
+func compileTopology(rules []TopologyRuleSpec, errs *problems) []gslb.TopologyRule {
+	out := make([]gslb.TopologyRule, 0, len(rules))
+	for i, r := range rules {
+		p := fmt.Sprintf("spec.topology[%d]", i)
+		rule := gslb.TopologyRule{
+			Countries:  slices.Clone(r.Countries),
+			Continents: slices.Clone(r.Continents),
+			Sites:      slices.Clone(r.Sites),
+		}
+		for j, s := range r.CIDRs {
+			pfx, err := netip.ParsePrefix(s)
+			switch {
+			case err != nil:
+				errs.add(fmt.Sprintf("%s.cidrs[%d]", p, j), "%q is not a CIDR prefix", s)
+				continue
+			case pfx.Masked() != pfx:
+				errs.add(fmt.Sprintf("%s.cidrs[%d]", p, j), "%q has host bits set: did you mean %s?", s, pfx.Masked())
+				continue
+			}
+			rule.CIDRs = append(rule.CIDRs, pfx)
+		}
+		out = append(out, rule)
+	}
+	return out
+}
+
+func parseAddrs(path string, ss []string, errs *problems) []netip.Addr {
+	var out []netip.Addr
+	for i, a := range ss {
+		ip, err := netip.ParseAddr(a)
+		if err != nil || ip.Zone() != "" {
+			errs.add(fmt.Sprintf("%s[%d]", path, i), "%q is not an IP address", a)
+			continue
+		}
+		out = append(out, ip.Unmap())
+	}
+	return out
+}
+
+// applyPolicy overrides the set fields of p.
+func (c *compiledFields) applyPolicy(p *gslb.Policy) {
+	if c.strategy != "" {
+		p.Strategy = c.strategy
+	}
+	setIf(&p.TTL, c.ttl)
+	setIf(&p.DegradedTTL, c.degradedTTL)
+	setIf(&p.MinUp, c.minUp)
+	setIf(&p.Answers, c.answers)
+	setIf(&p.GeoTieKm, c.geoTieKm)
+	if c.topology != nil {
+		p.Topology = cloneTopology(c.topology)
+	}
+	if m := c.hashMask; m != nil {
+		setIf(&p.HashMask.IPv4, intPtr(m.IPv4))
+		setIf(&p.HashMask.IPv6, intPtr(m.IPv6))
+	}
+	if ps := c.persistence; ps != nil {
+		setIf(&p.Persistence.Enabled, ps.Enabled)
+		setIf(&p.Persistence.Mask.IPv4, intPtr(ps.IPv4Mask))
+		setIf(&p.Persistence.Mask.IPv6, intPtr(ps.IPv6Mask))
+	}
+	if c.down != nil {
+		p.Down = gslb.DownResponse{Type: c.down.Type, Addresses: slices.Clone(c.down.Addresses)}
+	}
+}
+
+// setsPolicy reports whether any field of the policy proper is set (for
+// blame: which policy made a service's policy what it is).
+func (c *compiledFields) setsPolicy() bool {
+	return c.strategy != "" || c.ttl != nil || c.degradedTTL != nil || c.minUp != nil || c.answers != nil ||
+		c.geoTieKm != nil || c.topology != nil || c.hashMask != nil || c.persistence != nil || c.down != nil
+}
+
+func setIf[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func intPtr(v *int64) *int {
+	if v == nil {
+		return nil
+	}
+	return ptr(int(*v))
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func cloneTopology(rules []gslb.TopologyRule) []gslb.TopologyRule {
+	out := slices.Clone(rules)
+	for i := range out {
+		r := &out[i]
+		r.CIDRs = slices.Clone(r.CIDRs)
+		r.Countries = slices.Clone(r.Countries)
+		r.Continents = slices.Clone(r.Continents)
+		r.Sites = slices.Clone(r.Sites)
+	}
+	return out
+}
+
+// clonePolicy is a deep copy of p.
+func clonePolicy(p gslb.Policy) gslb.Policy {
+	p.Topology = cloneTopology(p.Topology)
+	p.Down.Addresses = slices.Clone(p.Down.Addresses)
+	return p
+}
