@@ -5,8 +5,10 @@
 #   scripts/ensure-deps.sh [--optional] [GROUP...]
 #
 # GROUP (default: test)
-#   run    dig, for the commands `make run` prints
-#   test   dig, kdig, unbound, zonemaster-cli, ip, ps/pgrep (the e2e tests)
+#   run    dig and curl, for the commands `make run` prints
+#   test   dig, kdig, curl, unbound (with unbound-control and
+#          unbound-checkconf), zonemaster-cli, tzdata, ip, ps/pgrep: every
+#          program and file the tests use (grep exec calls in *_test.go)
 #   bench  everything in test, plus dnsperf
 #
 # As root it installs what is missing with apt-get (one `apt-get update` per
@@ -43,28 +45,33 @@ done
 declare -A probe=(
 	[bind9-dnsutils]=dig
 	[knot-dnsutils]=kdig
-	[unbound]=/usr/sbin/unbound
+	[curl]=curl
+	[unbound]=/usr/sbin/unbound-control # the e2e test needs unbound, unbound-control and unbound-checkconf
 	[zonemaster-cli]=zonemaster-cli
+	[tzdata]=/usr/share/zoneinfo/zone.tab # geo's country table is checked against it
 	[iproute2]=ip
 	[procps]=pgrep
 	[dnsperf]=dnsperf
 )
+run_pkgs=(bind9-dnsutils curl)
+test_pkgs=(bind9-dnsutils knot-dnsutils curl unbound zonemaster-cli tzdata iproute2 procps)
+all_pkgs=("${test_pkgs[@]}" dnsperf)
 declare -A want=()
 for g in "${groups[@]}"; do
 	case $g in
-	run) want[bind9-dnsutils]=1 ;;
-	bench) for p in bind9-dnsutils knot-dnsutils unbound zonemaster-cli iproute2 procps dnsperf; do want[$p]=1; done ;;
-	test) for p in bind9-dnsutils knot-dnsutils unbound zonemaster-cli iproute2 procps; do want[$p]=1; done ;;
+	run) for p in "${run_pkgs[@]}"; do want[$p]=1; done ;;
+	test) for p in "${test_pkgs[@]}"; do want[$p]=1; done ;;
+	bench) for p in "${all_pkgs[@]}"; do want[$p]=1; done ;;
 	esac
 done
 
 have() {
 	local p=$1
-	if [[ $p == /* ]]; then [[ -x $p ]]; else command -v "$p" >/dev/null 2>&1 || [[ -x /usr/sbin/$p || -x /sbin/$p ]]; fi
+	if [[ $p == /usr/share/* ]]; then [[ -f $p ]]; elif [[ $p == /* ]]; then [[ -x $p ]]; else command -v "$p" >/dev/null 2>&1 || [[ -x /usr/sbin/$p || -x /sbin/$p ]]; fi
 }
 
 missing=()
-for p in bind9-dnsutils knot-dnsutils unbound zonemaster-cli iproute2 procps dnsperf; do
+for p in "${all_pkgs[@]}"; do
 	[[ -n ${want[$p]:-} ]] || continue
 	have "${probe[$p]}" || missing+=("$p")
 done

@@ -3,7 +3,6 @@ package e2e
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/meridian-gslb/meridian/test/proctest"
 )
 
 // The demo's sites and addresses (testdata/demo/meridian.yaml).
@@ -46,12 +47,12 @@ var demoBackendIPs = []string{"127.10.1.1", "127.10.2.1", "127.10.3.1"}
 // in the port of the health checks, with `meridian demo-backends` on that
 // port as `make run` starts them on 8080 (so a `make run` on this machine
 // and parallel tests do not collide), and the listeners from the command
-// line as `make run` gives them.
+// line as `make run` gives them (on port 0, read back from the ready file).
 func startDemo(t *testing.T) *demo {
 	t.Helper()
 	src := filepath.Dir(demoConfig())
 	dir := t.TempDir()
-	port := freePortOn(t, demoBackendIPs...)
+	port, _ := proctest.StartDemoBackends(t, meridianBin, cleanEnv(), demoBackendIPs, []string{"us-east", "eu-west", "ap-south"})
 	raw, err := os.ReadFile(demoConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -72,35 +73,7 @@ func startDemo(t *testing.T) *demo {
 		}
 	}
 
-	args := []string{"demo-backends"}
-	for i, ip := range demoBackendIPs {
-		args = append(args, hostPort(ip, port)+"="+[]string{"us-east", "eu-west", "ap-south"}[i])
-	}
-	cmd := exec.Command(meridianBin, args...)
-	cmd.Env = cleanEnv()
-	backends := startProc(t, "demo-backends", cmd)
-	deadline := time.Now().Add(hangGuard)
-	for _, ip := range demoBackendIPs {
-		for {
-			if backends.exited() {
-				t.Fatalf("demo-backends exited: %v\n%s", backends.err, backends.out.String())
-			}
-			if resp, err := http.Get("http://" + hostPort(ip, port) + "/healthz"); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("demo backend %s:%d not serving", ip, port)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-
-	dnsAddr := hostPort("127.0.0.1", freePort(t, "127.0.0.1"))
-	httpAddr := hostPort("127.0.0.1", freePort(t, "127.0.0.1"))
-	m := startMeridian(t, filepath.Join(dir, "meridian.yaml"), []string{dnsAddr}, httpAddr)
+	m := startMeridian(t, filepath.Join(dir, "meridian.yaml"), []string{"127.0.0.1:0"}, "127.0.0.1:0")
 	return &demo{meridian: m, backendPort: port, token: filepath.Join(dir, "admin-token")}
 }
 

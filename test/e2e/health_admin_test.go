@@ -21,10 +21,10 @@ func TestHealthAdmin(t *testing.T) {
 	watchdog(t, 2*time.Minute)
 	dir := t.TempDir()
 	ips := []string{"127.31.7.1", "127.31.7.2", "127.31.7.3"}
-	port := freePortOn(t, ips...)
+	port, lns := listenSamePort(t, ips...)
 	var bs []*backend
-	for _, ip := range ips {
-		bs = append(bs, startBackend(t, hostPort(ip, port), nil))
+	for _, ln := range lns {
+		bs = append(bs, startBackendOn(t, ln, nil))
 	}
 	const token = "e2e-admin-token-0123456789"
 	writeFile(t, dir, "token", token+"\n")

@@ -33,6 +33,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/meridian-gslb/meridian/test/proctest"
 )
 
 // hangGuard bounds every wait of the health tests.
@@ -78,24 +80,43 @@ type backend struct {
 	closed chan struct{} // rawTCP: closed when the accept loop ends
 }
 
+// startBackend serves HTTP (HTTPS with tlsConf) on addr, which it binds.
+// Prefer startBackendOn with a listener from listenSamePort.
 func startBackend(t *testing.T, addr string, tlsConf *tls.Config) *backend {
 	t.Helper()
-	b := &backend{t: t, addr: addr, tlsConf: tlsConf}
-	b.revive()
-	t.Cleanup(b.kill)
-	return b
+	return serveBackend(t, &backend{t: t, addr: addr, tlsConf: tlsConf}, nil)
 }
 
-func startTCPBackend(t *testing.T, addr string) *backend {
+// startBackendOn serves HTTP (HTTPS with tlsConf) on ln, bound already:
+// no other process can take its port before the backend serves.
+func startBackendOn(t *testing.T, ln net.Listener, tlsConf *tls.Config) *backend {
 	t.Helper()
-	b := &backend{t: t, addr: addr, rawTCP: true}
-	b.revive()
+	return serveBackend(t, &backend{t: t, addr: ln.Addr().String(), tlsConf: tlsConf}, ln)
+}
+
+// startTCPBackendOn accepts and closes TCP connections on ln.
+func startTCPBackendOn(t *testing.T, ln net.Listener) *backend {
+	t.Helper()
+	return serveBackend(t, &backend{t: t, addr: ln.Addr().String(), rawTCP: true}, ln)
+}
+
+func serveBackend(t *testing.T, b *backend, ln net.Listener) *backend {
+	t.Helper()
+	if ln == nil {
+		ln = b.listen()
+	}
+	b.serve(ln)
 	t.Cleanup(b.kill)
 	return b
 }
 
-// revive listens on the backend's address again.
+// revive listens on the backend's address again, after kill.
 func (b *backend) revive() {
+	b.t.Helper()
+	b.serve(b.listen())
+}
+
+func (b *backend) listen() net.Listener {
 	b.t.Helper()
 	var ln net.Listener
 	var err error
@@ -110,6 +131,11 @@ func (b *backend) revive() {
 	if err != nil {
 		b.t.Fatalf("backend listen %s: %v", b.addr, err)
 	}
+	return ln
+}
+
+// serve accepts on ln until kill.
+func (b *backend) serve(ln net.Listener) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.ln = ln
@@ -179,36 +205,53 @@ func (b *backend) handle(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, healthyBody)
 }
 
-// freePortOn returns a TCP port free on every one of ips, so that the
-// backends of one service share the check's port.
+// freePortOn returns a port free (TCP and UDP) on every one of ips, for a
+// program that cannot listen on port 0 and report its port (see
+// proctest.PortFreeOn: gossip listeners, for example). For the test's own
+// backends use listenSamePort, which keeps the port bound.
 func freePortOn(t *testing.T, ips ...string) int {
 	t.Helper()
+	port, err := proctest.PortFreeOn(ips...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// listenSamePort binds one TCP port on every one of ips, so that the
+// backends of one service share the check's port, and returns the port
+// and the listeners in the order of ips, for startBackendOn. Listeners no
+// backend took are closed when the test ends.
+func listenSamePort(t *testing.T, ips ...string) (int, []net.Listener) {
+	t.Helper()
 	for range 100 {
-		l, err := net.Listen("tcp", net.JoinHostPort(ips[0], "0"))
+		first, err := net.Listen("tcp", hostPort(ips[0], 0))
 		if err != nil {
-			t.Fatalf("free port on %s: %v", ips[0], err)
+			t.Fatalf("listen on %s: %v", ips[0], err)
 		}
-		port := l.Addr().(*net.TCPAddr).Port
-		ok := true
-		var held []net.Listener
+		port := first.Addr().(*net.TCPAddr).Port
+		lns := []net.Listener{first}
 		for _, ip := range ips[1:] {
-			o, err := net.Listen("tcp", hostPort(ip, port))
+			ln, err := net.Listen("tcp", hostPort(ip, port))
 			if err != nil {
-				ok = false
 				break
 			}
-			held = append(held, o)
+			lns = append(lns, ln)
 		}
-		l.Close()
-		for _, o := range held {
-			o.Close()
+		if len(lns) == len(ips) {
+			t.Cleanup(func() {
+				for _, ln := range lns {
+					ln.Close() // "use of closed" for those a backend closed: harmless
+				}
+			})
+			return port, lns
 		}
-		if ok {
-			return port
+		for _, ln := range lns {
+			ln.Close()
 		}
 	}
 	t.Fatalf("no TCP port free on all of %v", ips)
-	return 0
+	return 0, nil
 }
 
 // ---- configuration ----
@@ -261,12 +304,11 @@ func httpCheck(kind string, port int, more string) string {
 	return s + "}"
 }
 
-// startHealthMeridian serves the config on free loopback ports.
+// startHealthMeridian serves the config on loopback, on ports the server
+// chooses.
 func startHealthMeridian(t *testing.T, cfg string) *meridian {
 	t.Helper()
-	dnsAddr := hostPort("127.0.0.1", freePort(t, "127.0.0.1"))
-	httpAddr := hostPort("127.0.0.1", freePort(t, "127.0.0.1"))
-	return startMeridian(t, cfg, []string{dnsAddr}, httpAddr)
+	return startMeridian(t, cfg, []string{"127.0.0.1:0"}, "127.0.0.1:0")
 }
 
 // ---- DNS ----

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,12 +13,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/meridian-gslb/meridian/test/proctest"
 )
 
 // Set by TestMain.
@@ -70,7 +70,7 @@ func runMain(m *testing.M) int {
 // watchdog fails the whole run with every goroutine's stack if the test is
 // still running after d: a hang in a test of this package ends in minutes,
 // not at go test's global timeout. Subprocesses die with the test binary
-// (Pdeathsig).
+// (Pdeathsig, see test/proctest).
 func watchdog(t *testing.T, d time.Duration) {
 	t.Helper()
 	name := t.Name()
@@ -84,50 +84,25 @@ func watchdog(t *testing.T, d time.Duration) {
 // (locally) or fails it (when CI is set: CI never silently skips).
 func requireTool(t *testing.T, name, debPackage string) string {
 	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
-		if p := filepath.Join(dir, name); isExecutable(p) {
-			return p
-		}
-	}
-	missing(t, fmt.Sprintf("%s not found: it comes with the Debian package %s; install it with `make deps` (as root; `make test` does it too)", name, debPackage))
-	return ""
+	return proctest.RequireTool(t, name, debPackage)
 }
 
 // missing skips locally and fails in CI.
 func missing(t *testing.T, msg string) {
 	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s [CI is set: a missing prerequisite fails the test]", msg)
-	}
-	t.Skip(msg)
+	proctest.Missing(t, msg)
 }
 
-func isExecutable(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
-}
-
-// freePort returns a port that is free for both UDP and TCP on ip.
+// freePort returns a port that is free for both UDP and TCP on ip, for a
+// program that cannot listen on port 0 and report the port it bound
+// (proctest.PortFreeOn says which). meridian serve can: give it ip:0.
 func freePort(t *testing.T, ip string) int {
 	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-		if err != nil {
-			t.Fatalf("free port on %s: %v", ip, err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(port)))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
+	port, err := proctest.PortFreeOn(ip)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no port free for both UDP and TCP on %s", ip)
-	return 0
+	return port
 }
 
 func hostPort(ip string, port int) string { return net.JoinHostPort(ip, strconv.Itoa(port)) }
@@ -141,55 +116,26 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	return p
 }
 
-// syncBuffer collects a subprocess's output.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// proc is a subprocess in its own process group, killed with its whole
-// group when the test ends; its output is printed if the test failed.
+// proc is a subprocess of a test (see proctest.Start: its own process
+// group, killed as a whole when the test ends; its output is printed if
+// the test failed, and a data race in it fails the test).
 type proc struct {
-	name string
+	*proctest.Proc
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *proctest.Buffer
 	done chan struct{}
-	err  error // set when done is closed
+	err  error // the exit status, set when done is closed
 }
 
 func startProc(t *testing.T, name string, cmd *exec.Cmd) *proc {
 	t.Helper()
-	p := &proc{name: name, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
+	hp := proctest.Start(t, name, cmd)
+	p := &proc{Proc: hp, cmd: cmd, out: hp.Out, done: make(chan struct{})}
 	go func() {
-		p.err = cmd.Wait()
+		<-hp.Done()
+		p.err = hp.Err()
 		close(p.done)
 	}()
-	t.Cleanup(func() {
-		p.stop()
-		out := p.out.String()
-		if strings.Contains(out, "WARNING: DATA RACE") {
-			t.Errorf("%s reported a data race:\n%s", name, out)
-		} else if t.Failed() {
-			t.Logf("%s (%s) output:\n%s", name, strings.Join(cmd.Args, " "), out)
-		}
-	})
 	return p
 }
 
@@ -202,42 +148,46 @@ func (p *proc) exited() bool {
 	}
 }
 
-// stop sends SIGTERM to the process group, then SIGKILL after 5 s.
+// stop sends SIGTERM to the process group, then SIGKILL after
+// proctest.StopGrace, and waits until err is set.
 func (p *proc) stop() {
-	if p.exited() {
-		return
-	}
-	pid := p.cmd.Process.Pid
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-p.done
-	}
-	_ = syscall.Kill(-pid, syscall.SIGKILL) // stragglers in the group
+	_ = p.Stop(syscall.SIGTERM, proctest.StopGrace)
+	<-p.done
 }
 
 // meridian is one running `meridian serve`.
 type meridian struct {
 	*proc
-	DNS  []string // listen addresses, host:port
+	DNS  []string // where it listens for DNS (UDP and TCP), host:port
 	HTTP string   // http://host:port
 }
 
 // startMeridian runs `meridian serve --config cfg` with the DNS and HTTP
 // listeners given on the command line, and waits until /readyz says 200 and
-// the first DNS address answers.
+// the first DNS address answers. Give port 0 (127.0.0.1:0): the server
+// writes the ports it bound to its --ready-file, and DNS and HTTP are
+// read from there, so no other process can take a port between the test
+// choosing it and the server binding it.
 func startMeridian(t *testing.T, cfg string, dnsAddrs []string, httpAddr string, extra ...string) *meridian {
 	t.Helper()
-	args := []string{"serve", "--config", cfg, "--dns-listen", strings.Join(dnsAddrs, ","), "--http-listen", httpAddr}
+	readyFile := filepath.Join(t.TempDir(), "ready.json")
+	args := []string{"serve", "--config", cfg, "--dns-listen", strings.Join(dnsAddrs, ","), "--http-listen", httpAddr, "--ready-file", readyFile}
 	args = append(args, extra...)
 	cmd := exec.Command(meridianBin, args...)
 	cmd.Env = cleanEnv()
-	m := &meridian{proc: startProc(t, "meridian", cmd), DNS: dnsAddrs, HTTP: "http://" + httpAddr}
-	m.waitReady(t, 30*time.Second)
+	p := startProc(t, "meridian", cmd)
+	ready, err := proctest.WaitServeReady(p.Proc, readyFile, startTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &meridian{proc: p, DNS: ready.DNSUDP, HTTP: "http://" + ready.HTTP}
+	m.waitReady(t, startTimeout)
 	return m
 }
+
+// startTimeout bounds a server's start: a -race binary on a loaded 2-core
+// machine can take seconds.
+const startTimeout = 60 * time.Second
 
 // cleanEnv is the test's environment without MERIDIAN_* settings, which
 // would override the flags and files the tests give.
@@ -265,7 +215,7 @@ func (m *meridian) waitReady(t *testing.T, d time.Duration) {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				// ready: the DNS listener must answer too (any rcode)
-				c := &dns.Client{Net: "udp", Timeout: 300 * time.Millisecond}
+				c := &dns.Client{Net: "udp", Timeout: time.Second}
 				q := new(dns.Msg)
 				q.SetQuestion(".", dns.TypeSOA)
 				if _, _, err := c.Exchange(q, m.DNS[0]); err == nil {
@@ -300,20 +250,13 @@ func httpGet(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// run runs a command with a timeout and returns its combined output and error.
+// run runs a command with a timeout (its whole process group killed at
+// the timeout) and returns its combined output and error.
 func run(t *testing.T, timeout time.Duration, name string, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
+	cmd := exec.Command(name, args...)
 	cmd.Env = cleanEnv()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("%s timed out after %v: %w", name, timeout, ctx.Err())
-	}
-	return string(out), err
+	return proctest.Run(timeout, cmd)
 }
 
 // ---- DNS helpers (miekg/dns) ----

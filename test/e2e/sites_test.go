@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meridian-gslb/meridian/test/proctest"
 )
 
 // A leader and two followers as separate meridian processes on their own
@@ -21,10 +23,10 @@ func TestSitesLeaderAndFollowers(t *testing.T) {
 
 	// Backends of sites a, b and c, probed by every site.
 	ips := []string{"127.33.1.1", "127.33.2.1", "127.33.3.1"}
-	port := freePortOn(t, ips...)
+	port, lns := listenSamePort(t, ips...)
 	var bs []*backend
-	for _, ip := range ips {
-		bs = append(bs, startBackend(t, hostPort(ip, port), nil))
+	for _, ln := range lns {
+		bs = append(bs, startBackendOn(t, ln, nil))
 	}
 
 	key := genKey(t, dir, "gossip.key")
@@ -69,17 +71,20 @@ gossip: {role: %s, site: %s, node_name: node-%s, listen: %s, key_file: %s, state
 	}
 	cfgB, cfgC := followerCfg("b", 1, key), followerCfg("c", 2, key)
 
+	// DNS and HTTP on port 0 (the ready file says where): a restarted
+	// node may listen elsewhere. Gossip addresses are fixed above, since
+	// every peer's config names them.
 	type node struct {
 		*meridian
-		cfg, dns, http string
+		cfg, ip string
 	}
 	start := func(cfg, ip string) *node {
-		n := &node{cfg: cfg, dns: hostPort(ip, freePort(t, ip)), http: hostPort(ip, freePort(t, ip))}
-		n.meridian = startMeridian(t, cfg, []string{n.dns}, n.http)
+		n := &node{cfg: cfg, ip: ip}
+		n.meridian = startMeridian(t, cfg, []string{hostPort(ip, 0)}, hostPort(ip, 0))
 		return n
 	}
 	restart := func(n *node) {
-		n.meridian = startMeridian(t, n.cfg, []string{n.dns}, n.http)
+		n.meridian = startMeridian(t, n.cfg, []string{hostPort(n.ip, 0)}, hostPort(n.ip, 0))
 	}
 	leader := start(leaderCfg, nodeIPs[0])
 	fb := start(cfgB, nodeIPs[1])
@@ -118,7 +123,7 @@ gossip: {role: %s, site: %s, node_name: node-%s, listen: %s, key_file: %s, state
 	if _, body := httpGet(t, fb.HTTP+"/api/v1/sites"); !strings.Contains(body, `"observations"`) || !strings.Contains(body, `"site": "a"`) {
 		t.Errorf("/api/v1/sites of a follower lacks the observation table or the leader's site:\n%s", body)
 	}
-	out, err := run(t, 15*time.Second, meridianBin, "explain", "app.health.test", "--client", "192.0.2.1", "--server", "http://"+fb.http)
+	out, err := run(t, 15*time.Second, meridianBin, "explain", "app.health.test", "--client", "192.0.2.1", "--server", fb.HTTP)
 	if err != nil || !strings.Contains(out, "site/a down") || !strings.Contains(out, "rule majority: down") {
 		t.Errorf("a follower's explain should show each site's view of b (err %v):\n%s", err, out)
 	}
@@ -172,25 +177,29 @@ gossip: {role: %s, site: %s, node_name: node-%s, listen: %s, key_file: %s, state
 	rogueGossip = strings.Replace(rogueGossip, "state-a.json", "state-rogue.json", 1)
 	rogueCfg := healthConfig(t, rogueDir, svcs(77), rogueGossip)
 	rogue := start(rogueCfg, "127.33.0.4")
-	deadline := time.Now().Add(hangGuard)
-	for !strings.Contains(rogue.out.String(), "different gossip key") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the node with the wrong key logs no key problem:\n%s", rogue.out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	// The sync point: the rogue has tried to join and been refused.
+	if _, err := rogue.WaitLine(hangGuard, "different gossip key"); err != nil {
+		t.Fatalf("the node with the wrong key logs no key problem: %v", err)
 	}
 	_, body := httpGet(t, rogue.HTTP+"/api/v1/sites")
 	if !strings.Contains(body, `"joined": false`) {
 		t.Errorf("the wrong-key node says it joined:\n%s", body)
 	}
-	for _, f := range []*node{fb, fc} {
-		if v := stateVersion(t, f.meridian); v != v4 {
-			t.Errorf("%s now holds %v, want still %v", f.HTTP, v, v4)
+	// Then, for three push/pull intervals (1 s) while the rogue keeps
+	// trying, no follower takes its state.
+	proctest.Stays(t, 3*time.Second, "the followers' state and answers, untouched by the wrong-key node", func() bool {
+		for _, f := range []*node{fb, fc} {
+			if v := stateVersion(t, f.meridian); v != v4 {
+				t.Errorf("%s now holds %v, want still %v", f.HTTP, v, v4)
+				return false
+			}
+			if a := ask(t, f.meridian, "app.health.test"); a.ttl == 77 {
+				t.Errorf("%s answers with the wrong-key node's state: %s", f.HTTP, a)
+				return false
+			}
 		}
-		if a := ask(t, f.meridian, "app.health.test"); a.ttl == 77 {
-			t.Errorf("%s answers with the wrong-key node's state: %s", f.HTTP, a)
-		}
-	}
+		return true
+	})
 }
 
 // genKey writes a new gossip key file with `meridian gossip-key`.

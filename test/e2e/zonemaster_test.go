@@ -92,8 +92,8 @@ zones:
 	hints := writeFile(t, dir, "root.hints", ".                    3600000 IN NS a.root-servers.test.\na.root-servers.test. 3600000 IN A  "+zmRoot+"\n")
 	childCfg := writeFile(t, dir, "gslb.yaml", zonemasterZone(t))
 
-	startMeridian(t, rootCfg, []string{zmRoot + ":53"}, hostPort("127.0.0.1", freePort(t, "127.0.0.1")))
-	startMeridian(t, childCfg, []string{zmNS1 + ":53", zmNS2 + ":53"}, hostPort("127.0.0.1", freePort(t, "127.0.0.1")))
+	startMeridian(t, rootCfg, []string{zmRoot + ":53"}, "127.0.0.1:0")
+	startMeridian(t, childCfg, []string{zmNS1 + ":53", zmNS2 + ":53"}, "127.0.0.1:0")
 
 	// Undelegated (--ns: zonemaster fakes the delegation) and delegated
 	// (the real referral from our root): both must be clean.

@@ -39,6 +39,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/meridian-gslb/meridian/test/proctest"
 )
 
 // Options configure Start. The zero value gives three clusters named
@@ -279,7 +281,7 @@ func (e *Env) Running(name string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	c := e.Cluster(name)
-	return c != nil && c.proc != nil && !c.proc.exited()
+	return c != nil && c.proc != nil && !c.proc.Exited()
 }
 
 // StopCluster stops one cluster's apiserver (SIGTERM, SIGKILL after 15 s)
@@ -369,14 +371,21 @@ func (e *Env) dumpLogs() {
 
 // startEtcd starts the one etcd all clusters share, on free loopback ports,
 // and waits for /health.
+//
+// Ports: etcd and kube-apiserver cannot listen on port 0 and say where they
+// bound. etcd must be given the URLs it advertises to its clients and peers
+// before it starts, and kube-apiserver reads --secure-port=0 as "serve no
+// HTTPS". So the ports are chosen free (proctest.PortFreeOn) just before
+// the start, and chosen again when the log says another process took one
+// meanwhile (portTaken).
 func (e *Env) startEtcd() error {
 	var lastErr error
 	for range 3 {
-		client, err := freePort("127.0.0.1")
+		client, err := proctest.PortFreeOn("127.0.0.1")
 		if err != nil {
 			return err
 		}
-		peer, err := freePort("127.0.0.1")
+		peer, err := proctest.PortFreeOn("127.0.0.1")
 		if err != nil {
 			return err
 		}
@@ -422,7 +431,7 @@ func (e *Env) startEtcd() error {
 func (e *Env) firstStart(c *Cluster) error {
 	var err error
 	for range 3 {
-		if c.Port, err = freePort(c.Host); err != nil {
+		if c.Port, err = proctest.PortFreeOn(c.Host); err != nil {
 			return err
 		}
 		c.URL = "https://" + net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
@@ -508,14 +517,14 @@ func waitHTTP(p *proc, timeout time.Duration, check func(context.Context) error)
 		if last == nil {
 			return nil
 		}
-		if p.exited() {
-			return fmt.Errorf("%s exited: %v (last check: %v)", p.name, p.err, last)
+		if p.Exited() {
+			return fmt.Errorf("%s exited: %v (last check: %v)", p.Name, p.Err(), last)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %v: %v", p.name, timeout, last)
+			return fmt.Errorf("%s not ready after %v: %v", p.Name, timeout, last)
 		}
 		select {
-		case <-p.done:
+		case <-p.Done():
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -536,16 +545,6 @@ func getOK(ctx context.Context, hc *http.Client, url, want string) error {
 		return fmt.Errorf("GET %s: %s: %.300s", url, resp.Status, strings.TrimSpace(string(body)))
 	}
 	return nil
-}
-
-// freePort returns a TCP port that is free on ip now.
-func freePort(ip string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		return 0, fmt.Errorf("free port on %s: %w", ip, err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // portTaken reports whether the last run in a log failed to bind its port.
