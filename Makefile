@@ -119,8 +119,8 @@ bench-health:
 	out=$(BENCH_DIR)/health-$$(date -u +%Y%m%dT%H%M%SZ).txt
 	# one op of BenchmarkFailover is a whole series of trials (about 3 minutes
 	# for both deaths); one op of BenchmarkMonitor is one second of probing
-	echo "+ $(GO) test -run '^$$' -bench Failover -benchtime 1x -count 1 ./cmd/meridian > $$out"
-	$(GO) test -run '^$$' -bench Failover -benchtime 1x -count 1 ./cmd/meridian | tee "$$out"
+	echo "+ $(GO) test -run '^$$' -bench Failover -benchtime 1x -count 1 ./control > $$out"
+	$(GO) test -run '^$$' -bench Failover -benchtime 1x -count 1 ./control | tee "$$out"
 	echo "+ $(GO) test -run '^$$' -bench Monitor -benchmem -benchtime $(HEALTH_BENCH_SECONDS)x -count 1 ./health >> $$out"
 	$(GO) test -run '^$$' -bench Monitor -benchmem -benchtime $(HEALTH_BENCH_SECONDS)x -count 1 ./health | tee -a "$$out"
 	cp "$$out" $(BENCH_DIR)/health-latest.txt
@@ -130,8 +130,8 @@ bench-health:
 bench-kube: k8s-tools
 	@mkdir -p $(BENCH_DIR)
 	out=$(BENCH_DIR)/kube-$$(date -u +%Y%m%dT%H%M%SZ).txt
-	echo "+ $(GO) test -run '^$$' -bench IngressToAnswer -benchtime 50x -count 1 ./cmd/meridian > $$out"
-	$(GO) test -run '^$$' -bench IngressToAnswer -benchtime 50x -count 1 ./cmd/meridian | tee "$$out"
+	echo "+ $(GO) test -run '^$$' -bench IngressToAnswer -benchtime 50x -count 1 ./control > $$out"
+	$(GO) test -run '^$$' -bench IngressToAnswer -benchtime 50x -count 1 ./control | tee "$$out"
 	echo "+ $(GO) test -run '^$$' -bench Plan -benchmem -count 3 ./sites/kube >> $$out"
 	$(GO) test -run '^$$' -bench Plan -benchmem -count 3 ./sites/kube | tee -a "$$out"
 	echo "+ $(GO) test -run '^$$' -bench Controller10k -benchtime 5x -count 1 ./sites/kube >> $$out"

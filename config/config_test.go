@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/meridian-gslb/meridian/gslb"
 )
@@ -42,6 +44,13 @@ func copyFile(t *testing.T, from, to string) {
 	writeFile(t, to, string(b))
 }
 
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func writeFile(t *testing.T, path, text string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -70,10 +79,10 @@ func replace(t *testing.T, old, new string) func(string) string {
 // error.
 func wantLoadErrors(t *testing.T, path string, want []string) error {
 	t.Helper()
-	l, err := load(loadOptions{file: path})
+	l, err := Load(Options{File: path})
 	if err == nil {
-		l.close()
-		t.Fatal("loaded without error")
+		l.Close()
+		t.Fatal("Loaded without error")
 	}
 	got := errorLines(err)
 	if len(got) != len(want) {
@@ -89,30 +98,30 @@ func wantLoadErrors(t *testing.T, path string, want []string) error {
 
 func errorLines(err error) []string {
 	var out []string
-	for _, e := range leaves(err) {
+	for _, e := range Leaves(err) {
 		out = append(out, e.Error())
 	}
 	return out
 }
 
 func TestGoodFixtureLoads(t *testing.T) {
-	l, err := load(loadOptions{file: goodFixture})
+	l, err := Load(Options{File: goodFixture})
 	if err != nil {
 		t.Fatalf("good fixture: %v", err)
 	}
-	defer l.close()
-	if got := l.summary(); got != "2 zones, 3 sites, 4 services" {
+	defer l.Close()
+	if got := l.Summary(); got != "2 zones, 3 sites, 4 services" {
 		t.Errorf("summary = %q", got)
 	}
-	c := l.config
+	c := l.Config
 	if time.Duration(c.DNS.TCPIdleTimeout) != 15*time.Second || c.DNS.MaxTCPConnections != 100 {
 		t.Errorf("dns settings: %+v", c.DNS)
 	}
-	if l.locator == nil {
+	if l.Locator == nil {
 		t.Error("geo rules given but no locator built")
 	}
 	// The zone from a file got its SOA, NS and glue from the file.
-	z := l.state.Zones[1]
+	z := l.State.Zones[1]
 	if z.SOA.MName != "ns1.static.example." || len(z.NameServers) != 1 || len(z.NameServers[0].Addresses) != 1 {
 		t.Errorf("zone from file: %+v", z)
 	}
@@ -122,12 +131,12 @@ func TestGoodFixtureLoads(t *testing.T) {
 }
 
 func TestWeightPersistenceAndDefaults(t *testing.T) {
-	l, err := load(loadOptions{file: goodFixture})
+	l, err := Load(Options{File: goodFixture})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.close()
-	www := l.state.Services[1]
+	defer l.Close()
+	www := l.State.Services[1]
 	// weight: 3 is kept, an explicit 0 drains, an absent weight is 1.
 	if got := []uint32{www.Members[0].Weight, www.Members[1].Weight, www.Members[2].Weight}; !slices.Equal(got, []uint32{3, 0, gslb.DefaultWeight}) {
 		t.Errorf("weights = %v, want [3 0 1]", got)
@@ -136,14 +145,14 @@ func TestWeightPersistenceAndDefaults(t *testing.T) {
 	if p := www.Policy.Persistence; !p.Enabled || p.Mask != (gslb.Mask{IPv4: 20, IPv6: 48}) {
 		t.Errorf("persistence = %+v", p)
 	}
-	app := l.state.Services[0]
+	app := l.State.Services[0]
 	if app.Policy.TTL != gslb.DefaultTTL || app.Policy.Persistence.Mask != (gslb.Mask{IPv4: gslb.DefaultMaskIPv4, IPv6: gslb.DefaultMaskIPv6}) {
 		t.Errorf("gslb defaults not applied: %+v", app.Policy)
 	}
-	if l.state.Services[2].Policy.DegradedTTL != 5 || l.state.Services[2].Policy.Down.Type != gslb.DownFallback {
-		t.Errorf("db policy: %+v", l.state.Services[2].Policy)
+	if l.State.Services[2].Policy.DegradedTTL != 5 || l.State.Services[2].Policy.Down.Type != gslb.DownFallback {
+		t.Errorf("db policy: %+v", l.State.Services[2].Policy)
 	}
-	topo := l.state.Services[3].Policy.Topology
+	topo := l.State.Services[3].Policy.Topology
 	if len(topo) != 2 || topo[0].CIDRs[0].String() != "10.0.0.0/8" || topo[1].Countries[0] != "AU" {
 		t.Errorf("topology: %+v", topo)
 	}
@@ -237,7 +246,7 @@ func TestBrokenConfigs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := fixtureDir(t, replace(t, tc.old, tc.new))
 			err := wantLoadErrors(t, path, tc.want)
-			for _, e := range leaves(err) {
+			for _, e := range Leaves(err) {
 				var fe *gslb.FieldError
 				if !errors.As(e, &fe) {
 					t.Errorf("%q is not a *gslb.FieldError", e)
@@ -249,7 +258,7 @@ func TestBrokenConfigs(t *testing.T) {
 
 func TestNonexistentGeoDatabaseNamesThePath(t *testing.T) {
 	path := fixtureDir(t, replace(t, "geo:\n  rules:", "geo:\n  database: missing/nope.mmdb\n  rules:"))
-	_, err := load(loadOptions{file: path})
+	_, err := Load(Options{File: path})
 	want := "geo.database: " + filepath.Join(filepath.Dir(path), "missing", "nope.mmdb") + ": no such file"
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v\nwant %s", err, want)
@@ -258,7 +267,7 @@ func TestNonexistentGeoDatabaseNamesThePath(t *testing.T) {
 
 func TestYAMLSyntaxErrorNamesFileAndLine(t *testing.T) {
 	path := fixtureDir(t, replace(t, "  level: info\n", "  level: [info\n"))
-	_, err := load(loadOptions{file: path})
+	_, err := Load(Options{File: path})
 	if err == nil || !strings.HasPrefix(err.Error(), path+": ") || !strings.Contains(err.Error(), "line") {
 		t.Fatalf("got %v", err)
 	}
@@ -267,7 +276,7 @@ func TestYAMLSyntaxErrorNamesFileAndLine(t *testing.T) {
 func TestNoZones(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "empty.yaml"), "log: {level: debug}\n")
-	_, err := load(loadOptions{file: filepath.Join(dir, "empty.yaml")})
+	_, err := Load(Options{File: filepath.Join(dir, "empty.yaml")})
 	if err == nil || err.Error() != "zones: at least one zone is required" {
 		t.Fatalf("got %v", err)
 	}
@@ -278,12 +287,12 @@ func TestEnvOverride(t *testing.T) {
 	t.Setenv("MERIDIAN_HTTP_LISTEN", "127.0.0.1:9053")
 	t.Setenv("MERIDIAN_LOG_LEVEL", "debug")
 	t.Setenv("MERIDIAN_DNS_TCP_IDLE_TIMEOUT", "3s")
-	l, err := load(loadOptions{file: goodFixture})
+	l, err := Load(Options{File: goodFixture})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.close()
-	c := l.config
+	defer l.Close()
+	c := l.Config
 	if !slices.Equal(c.DNS.Listen, []string{"127.0.0.1:5300", "[::1]:5300"}) || c.HTTP.Listen != "127.0.0.1:9053" ||
 		c.Log.Level != "debug" || time.Duration(c.DNS.TCPIdleTimeout) != 3*time.Second {
 		t.Errorf("environment not applied: dns %+v http %+v log %+v", c.DNS, c.HTTP, c.Log)
@@ -295,16 +304,16 @@ func TestEnvOverride(t *testing.T) {
 
 func TestEnvOverrideIsValidated(t *testing.T) {
 	t.Setenv("MERIDIAN_LOG_LEVEL", "chatty")
-	_, err := load(loadOptions{file: goodFixture})
+	_, err := Load(Options{File: goodFixture})
 	if err == nil || !strings.HasPrefix(err.Error(), `log.level: unknown level "chatty"`) {
 		t.Fatalf("got %v", err)
 	}
 }
 
 // serveFlags parses serve-style override flags.
-func serveFlags(t *testing.T, args ...string) *flagSet {
+func serveFlags(t *testing.T, args ...string) *pflag.FlagSet {
 	t.Helper()
-	fs := newFlagSet("serve", "", "")
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	fs.StringSlice("dns-listen", nil, "")
 	fs.String("http-listen", "", "")
 	fs.String("log-level", "", "")
@@ -321,12 +330,12 @@ func TestFlagOverride(t *testing.T) {
 	t.Setenv("MERIDIAN_DNS_LISTEN", "127.0.0.1:5300")
 	t.Setenv("MERIDIAN_LOG_FORMAT", "json")
 	fs := serveFlags(t, "--dns-listen", "127.0.0.1:5400,127.0.0.2:5400", "--http-listen", "127.0.0.1:0", "--log-level", "warn")
-	l, err := load(loadOptions{file: goodFixture, flags: fs.FlagSet})
+	l, err := Load(Options{File: goodFixture, Flags: fs})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.close()
-	c := l.config
+	defer l.Close()
+	c := l.Config
 	if !slices.Equal(c.DNS.Listen, []string{"127.0.0.1:5400", "127.0.0.2:5400"}) || c.HTTP.Listen != "127.0.0.1:0" || c.Log.Level != "warn" {
 		t.Errorf("flags not applied: dns %+v http %+v log %+v", c.DNS, c.HTTP, c.Log)
 	}
@@ -339,7 +348,7 @@ func TestRelativePaths(t *testing.T) {
 	// The config's geo database and zone file are relative to the config
 	// file's directory, whatever the working directory is.
 	dir := t.TempDir()
-	copyFile(t, "../../testdata/demo/demo.mmdb", filepath.Join(dir, "geo", "demo.mmdb"))
+	copyFile(t, "../testdata/demo/demo.mmdb", filepath.Join(dir, "geo", "demo.mmdb"))
 	copyFile(t, "testdata/zones/static.example.zone", filepath.Join(dir, "zones", "static.example.zone"))
 	b, _ := os.ReadFile(goodFixture)
 	text := strings.Replace(string(b), "geo:\n  rules:", "geo:\n  database: geo/demo.mmdb\n  rules:", 1)
@@ -347,22 +356,22 @@ func TestRelativePaths(t *testing.T) {
 	writeFile(t, cfg, text)
 	t.Chdir(t.TempDir()) // anywhere but the config's directory
 
-	l, err := load(loadOptions{file: cfg})
+	l, err := Load(Options{File: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.close()
-	if got, want := l.config.Geo.Database, filepath.Join(dir, "geo", "demo.mmdb"); got != want {
+	defer l.Close()
+	if got, want := l.Config.Geo.Database, filepath.Join(dir, "geo", "demo.mmdb"); got != want {
 		t.Errorf("geo.database = %q, want %q", got, want)
 	}
-	if got, want := l.config.Zones[1].ZoneFile, filepath.Join(dir, "zones", "static.example.zone"); got != want {
+	if got, want := l.Config.Zones[1].ZoneFile, filepath.Join(dir, "zones", "static.example.zone"); got != want {
 		t.Errorf("zone_file = %q, want %q", got, want)
 	}
-	if l.db == nil || l.locator == nil {
+	if l.db == nil || l.Locator == nil {
 		t.Error("database not opened")
 	}
-	if !slices.Contains(l.watch, l.config.Geo.Database) || !slices.Contains(l.watch, l.config.Zones[1].ZoneFile) {
-		t.Errorf("watch list %v misses the database or the zone file", l.watch)
+	if !slices.Contains(l.Watch, l.Config.Geo.Database) || !slices.Contains(l.Watch, l.Config.Zones[1].ZoneFile) {
+		t.Errorf("watch list %v misses the database or the zone file", l.Watch)
 	}
 
 	// A relative path from the environment is relative to the working
@@ -371,26 +380,26 @@ func TestRelativePaths(t *testing.T) {
 	copyFile(t, filepath.Join(dir, "geo", "demo.mmdb"), filepath.Join(wd, "other.mmdb"))
 	t.Chdir(wd)
 	t.Setenv("MERIDIAN_GEO_DATABASE", "other.mmdb")
-	l2, err := load(loadOptions{file: cfg})
+	l2, err := Load(Options{File: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l2.close()
-	if got, want := l2.config.Geo.Database, filepath.Join(wd, "other.mmdb"); got != want {
+	defer l2.Close()
+	if got, want := l2.Config.Geo.Database, filepath.Join(wd, "other.mmdb"); got != want {
 		t.Errorf("geo.database from the environment = %q, want %q", got, want)
 	}
 }
 
 func TestDemoConfig(t *testing.T) {
-	l, err := load(loadOptions{file: "../../testdata/demo/meridian.yaml"})
+	l, err := Load(Options{File: "../testdata/demo/meridian.yaml"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.close()
+	defer l.Close()
 	if l.db == nil {
 		t.Error("demo database not opened")
 	}
-	if got := l.summary(); got != "1 zones, 3 sites, 4 services" {
+	if got := l.Summary(); got != "1 zones, 3 sites, 4 services" {
 		t.Errorf("summary = %q", got)
 	}
 }
@@ -400,7 +409,7 @@ func TestJSONAndTOMLConfigs(t *testing.T) {
 	js := `{"dns": {"listen": ["127.0.0.1:5353"], "tcp_idle_timeout": "5s"},
  "zones": [{"name": "j.example.", "nameservers": [{"name": "ns.elsewhere.example."}]}],
  "sites": [{"name": "a"}],
- "services": [{"name": "www.j.example.", "members": [{"site": "a", "addresses": ["192.0.2.1"], "weight": 0}]}]}`
+ "services": [{"name": "www.j.example.", "members": [{"site": "a", "addresses": ["192.0.2.1"], "weight": 0}, {"site": "a", "addresses": ["192.0.2.2"]}]}]}`
 	toml := `[dns]
 listen = ["127.0.0.1:5353"]
 tcp_idle_timeout = "5s"
@@ -419,35 +428,38 @@ name = "www.t.example."
 site = "a"
 addresses = ["192.0.2.1"]
 weight = 0
+[[services.members]]
+site = "a"
+addresses = ["192.0.2.2"]
 `
 	for name, text := range map[string]string{"c.json": js, "c.toml": toml} {
 		path := filepath.Join(dir, name)
 		writeFile(t, path, text)
-		l, err := load(loadOptions{file: path})
+		l, err := Load(Options{File: path})
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		if w := l.state.Services[0].Members[0].Weight; w != 0 || time.Duration(l.config.DNS.TCPIdleTimeout) != 5*time.Second {
-			t.Errorf("%s: weight %d, idle %v", name, w, l.config.DNS.TCPIdleTimeout)
+		if w := l.State.Services[0].Members[0].Weight; w != 0 || time.Duration(l.Config.DNS.TCPIdleTimeout) != 5*time.Second {
+			t.Errorf("%s: weight %d, idle %v", name, w, l.Config.DNS.TCPIdleTimeout)
 		}
-		l.close()
+		l.Close()
 	}
 	// JSON is decoded as strictly as YAML.
 	path := filepath.Join(dir, "typo.json")
 	writeFile(t, path, strings.Replace(js, `"weight"`, `"wieght"`, 1))
-	if _, err := load(loadOptions{file: path}); err == nil || !strings.HasPrefix(err.Error(), "services[0].members[0].wieght: unknown key") {
+	if _, err := Load(Options{File: path}); err == nil || !strings.HasPrefix(err.Error(), "services[0].members[0].wieght: unknown key") {
 		t.Errorf("typo in JSON: %v", err)
 	}
 }
 
 func TestConfigStringIsJSON(t *testing.T) {
-	l, err := load(loadOptions{file: goodFixture})
+	l, err := Load(Options{File: goodFixture})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.close()
-	s := l.config.String()
+	defer l.Close()
+	s := l.Config.String()
 	if !strings.HasPrefix(s, `{"dns":{"listen":["127.0.0.1:5353"],"tcp_idle_timeout":"15s"`) {
 		t.Errorf("String() = %s", s)
 	}
@@ -458,5 +470,30 @@ func TestSuggest(t *testing.T) {
 		if got := suggest(k, []string{"strategy", "addresses", "weight", "ttl", "ttl2"}); got != want {
 			t.Errorf("suggest(%q) = %q, want %q", k, got, want)
 		}
+	}
+}
+
+// TestSameConfig: two loads of one file serve the same; a change of a
+// zone file alone is a change, though the config file did not change.
+func TestSameConfig(t *testing.T) {
+	path := fixtureDir(t, nil)
+	a, err := Load(Options{File: path})
+	must(t, err)
+	defer a.Close()
+	b, err := Load(Options{File: path})
+	must(t, err)
+	defer b.Close()
+	if !a.Same(b) {
+		t.Error("two loads of one file differ")
+	}
+	zf := filepath.Join(filepath.Dir(path), "zones", "static.example.zone")
+	zb, err := os.ReadFile(zf)
+	must(t, err)
+	writeFile(t, zf, string(zb)+"api IN A 192.0.2.81\n")
+	c, err := Load(Options{File: path})
+	must(t, err)
+	defer c.Close()
+	if a.Same(c) {
+		t.Error("a changed zone file went unnoticed")
 	}
 }

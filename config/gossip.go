@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"fmt"
@@ -55,14 +55,16 @@ type GossipConfig struct {
 	PushPullInterval Duration `mapstructure:"push_pull_interval" json:"push_pull_interval,omitempty"`
 }
 
-// role is the process's role: "" when standalone.
-func (g *GossipConfig) role() sites.Role {
+// SiteRole is the process's role, leader or follower: "" when standalone.
+func (g *GossipConfig) SiteRole() sites.Role {
 	return sites.Role(strings.ToLower(strings.TrimSpace(g.Role)))
 }
 
-func (g *GossipConfig) enabled() bool { return g.role() != "" }
+// Enabled reports whether this process gossips (it is not standalone).
+func (g *GossipConfig) Enabled() bool { return g.SiteRole() != "" }
 
-func (g *GossipConfig) follower() bool { return g.role() == sites.RoleFollower }
+// Follower reports whether this process serves the leader's State.
+func (g *GossipConfig) Follower() bool { return g.SiteRole() == sites.RoleFollower }
 
 var gossipTimings = []string{string(sites.TimingWAN), string(sites.TimingLAN), string(sites.TimingLocal)}
 
@@ -72,10 +74,10 @@ var defaultGossipListen = net.JoinHostPort(sites.DefaultBindAddr, strconv.Itoa(s
 // applyGossipDefaults fills what was left out of a gossip section in use.
 func (c *Config) applyGossipDefaults() {
 	g := &c.Gossip
-	if !g.enabled() {
+	if !g.Enabled() {
 		return
 	}
-	g.Role = string(g.role())
+	g.Role = string(g.SiteRole())
 	if g.Listen == "" {
 		g.Listen = defaultGossipListen
 	}
@@ -104,7 +106,7 @@ func (c *Config) checkGossip(p *problems) {
 		}
 		return
 	}
-	switch g.role() {
+	switch g.SiteRole() {
 	case sites.RoleLeader, sites.RoleFollower:
 	default:
 		p.add("gossip.role", "unknown role %q (want leader or follower)", g.Role)
@@ -112,7 +114,7 @@ func (c *Config) checkGossip(p *problems) {
 	}
 	if g.Site == "" {
 		p.add("gossip.site", "required: the site this process serves and probes from")
-	} else if !g.follower() && !slices.ContainsFunc(c.Sites, func(s SiteConfig) bool { return strings.EqualFold(s.Name, g.Site) }) {
+	} else if !g.Follower() && !slices.ContainsFunc(c.Sites, func(s SiteConfig) bool { return strings.EqualFold(s.Name, g.Site) }) {
 		p.add("gossip.site", "unknown site %q: a leader's site must be one of its sites", g.Site)
 	}
 	checkListen(p, "gossip.listen", g.Listen)
@@ -129,6 +131,7 @@ func (c *Config) checkGossip(p *problems) {
 		p.add("gossip.insecure", "conflicts with key_file: give one")
 	case g.KeyFile == "" && !g.Insecure:
 		p.add("gossip.key_file", "required: gossip between sites is encrypted and authenticated (generate a key with `meridian gossip-key`, or set insecure: true for a test)")
+	case g.KeyFile != "" && !p.regularFile("gossip.key_file", g.KeyFile):
 	case g.KeyFile != "":
 		if _, err := sites.ReadKeyFile(g.KeyFile); err != nil {
 			p.add("gossip.key_file", "%v", err)
@@ -140,7 +143,7 @@ func (c *Config) checkGossip(p *problems) {
 	if g.PushPullInterval < 0 {
 		p.add("gossip.push_pull_interval", "must not be negative")
 	}
-	if !g.follower() {
+	if !g.Follower() {
 		return
 	}
 	const why = "a follower serves the leader's; set it on the leader"
@@ -171,14 +174,14 @@ func (c *Config) resolveGossipPaths(dir string) {
 	}
 }
 
-// sitesConfig is the sites.Config of this process; the caller adds the
+// SitesConfig is the sites.Config of this process; the caller adds the
 // callbacks, logger and metrics.
-func (g *GossipConfig) sitesConfig(ver string) sites.Config {
+func (g *GossipConfig) SitesConfig(ver string) sites.Config {
 	host, port := splitHostPort(g.Listen)
 	cfg := sites.Config{
 		NodeName:         g.NodeName,
 		Site:             g.Site,
-		Role:             g.role(),
+		Role:             g.SiteRole(),
 		Version:          ver,
 		BindAddr:         host,
 		BindPort:         port,

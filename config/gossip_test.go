@@ -1,7 +1,6 @@
-package main
+package config
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,23 +23,23 @@ func withGossip(t *testing.T, section string) string {
 
 func TestGossipConfigLoads(t *testing.T) {
 	path := withGossip(t, "gossip: {role: Leader, site: us-east, listen: 127.0.0.1:7946, join: [127.0.0.2], key_file: gossip.key, state_file: state.json}")
-	l, err := load(loadOptions{file: path})
+	l, err := Load(Options{File: path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.close()
-	g := l.config.Gossip
+	defer l.Close()
+	g := l.Config.Gossip
 	dir := filepath.Dir(path)
-	if g.role() != sites.RoleLeader || g.Timing != "wan" || g.NodeName == "" || !strings.HasSuffix(g.NodeName, "-us-east") {
+	if g.SiteRole() != sites.RoleLeader || g.Timing != "wan" || g.NodeName == "" || !strings.HasSuffix(g.NodeName, "-us-east") {
 		t.Errorf("defaults: %+v", g)
 	}
 	if g.KeyFile != filepath.Join(dir, "gossip.key") || g.StateFile != filepath.Join(dir, "state.json") {
 		t.Errorf("paths not resolved against the config's directory: %+v", g)
 	}
-	if !strings.Contains(strings.Join(l.watch, " "), g.KeyFile) {
-		t.Errorf("the key file is not watched (rotation): %v", l.watch)
+	if !strings.Contains(strings.Join(l.Watch, " "), g.KeyFile) {
+		t.Errorf("the key file is not watched (rotation): %v", l.Watch)
 	}
-	sc := g.sitesConfig("test")
+	sc := g.SitesConfig("test")
 	if sc.BindAddr != "127.0.0.1" || sc.BindPort != 7946 || sc.Site != "us-east" {
 		t.Errorf("sites config %+v", sc)
 	}
@@ -53,13 +52,13 @@ func TestGossipFollowerConfig(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "gossip.key"), key)
 	path := filepath.Join(dir, "meridian.yaml")
 	writeFile(t, path, "gossip: {role: follower, site: eu-west, join: [leader.example:7946], key_file: gossip.key}\n")
-	l, err := load(loadOptions{file: path})
+	l, err := Load(Options{File: path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.close()
-	if len(l.state.Services) != 0 || !l.config.Gossip.follower() {
-		t.Errorf("follower state %+v", l.state)
+	l.Close()
+	if len(l.State.Services) != 0 || !l.Config.Gossip.Follower() {
+		t.Errorf("follower state %+v", l.State)
 	}
 }
 
@@ -81,9 +80,9 @@ func TestGossipConfigErrors(t *testing.T) {
 			"zones: a follower serves the leader's", "sites: a follower serves the leader's", "services: a follower serves the leader's"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := load(loadOptions{file: withGossip(t, tc.section)})
+			_, err := Load(Options{File: withGossip(t, tc.section)})
 			if err == nil {
-				t.Fatal("loaded")
+				t.Fatal("Loaded")
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
@@ -91,19 +90,5 @@ func TestGossipConfigErrors(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestGossipKeyCommand(t *testing.T) {
-	var out, errOut strings.Builder
-	if code := run([]string{"gossip-key"}, &out, &errOut); code != exitOK {
-		t.Fatalf("exit %d: %s", code, errOut.String())
-	}
-	path := filepath.Join(t.TempDir(), "k")
-	if err := os.WriteFile(path, []byte(out.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if keys, err := sites.ReadKeyFile(path); err != nil || len(keys) != 1 || len(keys[0]) != 32 {
-		t.Errorf("gossip-key printed %q: %v", out.String(), err)
 	}
 }

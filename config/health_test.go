@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"crypto/ecdsa"
@@ -100,20 +100,20 @@ func testCAPEM(t *testing.T) string {
 
 func TestHealthConfigLoads(t *testing.T) {
 	path := healthFixtureDir(t, nil)
-	l, err := load(loadOptions{file: path})
+	l, err := Load(Options{File: path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.close()
+	defer l.Close()
 	dir := filepath.Dir(path)
 
-	if hs := l.config.healthSettings(); hs.Rule != "any" || hs.Concurrency != 32 || time.Duration(hs.SourceTTL) != 10*time.Second {
+	if hs := l.Config.HealthSettings(); hs.Rule != "any" || hs.Concurrency != 32 || time.Duration(hs.SourceTTL) != 10*time.Second {
 		t.Errorf("health settings %+v", hs)
 	}
 	checkOf := func(name string) health.Check {
 		t.Helper()
-		for i := range l.state.Services {
-			if svc := &l.state.Services[i]; svc.Name == name {
+		for i := range l.State.Services {
+			if svc := &l.State.Services[i]; svc.Name == name {
 				c, ok, err := health.SpecChecks(svc)
 				if err != nil || !ok {
 					t.Fatalf("%s: check %v, %v", name, ok, err)
@@ -143,25 +143,25 @@ func TestHealthConfigLoads(t *testing.T) {
 	if off := checkOf("off.h.example."); off.Kind != health.KindNone {
 		t.Errorf("off: %+v", off)
 	}
-	if l.state.Services[0].Members[1].ProbeAddress != netip.MustParseAddr("10.0.0.1") {
-		t.Errorf("probe_address not in the state: %+v", l.state.Services[0].Members[1])
+	if l.State.Services[0].Members[1].ProbeAddress != netip.MustParseAddr("10.0.0.1") {
+		t.Errorf("probe_address not in the state: %+v", l.State.Services[0].Members[1])
 	}
 	for _, f := range []string{filepath.Join(dir, "token"), filepath.Join(dir, "ca.pem")} {
-		if !strings.Contains(strings.Join(l.watch, " "), f) {
-			t.Errorf("watch list %v lacks %s", l.watch, f)
+		if !strings.Contains(strings.Join(l.Watch, " "), f) {
+			t.Errorf("watch list %v lacks %s", l.Watch, f)
 		}
 	}
-	if l.adminToken != fixtureToken {
-		t.Errorf("token %q", l.adminToken)
+	if l.AdminToken != fixtureToken {
+		t.Errorf("token %q", l.AdminToken)
 	}
-	if l.admin.Sites["b"] != gslb.AdminDrain || l.admin.Members[gslb.MemberRef{Service: "web.h.example.", Member: "a/192.0.2.1"}] != gslb.AdminUp {
-		t.Errorf("admin overrides %+v", l.admin)
+	if l.Admin.Sites["b"] != gslb.AdminDrain || l.Admin.Members[gslb.MemberRef{Service: "web.h.example.", Member: "a/192.0.2.1"}] != gslb.AdminUp {
+		t.Errorf("admin overrides %+v", l.Admin)
 	}
 
 	// The plan: each address of web at 8443 (the dual-stack member twice),
 	// the NAT member at its probe address and port; api's hostname member
 	// at its probe address; off's member "probed" by kind none.
-	plan, err := health.NewPlan(l.state, health.PlanOptions{})
+	plan, err := health.NewPlan(l.State, health.PlanOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,8 +182,8 @@ func TestHealthConfigLoads(t *testing.T) {
 	}
 
 	// The token is redacted in the config's JSON; its file path is not secret.
-	l.config.Admin.Token = "inline-secret-value-0123"
-	if s := l.config.String(); strings.Contains(s, "inline-secret") || !strings.Contains(s, `"token":"REDACTED"`) {
+	l.Config.Admin.Token = "inline-secret-value-0123"
+	if s := l.Config.String(); strings.Contains(s, "inline-secret") || !strings.Contains(s, `"token":"REDACTED"`) {
 		t.Errorf("String() leaks the token: %s", s)
 	}
 }
@@ -260,27 +260,27 @@ func TestHealthConfigErrors(t *testing.T) {
 // config file itself did not change.
 func TestSameConfigSeesHealthFiles(t *testing.T) {
 	path := healthFixtureDir(t, nil)
-	a, err := load(loadOptions{file: path})
+	a, err := Load(Options{File: path})
 	must(t, err)
-	defer a.close()
-	b, err := load(loadOptions{file: path})
+	defer a.Close()
+	b, err := Load(Options{File: path})
 	must(t, err)
-	defer b.close()
-	if !sameConfig(a, b) {
+	defer b.Close()
+	if !a.Same(b) {
 		t.Fatal("two loads of one file differ")
 	}
 	writeFile(t, filepath.Join(filepath.Dir(path), "ca.pem"), testCAPEM(t))
-	c, err := load(loadOptions{file: path})
+	c, err := Load(Options{File: path})
 	must(t, err)
-	defer c.close()
-	if sameConfig(a, c) {
+	defer c.Close()
+	if a.Same(c) {
 		t.Error("a new CA file went unnoticed")
 	}
 	must(t, os.WriteFile(filepath.Join(filepath.Dir(path), "token"), []byte("rotated-token-0123456789\n"), 0o600))
-	d, err := load(loadOptions{file: path})
+	d, err := Load(Options{File: path})
 	must(t, err)
-	defer d.close()
-	if sameConfig(c, d) {
+	defer d.Close()
+	if c.Same(d) {
 		t.Error("a rotated token went unnoticed")
 	}
 }

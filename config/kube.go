@@ -1,10 +1,11 @@
-package main
+package config
 
 import (
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -38,6 +39,11 @@ type KubernetesConfig struct {
 	// LeaderElection: with two or more replicas, a Lease decides which
 	// one publishes to the other sites and writes the policies' status.
 	LeaderElection LeaderElectionConfig `mapstructure:"leader_election" json:"leader_election"`
+	// EventsNamespace turns on Kubernetes Events (policy Accepted and
+	// Rejected, member cluster stale and fresh), filed in this namespace
+	// of the GSLB cluster: the pod's own, where its Role allows them.
+	// Empty: no Events.
+	EventsNamespace string `mapstructure:"events_namespace" json:"events_namespace,omitempty"`
 }
 
 // KubeClusterConfig maps one kubeconfig context to a site.
@@ -61,25 +67,32 @@ type LeaderElectionConfig struct {
 	RetryPeriod   Duration `mapstructure:"retry_period" json:"retry_period,omitempty"`
 }
 
-func (le *LeaderElectionConfig) enabled() bool { return le.LeaseNamespace != "" }
+// Enabled reports whether a Lease decides the leader.
+func (le *LeaderElectionConfig) Enabled() bool { return le.LeaseNamespace != "" }
 
-func (k *KubernetesConfig) enabled() bool { return k.Kubeconfig != "" }
+// Enabled reports whether services are built from Kubernetes.
+func (k *KubernetesConfig) Enabled() bool { return k.Kubeconfig != "" }
+
+// namespaceRE is a Kubernetes namespace name, an RFC 1123 label.
+var namespaceRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 // checkKubernetes checks the kubernetes section against the file's
 // sites. st must have its defaults applied.
 func (c *Config) checkKubernetes(st *gslb.State, p *problems) gslb.Policy {
 	k := &c.Kubernetes
-	if !k.enabled() {
-		if len(k.Clusters) > 0 || k.LeaderElection.enabled() {
+	if !k.Enabled() {
+		if len(k.Clusters) > 0 || k.LeaderElection.Enabled() {
 			p.add("kubernetes.kubeconfig", "required: the member clusters' kubeconfig")
 		}
 		return gslb.Policy{}
 	}
-	if c.Gossip.follower() {
+	if c.Gossip.Follower() {
 		p.add("kubernetes", "a follower serves the leader's state; watch Kubernetes on the leader")
 	}
 	if _, err := os.Stat(k.Kubeconfig); err != nil {
 		p.add("kubernetes.kubeconfig", "%s: %v", k.Kubeconfig, statReason(err))
+	} else {
+		p.regularFile("kubernetes.kubeconfig", k.Kubeconfig)
 	}
 	seen := map[string]bool{}
 	for i, cl := range k.Clusters {
@@ -95,7 +108,7 @@ func (c *Config) checkKubernetes(st *gslb.State, p *problems) gslb.Policy {
 		if site == "" {
 			site = cl.Context
 		}
-		if findSite(st, site) == "" {
+		if FindSite(st, site) == "" {
 			p.add(path+".site", "unknown site %q (add it to sites, with its location)", site)
 		}
 	}
@@ -111,6 +124,9 @@ func (c *Config) checkKubernetes(st *gslb.State, p *problems) gslb.Policy {
 	if le.LeaseDuration > 0 && le.RenewDeadline > 0 && le.RenewDeadline >= le.LeaseDuration {
 		p.add("kubernetes.leader_election.renew_deadline", "must be shorter than lease_duration (%s)", time.Duration(le.LeaseDuration))
 	}
+	if ns := k.EventsNamespace; ns != "" && !namespaceRE.MatchString(ns) {
+		p.add("kubernetes.events_namespace", "%q is not a namespace name (RFC 1123 label: lower-case letters, digits and '-', at most 63)", ns)
+	}
 	// The default policy is a service policy like any other: convert and
 	// validate it as one, so its errors name its keys.
 	probe := ServiceConfig{Name: "default." + firstZone(st), Policy: k.DefaultPolicy}
@@ -120,7 +136,7 @@ func (c *Config) checkKubernetes(st *gslb.State, p *problems) gslb.Policy {
 	tmp := gslb.State{Zones: st.Zones, Services: []gslb.Service{svc}}
 	tmp.ApplyDefaults()
 	if err := tmp.Validate(); err != nil {
-		for _, e := range leaves(err) {
+		for _, e := range Leaves(err) {
 			var fe *gslb.FieldError
 			if errors.As(e, &fe) && strings.HasPrefix(fe.Path, "services[0].policy") {
 				p.add("kubernetes.default_policy"+strings.TrimPrefix(fe.Path, "services[0].policy"), "%s", fe.Msg)

@@ -1,4 +1,4 @@
-package main
+package control
 
 import (
 	"context"
@@ -22,6 +22,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/health"
 )
 
@@ -30,7 +31,7 @@ import (
 // without it, over a series of trials, with the health check at interval
 // 1 s, timeout 500 ms, fall 2, rise 2 (jitter: the default 10%).
 //
-// The whole server runs in process (load, newServer, run, as `meridian
+// The whole server runs in process (config.Load, New, Run, as `meridian
 // serve` does) on loopback: one service, app.bench.example., with member
 // A (127.30.1.1, site a, priority 1) and member B (127.30.2.1, site b,
 // priority 2), each probed with GET /healthz at a real HTTP backend on
@@ -57,7 +58,7 @@ import (
 //
 // One op is one whole series, about 4.5 s a trial; run it once:
 //
-//	go test -run '^$' -bench Failover -benchtime 1x -count 1 ./cmd/meridian
+//	go test -run '^$' -bench Failover -benchtime 1x -count 1 ./control
 //
 // (More ops run more series against the same server, and the metrics
 // cover every trial.)
@@ -138,7 +139,7 @@ func benchFailover(b *testing.B, death deathMode) {
 	s, dnsAddr := startInProcess(b, path)
 	q := &dnsProbe{addr: dnsAddr, client: &dns.Client{Net: "udp", Timeout: 500 * time.Millisecond}}
 	aUp := func() bool {
-		for _, st := range s.pub.mon.Status() {
+		for _, st := range s.pub.Targets() {
 			if st.Key.Addr == addrA {
 				return st.State == health.StateUp
 			}
@@ -212,30 +213,30 @@ func roundAll(ds []time.Duration) []time.Duration {
 // startInProcess runs the server of `meridian serve --config path` in
 // this process until the benchmark ends, and returns it with its DNS
 // address.
-func startInProcess(b *testing.B, path string) (*server, string) {
+func startInProcess(b *testing.B, path string) (*Server, string) {
 	b.Helper()
-	opts := loadOptions{file: path}
-	l, err := load(opts)
+	opts := config.Options{File: path}
+	l, err := config.Load(opts)
 	if err != nil {
 		b.Fatal(err)
 	}
 	level := new(slog.LevelVar)
 	level.Set(slog.LevelWarn)
-	s, err := newServer(l, opts, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})), level)
+	s, err := New(l, Options{Load: opts, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})), Level: level})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	code := make(chan int, 1)
-	go func() { code <- s.run(ctx, make(chan os.Signal), "") }()
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, make(chan os.Signal), "") }()
 	b.Cleanup(func() {
 		cancel()
-		if c := <-code; c != exitOK {
-			b.Errorf("serve returned %d", c)
+		if err := <-done; err != nil {
+			b.Errorf("serve: %v", err)
 		}
 	})
 	deadline := time.Now().Add(failoverGuard)
-	for ok, why := s.ready(); !ok; ok, why = s.ready() {
+	for ok, why := s.Ready(); !ok; ok, why = s.Ready() {
 		if time.Now().After(deadline) {
 			b.Fatalf("server not ready: %s", why)
 		}

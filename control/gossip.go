@@ -1,23 +1,22 @@
-package main
+package control
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/gslb"
 	"github.com/meridian-gslb/meridian/health"
 	"github.com/meridian-gslb/meridian/sites"
 )
 
-// gossip joins this process to the other sites (the gossip section):
+// Gossip joins this process to the other sites (the gossip section):
 //
 //   - a leader publishes the State of its file, at start and after every
 //     reload, with a term above every version the cluster has seen, so
@@ -27,11 +26,11 @@ import (
 //   - both share their local probes' verdicts and feed the other sites'
 //     into the health observations, where the rule (health.rule) combines
 //     them.
-type gossip struct {
+type Gossip struct {
 	node    *sites.Node
 	role    sites.Role
 	site    string
-	pub     *publisher
+	pub     *Publisher
 	log     *slog.Logger
 	metrics *sites.Metrics
 
@@ -39,6 +38,8 @@ type gossip struct {
 	// Kubernetes Lease: it neither publishes nor follows the cluster's
 	// states (it serves its own builds).
 	standby func() bool
+
+	stopOnce sync.Once // leave and shut down once, whoever asks first
 
 	mu      sync.Mutex  // serialises leader publishing
 	term    uint64      // the leader's current term; 0 until it first publishes
@@ -48,10 +49,10 @@ type gossip struct {
 }
 
 // newGossip prepares the node; nothing listens until start.
-func newGossip(l *loaded, pub *publisher, log *slog.Logger) (*gossip, error) {
-	gc := &l.config.Gossip
-	g := &gossip{role: gc.role(), site: gc.Site, pub: pub, log: log.With("component", "gossip"), metrics: sites.NewMetrics()}
-	cfg := gc.sitesConfig(version)
+func newGossip(l *config.Loaded, pub *Publisher, log *slog.Logger, version string) (*Gossip, error) {
+	gc := &l.Config.Gossip
+	g := &Gossip{role: gc.SiteRole(), site: gc.Site, pub: pub, log: log.With("component", "gossip"), metrics: sites.NewMetrics()}
+	cfg := gc.SitesConfig(version)
 	cfg.Logger = g.log
 	cfg.Metrics = g.metrics
 	cfg.OnState = g.onState
@@ -67,38 +68,50 @@ func newGossip(l *loaded, pub *publisher, log *slog.Logger) (*gossip, error) {
 }
 
 // start serves the state file (a follower), listens and joins in the
-// background; a leader then publishes its configuration.
-func (g *gossip) start(ctx context.Context) error {
-	if err := g.node.Start(ctx); err != nil {
+// background; a leader then publishes its configuration. The node runs
+// until stop: its context is not the signal's, so that the shutdown
+// sequence, not a signal, decides when it leaves.
+func (g *Gossip) start() error {
+	if err := g.node.Start(context.Background()); err != nil {
 		return err
 	}
 	g.mu.Lock()
 	g.started = true
 	g.mu.Unlock()
 	if g.role == sites.RoleLeader {
-		g.publish(g.pub.current.Load().state)
+		_, st := g.pub.Current()
+		g.publish(st)
 	}
 	return nil
 }
 
 // stop leaves the cluster so that peers notice at once rather than after
-// failure detection.
-func (g *gossip) stop() {
-	if err := g.node.Leave(2 * time.Second); err != nil {
-		g.log.Debug("leave", "error", err)
-	}
-	if err := g.node.Shutdown(); err != nil {
-		g.log.Debug("shutdown", "error", err)
-	}
+// failure detection, then shuts the node down. Only the first call does
+// anything: memberlist panics on a Leave after its Shutdown.
+func (g *Gossip) stop() {
+	g.stopOnce.Do(func() {
+		if err := g.node.Leave(2 * time.Second); err != nil {
+			g.log.Debug("leave", "error", err)
+		}
+		if err := g.node.Shutdown(); err != nil {
+			g.log.Debug("shutdown", "error", err)
+		}
+	})
 }
+
+// Role is this process's role in the cluster: leader or follower.
+func (g *Gossip) Role() sites.Role { return g.role }
+
+// Status is the cluster as this node sees it (GET /api/v1/sites).
+func (g *Gossip) Status() sites.Status { return g.node.Status() }
 
 // publish makes st, the leader's configuration, the cluster's state. The
 // term is one above the highest version this node holds or has heard of
 // (its state file included), so a restarted or new leader always
 // outranks the previous one; reloads keep the term and raise the
-// generation. st is the snapshot's State: its Term is set here, before
-// the local snapshot is rebuilt to show it.
-func (g *gossip) publish(st *gslb.State) {
+// generation. st is the served State: a copy goes out under the term
+// (nextVersion), and setTerm then shows the term locally too.
+func (g *Gossip) publish(st *gslb.State) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !g.started || g.standby != nil && g.standby() {
@@ -110,12 +123,11 @@ func (g *gossip) publish(st *gslb.State) {
 			g.term = hv.Term + 1
 		}
 		g.term = max(g.term, g.floor)
-		pub := *st
-		pub.Term = g.term
-		err := g.node.Publish(&pub)
+		pub := versioned(st, nextVersion(st, g.term, false))
+		err := g.node.Publish(pub)
 		if err == nil {
 			g.pub.setTerm(g.term)
-			g.last = &pub
+			g.last = pub
 			g.log.Info("state published", "version", pub.Version().String(), "services", len(pub.Services))
 			return
 		}
@@ -128,10 +140,10 @@ func (g *gossip) publish(st *gslb.State) {
 }
 
 // onState receives each newer state the node accepts.
-func (g *gossip) onState(st *gslb.State) {
+func (g *Gossip) onState(st *gslb.State) {
 	if g.role == sites.RoleFollower {
 		if err := g.pub.publishRemote(st); err != nil {
-			g.log.Error("state from the cluster not served", "version", st.Version().String(), "error", oneLine(err))
+			g.log.Error("state from the cluster not served", "version", st.Version().String(), "error", config.OneLine(err))
 			return
 		}
 		g.log.Info("serving the cluster's state", "version", st.Version().String(), "services", len(st.Services))
@@ -151,7 +163,7 @@ func (g *gossip) onState(st *gslb.State) {
 			// we, rather than fight over terms.
 			g.log.Error("another leader published a newer state; serving it (run one leader)", "leader", m.Name, "version", st.Version().String())
 			if err := g.pub.publishRemote(st); err != nil {
-				g.log.Error("state from the cluster not served", "error", oneLine(err))
+				g.log.Error("state from the cluster not served", "error", config.OneLine(err))
 			}
 			return
 		}
@@ -160,19 +172,22 @@ func (g *gossip) onState(st *gslb.State) {
 	// (ours before a restart that lost its state file, say). Outrank it
 	// with our configuration.
 	g.log.Warn("the cluster held a newer state from a former leader; publishing ours above it", "version", st.Version().String())
-	go g.publish(g.pub.current.Load().state)
+	go func() {
+		_, st := g.pub.Current()
+		g.publish(st)
+	}()
 }
 
 // raiseTerm makes the next publication's term at least term (a new
 // Lease holder's), so it outranks every state of earlier leaders.
-func (g *gossip) raiseTerm(term uint64) {
+func (g *Gossip) raiseTerm(term uint64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.floor = max(g.floor, term)
 }
 
 // shareChanges gossips the local probes' changes (Monitor.OnChange).
-func (g *gossip) shareChanges(changes []health.Change) {
+func (g *Gossip) shareChanges(changes []health.Change) {
 	for _, c := range changes {
 		switch c.To {
 		case health.StateUp, health.StateDown:
@@ -184,14 +199,14 @@ func (g *gossip) shareChanges(changes []health.Change) {
 }
 
 // reloadKeys rereads the key file (rotation); a bad file keeps the keys.
-func (g *gossip) reloadKeys() {
+func (g *Gossip) reloadKeys() {
 	if err := g.node.ReloadKeys(); err != nil {
 		g.log.Error("gossip keys not reloaded; keeping the current ones", "error", err)
 	}
 }
 
 // collectors are the meridian_sites_* metrics.
-func (g *gossip) collectors() []prometheus.Collector { return []prometheus.Collector{g.metrics} }
+func (g *Gossip) collectors() []prometheus.Collector { return []prometheus.Collector{g.metrics} }
 
 // siteObservations hands the other sites' observations to the health
 // store, each site one source (health.SourceSite).
@@ -223,36 +238,4 @@ func (s siteObservations) ForgetSite(site string) {
 	if site != s.self {
 		s.obs.Forget(health.SourceSite(site))
 	}
-}
-
-// sitesResponse is GET /api/v1/sites.
-type sitesResponse struct {
-	Mode string `json:"mode"` // standalone, leader or follower
-	sites.Status
-}
-
-func (a *api) sites(w http.ResponseWriter, _ *http.Request) {
-	if a.gossip == nil {
-		writeJSON(w, http.StatusOK, sitesResponse{Mode: "standalone"})
-		return
-	}
-	writeJSON(w, http.StatusOK, sitesResponse{Mode: string(a.gossip.role), Status: a.gossip.node.Status()})
-}
-
-// runGossipKey prints a new gossip key for gossip.key_file.
-func runGossipKey(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("gossip-key", "meridian gossip-key > gossip.key",
-		"Print a new random gossip key (AES-256, base64) for gossip.key_file. To rotate,\n"+
-			"add it as a second line everywhere, then move it first, then drop the old one;\n"+
-			"each site rereads the file when it changes.")
-	if code, done := fs.parse(args, stdout, stderr); done {
-		return code
-	}
-	key, err := sites.GenerateKey()
-	if err != nil {
-		fmt.Fprintf(stderr, "meridian: %v\n", err)
-		return exitFail
-	}
-	fmt.Fprintln(stdout, key)
-	return exitOK
 }

@@ -1,11 +1,9 @@
-package main
+package control
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -13,20 +11,21 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/gslb"
 	"github.com/meridian-gslb/meridian/sites/kube"
 )
 
-// kubeLeader builds services from the member clusters (sites/kube) and
+// Kube is the Kubernetes leader: it builds services from the member clusters (sites/kube) and
 // serves them beside the file's. Every replica watches and serves its own
 // builds, so a standby has warm caches and answers correctly; with leader
 // election only the Lease holder publishes to the other sites and writes
 // the policies' status.
-type kubeLeader struct {
+type Kube struct {
 	ctrl    *kube.Controller
 	elector *kube.Elector // nil: no election, this process leads
-	pub     *publisher
-	gossip  *gossip // nil when standalone
+	pub     *Publisher
+	gossip  *Gossip // nil when standalone
 	log     *slog.Logger
 	leading atomic.Bool
 
@@ -35,23 +34,16 @@ type kubeLeader struct {
 }
 
 // newKube prepares the controller and, when configured, the elector.
-func newKube(l *loaded, pub *publisher, g *gossip, log *slog.Logger) (*kubeLeader, error) {
-	kc := &l.config.Kubernetes
-	k := &kubeLeader{pub: pub, gossip: g, log: log.With("component", "kube")}
+func newKube(l *config.Loaded, pub *Publisher, g *Gossip, log *slog.Logger) (*Kube, error) {
+	kc := &l.Config.Kubernetes
+	k := &Kube{pub: pub, gossip: g, log: log.With("component", "kube")}
 	kube.RouteClientLogs(log)
 	var zones, siteNames []string
-	for _, z := range l.fileState.Zones {
+	for _, z := range l.State.Zones {
 		zones = append(zones, z.Name)
 	}
-	for _, s := range l.fileState.Sites {
+	for _, s := range l.State.Sites {
 		siteNames = append(siteNames, s.Name)
-	}
-	var defCheck *gslb.HealthCheck
-	if dc := l.config.Health.DefaultCheck; dc != nil {
-		var p problems
-		if spec, ok := dc.toSpec(&p, "health.default_check"); ok {
-			defCheck = &spec
-		}
 	}
 	ctrl, err := kube.New(kube.Config{
 		Kubeconfig:         kc.Kubeconfig,
@@ -62,10 +54,11 @@ func newKube(l *loaded, pub *publisher, g *gossip, log *slog.Logger) (*kubeLeade
 		PolicyContext:      kc.PolicyContext,
 		Zones:              zones,
 		Sites:              siteNames,
-		DefaultPolicy:      l.kubePolicy,
-		DefaultHealthCheck: defCheck,
+		DefaultPolicy:      l.KubePolicy,
+		DefaultHealthCheck: l.DefaultCheck,
 		OnBuild:            k.built,
 		WriteStatus:        k.leading.Load,
+		EventNamespace:     kc.EventsNamespace,
 		Logger:             log,
 	})
 	if err != nil {
@@ -73,7 +66,7 @@ func newKube(l *loaded, pub *publisher, g *gossip, log *slog.Logger) (*kubeLeade
 	}
 	k.ctrl = ctrl
 	le := kc.LeaderElection
-	if !le.enabled() {
+	if !le.Enabled() {
 		k.leading.Store(true)
 		return k, nil
 	}
@@ -100,7 +93,7 @@ func newKube(l *loaded, pub *publisher, g *gossip, log *slog.Logger) (*kubeLeade
 	return k, nil
 }
 
-func kubeClusters(kc *KubernetesConfig) []kube.ClusterConfig {
+func kubeClusters(kc *config.KubernetesConfig) []kube.ClusterConfig {
 	out := make([]kube.ClusterConfig, 0, len(kc.Clusters))
 	for _, c := range kc.Clusters {
 		out = append(out, kube.ClusterConfig{Context: c.Context, Site: c.Site})
@@ -110,7 +103,7 @@ func kubeClusters(kc *KubernetesConfig) []kube.ClusterConfig {
 
 // run watches until ctx ends; it never fails the process: an unreachable
 // cluster is retried by the controller and keeps its last-known members.
-func (k *kubeLeader) run(ctx context.Context) {
+func (k *Kube) run(ctx context.Context) {
 	if k.elector != nil {
 		go func() {
 			if err := k.elector.Run(ctx); err != nil && ctx.Err() == nil {
@@ -124,10 +117,10 @@ func (k *kubeLeader) run(ctx context.Context) {
 }
 
 // built serves a new build and, while leading, publishes it.
-func (k *kubeLeader) built(b kube.Build) {
+func (k *Kube) built(b kube.Build) {
 	st, err := k.pub.publishKube(&b)
 	if err != nil {
-		k.log.Error("kubernetes build not served; keeping the previous one", "generation", b.Generation, "error", oneLine(err))
+		k.log.Error("kubernetes build not served; keeping the previous one", "generation", b.Generation, "error", config.OneLine(err))
 		return
 	}
 	k.log.Info("kubernetes build served", "build", b.Generation, "services", len(b.Services), "stale_clusters", b.Stale, "generation", st.Generation)
@@ -135,14 +128,14 @@ func (k *kubeLeader) built(b kube.Build) {
 }
 
 // publish hands st to the gossip when this process leads.
-func (k *kubeLeader) publish(st *gslb.State) {
+func (k *Kube) publish(st *gslb.State) {
 	if k.gossip == nil || k.gossip.role != "leader" || !k.leading.Load() {
 		return
 	}
 	k.gossip.publish(st)
 }
 
-func (k *kubeLeader) startedLeading(ctx context.Context, term uint64) {
+func (k *Kube) startedLeading(ctx context.Context, term uint64) {
 	k.mu.Lock()
 	k.term = term
 	k.mu.Unlock()
@@ -152,18 +145,19 @@ func (k *kubeLeader) startedLeading(ctx context.Context, term uint64) {
 		k.gossip.raiseTerm(term)
 	}
 	k.ctrl.Rebuild() // writes the policies' status, now as the leader
-	k.publish(k.pub.current.Load().state)
+	_, st := k.pub.Current()
+	k.publish(st)
 }
 
-func (k *kubeLeader) stoppedLeading() {
+func (k *Kube) stoppedLeading() {
 	k.leading.Store(false)
 	k.log.Warn("no longer leading; serving the last build, not publishing it")
 }
 
 // reload follows a change of the configuration: the kubeconfig file may
 // have gained or lost contexts, the mapping may have changed.
-func (k *kubeLeader) reload(l *loaded) {
-	if err := k.ctrl.SetClusters(kubeClusters(&l.config.Kubernetes)); err != nil {
+func (k *Kube) reload(l *config.Loaded) {
+	if err := k.ctrl.SetClusters(kubeClusters(&l.Config.Kubernetes)); err != nil {
 		k.log.Error("kubernetes clusters not changed", "error", err)
 	}
 	if err := k.ctrl.Reload(); err != nil {
@@ -171,10 +165,10 @@ func (k *kubeLeader) reload(l *loaded) {
 	}
 }
 
-func (k *kubeLeader) collectors() []prometheus.Collector { return k.ctrl.Collectors() }
+func (k *Kube) collectors() []prometheus.Collector { return k.ctrl.Collectors() }
 
-// kubeResponse is GET /api/v1/kubernetes.
-type kubeResponse struct {
+// KubeStatus is the state of the Kubernetes leader (GET /api/v1/kubernetes).
+type KubeStatus struct {
 	Leading  bool                 `json:"leading"`
 	Election bool                 `json:"election"`
 	Identity string               `json:"identity,omitempty"`
@@ -186,55 +180,33 @@ type kubeResponse struct {
 	Clusters []kube.ClusterStatus `json:"clusters"`
 }
 
-func (a *api) kubernetes(w http.ResponseWriter, _ *http.Request) {
-	k := a.kube
-	if k == nil {
-		writeError(w, http.StatusNotFound, "kubernetes is not configured (the kubernetes section)")
-		return
-	}
-	resp := kubeResponse{Leading: k.leading.Load(), Election: k.elector != nil, Clusters: k.ctrl.Status(), Stale: []string{}, Problems: []string{}}
+// Status reports the election, the last build and every member cluster.
+func (k *Kube) Status() KubeStatus {
+	st := KubeStatus{Leading: k.leading.Load(), Election: k.elector != nil, Clusters: k.ctrl.Status(), Stale: []string{}, Problems: []string{}}
 	if k.elector != nil {
-		resp.Identity, resp.Leader, resp.Term = k.elector.Identity(), k.elector.Leader(), k.elector.Term()
+		st.Identity, st.Leader, st.Term = k.elector.Identity(), k.elector.Leader(), k.elector.Term()
 	}
 	if b := k.ctrl.Last(); b != nil {
-		resp.Build, resp.Stale, resp.Problems = b.Generation, append(resp.Stale, b.Stale...), append(resp.Problems, b.Problems...)
+		st.Build, st.Stale, st.Problems = b.Generation, append(st.Stale, b.Stale...), append(st.Problems, b.Problems...)
 	}
-	writeJSON(w, http.StatusOK, resp)
+	return st
 }
 
-// withKube returns what l serves with build b: the file's services and
-// the built ones (a built name that the file also defines stays the
-// file's), each built member's Kubernetes readiness as Member.Unready.
-// The result keeps l's version; it must validate as a whole.
-func withKube(l *loaded, b *kube.Build) (*loaded, []string, error) {
-	st := *l.fileState
-	st.Term, st.Generation = l.state.Term, l.state.Generation
-	st.Services = slices.Clone(l.fileState.Services)
-	var notes []string
-	taken := map[string]bool{}
-	for _, s := range st.Services {
-		taken[s.Name] = true
+// StaleSites are the sites of the member clusters the last build could
+// not reach (their members are the last-known ones), and those clusters.
+func (k *Kube) StaleSites() (sites map[string]bool, clusters []string) {
+	b := k.ctrl.Last()
+	if b == nil || len(b.Stale) == 0 {
+		return nil, nil
 	}
-	for _, svc := range b.Services {
-		if taken[svc.Name] {
-			notes = append(notes, fmt.Sprintf("%s: defined in the configuration file too; the file's definition is served", svc.Name))
-			continue
+	sites = map[string]bool{}
+	for _, cl := range k.ctrl.Status() {
+		if slices.Contains(b.Stale, cl.Name) {
+			sites[cl.Site] = true
 		}
-		svc.Members = slices.Clone(svc.Members)
-		for i := range svc.Members {
-			m := &svc.Members[i]
-			if ready, ok := b.Readiness[gslb.MemberRef{Service: svc.Name, Member: m.ID()}]; ok {
-				m.Unready = !ready
-			}
-		}
-		st.Services = append(st.Services, svc)
 	}
-	slices.SortStableFunc(st.Services[len(l.fileState.Services):], func(a, b gslb.Service) int { return cmp.Compare(a.Name, b.Name) })
-	st.ApplyDefaults()
-	if err := st.Validate(); err != nil {
-		return nil, notes, err
-	}
-	next := *l
-	next.state = &st
-	return &next, notes, nil
+	return sites, b.Stale
 }
+
+// hasBuild reports whether a first build exists.
+func (k *Kube) hasBuild() bool { return k.ctrl.Last() != nil }

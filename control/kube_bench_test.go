@@ -1,4 +1,4 @@
-package main
+package control
 
 import (
 	"bytes"
@@ -20,14 +20,14 @@ import (
 // BenchmarkIngressToAnswer measures the Kubernetes leader's convergence
 // (issue #4): the time from an Ingress status change, a PATCH of the
 // status subresource sent to a real kube-apiserver, to the first DNS
-// answer that carries the new VIP. The server runs in process (load,
-// newServer, run) with the kubernetes section; DNS is asked over UDP every
+// answer that carries the new VIP. The server runs in process (config.Load,
+// New, Run) with the kubernetes section; DNS is asked over UDP every
 // 2 ms. The time covers the watch event, the debounce (150 ms quiet
 // period), the build, the snapshot swap and the query.
 //
 // One op is one patch; run a series of them:
 //
-//	go test -run '^$' -bench IngressToAnswer -benchtime 50x -count 1 ./cmd/meridian
+//	go test -run '^$' -bench IngressToAnswer -benchtime 50x -count 1 ./control
 //
 // Metrics: p50-s, p99-s and max-s over the ops (nearest rank).
 func BenchmarkIngressToAnswer(b *testing.B) {

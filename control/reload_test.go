@@ -1,4 +1,4 @@
-package main
+package control
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/meridian-gslb/meridian/config"
 )
 
 // startWatcher watches files with a short debounce until the test ends.
@@ -97,71 +99,34 @@ func TestWatcherSeesConfigMapSwap(t *testing.T) {
 	wantSignal(t, w, "a ConfigMap symlink swap")
 }
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestSameConfig(t *testing.T) {
-	path := fixtureDir(t, nil)
-	a, err := load(loadOptions{file: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.close()
-	b, err := load(loadOptions{file: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.close()
-	a.state.Generation = 4 // only the generation differs
-	if !sameConfig(a, b) {
-		t.Error("two loads of one file differ")
-	}
-	// A change in a zone file alone is a change.
-	zf := filepath.Join(filepath.Dir(path), "zones", "static.example.zone")
-	zb, _ := os.ReadFile(zf)
-	writeFile(t, zf, string(zb)+"api IN A 192.0.2.81\n")
-	c, err := load(loadOptions{file: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.close()
-	if sameConfig(a, c) {
-		t.Error("a changed zone file went unnoticed")
-	}
-}
-
 // TestServerReloadsInProcess runs serve's server, reloader and watcher in
 // the test process, so the race detector sees them work together.
 func TestServerReloadsInProcess(t *testing.T) {
-	path := fixtureDir(t, nil)
+	path := fixtureDir(t)
 	fs := serveFlags(t, "--dns-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0")
-	opts := loadOptions{file: path, flags: fs.FlagSet}
-	l, err := load(opts)
+	opts := config.Options{File: path, Flags: fs}
+	l, err := config.Load(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}
 	level := new(slog.LevelVar)
-	s, err := newServer(l, opts, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level})), level)
+	s, err := New(l, Options{Load: opts, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level})), Level: level})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	hup := make(chan os.Signal, 1)
-	code := make(chan int, 1)
+	done := make(chan error, 1)
 	readyFile := filepath.Join(t.TempDir(), "ready.json")
-	go func() { code <- s.run(ctx, hup, readyFile) }()
+	go func() { done <- s.Run(ctx, hup, readyFile) }()
 	defer func() {
 		cancel()
-		if c := <-code; c != exitOK {
-			t.Errorf("run returned %d", c)
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
 		}
 	}()
-	eventually(t, "ready", func() bool { ok, _ := s.ready(); return ok })
+	eventually(t, "ready", func() bool { ok, _ := s.Ready(); return ok })
 
 	generation := func() uint64 { return s.store.Load().Generation() }
 	edit := func(old, new string) {

@@ -126,6 +126,10 @@ func (c *compiler) records(z *gslb.Zone) ([]dns.RR, error) {
 	if p, ok := c.cache[z.Name]; ok && slices.Equal(p.records, z.Records) {
 		return p.rrs, nil
 	}
+	if rrs, ok := parsedBefore(zoneName(z), z.Records); ok {
+		c.cache[z.Name] = parsedZone{records: z.Records, rrs: rrs}
+		return rrs, nil
+	}
 	rrs, err := parseRecords(z)
 	if err != nil {
 		return nil, err

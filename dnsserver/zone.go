@@ -30,7 +30,13 @@ func CheckZone(z *gslb.Zone) error {
 			return err
 		}
 	}
-	_, err := parseRecords(z)
+	if _, ok := parsedBefore(zoneName(z), z.Records); ok {
+		return nil // LoadZoneFile parsed and checked them
+	}
+	rrs, err := parseRecords(z)
+	if err == nil {
+		rememberParsed(zoneName(z), z.Records, rrs)
+	}
 	return err
 }
 
@@ -68,12 +74,22 @@ func LoadZoneFile(z *gslb.Zone) error {
 			}
 		}
 	}
+	// The records written beside zone_file are parsed here too, so the
+	// whole zone is parsed once (parsedBefore); when they do not parse,
+	// CheckZone reports them.
+	inline, inlineErr := parseRecords(z)
 	recs := make([]string, 0, len(z.Records)+len(zf.rest))
 	recs = append(recs, z.Records...)
 	for _, rr := range zf.rest {
 		recs = append(recs, rr.String())
 	}
 	z.Records = recs
+	if inlineErr == nil {
+		rrs := append(inline, zf.rest...)
+		if checkCNAMEs(rrs, func(i int) string { return "" }) == nil {
+			rememberParsed(zoneName(z), recs, rrs)
+		}
+	}
 	return nil
 }
 

@@ -3,9 +3,12 @@
 //
 // The pieces, each in its own file:
 //
-//   - Check (check.go): the configuration of one probe, with Defaults and
-//     Validate. A Target (target.go) is one probed address and port plus a
-//     validated Check; its Key is comparable, so every service whose members
+//   - Check (check.go): a gslb.HealthCheck compiled for probing. The rule
+//     (defaults, limits, messages) is gslb.HealthCheck's Defaults and
+//     Validate, shared with the config loader, the Kubernetes policy
+//     compiler and followers; Compile applies it and parses the texts.
+//     A Target (target.go) is one probed address and port plus a
+//     compiled Check; its Key is comparable, so every service whose members
 //     resolve to the same (address, port, check) shares one prober.
 //   - Prober (prober.go, tcp.go, http.go): one method, Probe(ctx) error.
 //     A failure is a *ProbeError carrying a Reason (timeout, refused, tls,
@@ -38,7 +41,7 @@
 //
 //	obs := health.NewObservations(health.ObservationsOptions{OnChange: rebuild})
 //	mon := health.NewMonitor(health.Options{Observations: obs, Metrics: m})
-//	plan, _ := health.NewPlan(state, health.PlanOptions{Check: checkOf})
+//	plan, err := health.NewPlan(state, health.PlanOptions{Metrics: m}) // err: refused checks, a bug upstream
 //	mon.SetTargets(plan.Targets())
 //	snap, _ := gslb.NewSnapshot(state, loc, health.NewView(plan, obs))
 //

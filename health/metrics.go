@@ -23,6 +23,7 @@ type Metrics struct {
 	targets     *prometheus.GaugeVec
 	skipped     prometheus.Counter
 	inFlight    prometheus.Gauge
+	refused     prometheus.Gauge
 }
 
 // ProbeBuckets are the probe latency histogram's buckets, in seconds: from
@@ -62,11 +63,15 @@ func NewMetrics() *Metrics {
 			Name: "meridian_health_probes_in_flight",
 			Help: "Probes running now.",
 		}),
+		refused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "meridian_health_checks_refused",
+			Help: "Services of the current plan whose health check was refused: not probed, their members answer as up. 0 unless there is a bug.",
+		}),
 	}
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.up, m.transitions, m.duration, m.failures, m.targets, m.skipped, m.inFlight}
+	return []prometheus.Collector{m.up, m.transitions, m.duration, m.failures, m.targets, m.skipped, m.inFlight, m.refused}
 }
 
 // Describe implements prometheus.Collector.
@@ -178,5 +183,11 @@ func (m *Metrics) skip() {
 func (m *Metrics) inflight(d float64) {
 	if m != nil {
 		m.inFlight.Add(d)
+	}
+}
+
+func (m *Metrics) setRefused(n int) {
+	if m != nil {
+		m.refused.Set(float64(n))
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -453,27 +451,22 @@ func TestMonitorKindNone(t *testing.T) {
 // A target whose prober cannot be built stays unknown (answered as up)
 // and shows why.
 func TestMonitorBuildError(t *testing.T) {
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, []byte(appCert(t).pem), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tg := mustTarget(t, netip.MustParseAddrPort("127.10.7.10:443"), Check{Kind: KindHTTPS, CAFile: ca})
-	os.Remove(ca)
+	// The rule refuses a bad CA, so break a compiled target by hand.
+	tg := mustTarget(t, netip.MustParseAddrPort("127.10.7.10:443"), Check{Kind: KindHTTPS, CAPEM: appCert(t).pem})
+	broken := tg
+	broken.Check.CAPEM = "junk"
 	m := newTestMonitor(t, Options{})
-	err := m.SetTargets(map[Key]Target{tg.Key(): tg})
+	err := m.SetTargets(map[Key]Target{tg.Key(): broken})
 	if err == nil {
-		t.Fatal("SetTargets: no error for a missing CA file")
+		t.Fatal("SetTargets: no error for a bad CA")
 	}
 	st, ok := m.TargetStatus(tg.Key())
 	if !ok || st.State != StateUnknown || st.LastError == "" {
 		t.Errorf("status %+v", st)
 	}
-	// The next SetTargets retries it: the file is back.
-	if err := os.WriteFile(ca, []byte(appCert(t).pem), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	// The next SetTargets retries it.
 	if err := m.SetTargets(map[Key]Target{tg.Key(): tg}); err != nil {
-		t.Errorf("SetTargets after the CA file came back: %v", err)
+		t.Errorf("SetTargets after the CA was fixed: %v", err)
 	}
 	if st, _ := m.TargetStatus(tg.Key()); st.LastError != "" {
 		t.Errorf("status after retry %+v", st)

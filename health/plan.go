@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"github.com/meridian-gslb/meridian/gslb"
 )
@@ -17,10 +16,10 @@ import (
 type PlanOptions struct {
 	// Check returns the health check of a service, or false when it has
 	// none: its members are not probed and stay unknown, which answers as
-	// up. nil means the service's own gslb.Service.HealthCheck. An
-	// HTTP(S) check without Host gets the service name (without the final
-	// dot) as Host header and SNI, so the backend's virtual host routing
-	// sees what a client would send.
+	// up. nil means the service's own gslb.Service.HealthCheck. Either
+	// way the check is compiled with gslb's rule (see Compile), an
+	// HTTP(S) check without Host getting the service name
+	// (gslb.Service.ProbeHealthCheck).
 	Check func(svc *gslb.Service) (Check, bool)
 	// ProbeAddr, if set, maps a member address to where it is probed: a
 	// member behind NAT answers its public VIP in DNS but is probed at a
@@ -32,6 +31,9 @@ type PlanOptions struct {
 	// instead of at each of its addresses (a hostname member only that
 	// way); ProbeAddr then receives the ProbeAddress as addr.
 	ProbeAddr func(svc *gslb.Service, m *gslb.Member, addr netip.Addr) netip.AddrPort
+	// Metrics, if set, counts the services whose check was refused
+	// (meridian_health_checks_refused).
+	Metrics *Metrics
 }
 
 // Plan is what to probe for one State, and which targets stand for which
@@ -40,6 +42,9 @@ type Plan struct {
 	targets  map[Key]Target
 	members  map[memberRef][]Key
 	services map[Key][]string
+	// refused holds the services whose check gslb's rule refused, with
+	// the reason: they are not probed.
+	refused map[string]error
 }
 
 // memberRef names a member within its service.
@@ -47,51 +52,69 @@ type memberRef struct{ service, member string }
 
 // NewPlan lists the targets of every checked member of st: each member
 // address, probed with its service's check. Members that share an
-// address, a port and an identical check share one target. A service with
-// an invalid check is skipped (its members stay unknown) and reported in
-// the returned error; the plan is usable either way.
+// address, a port and an identical check share one target.
+//
+// A service whose check gslb's rule refuses cannot be probed. That is
+// unreachable for a State that passed gslb.State.Validate (which applies
+// the same rule), so it is a bug upstream, and loud: every such service is
+// in the returned error, in Refused, in MemberDetail (explain) and in the
+// meridian_health_checks_refused gauge. Its members have no target, so no
+// verdict: they answer as up (like members of a service without check),
+// which keeps a service answering rather than silently dropping it. The
+// plan is usable either way.
 func NewPlan(st *gslb.State, opts PlanOptions) (*Plan, error) {
 	p := &Plan{
 		targets:  make(map[Key]Target),
 		members:  make(map[memberRef][]Key),
 		services: make(map[Key][]string),
-	}
-	if st == nil {
-		return p, nil
+		refused:  make(map[string]error),
 	}
 	var errs []error
-	for i := range st.Services {
-		svc := &st.Services[i]
-		var c Check
-		var ok bool
-		if opts.Check != nil {
-			c, ok = opts.Check(svc)
-		} else {
-			var err error
-			if c, ok, err = SpecChecks(svc); err != nil {
+	if st != nil {
+		for i := range st.Services {
+			svc := &st.Services[i]
+			c, ok, err := checkOf(svc, opts.Check)
+			if err == nil && ok {
+				err = p.addService(svc, c, opts.ProbeAddr)
+			}
+			if err != nil {
+				p.refused[svc.Name] = err
 				errs = append(errs, fmt.Errorf("service %s: health check: %w", svc.Name, err))
 			}
 		}
-		if !ok {
-			continue
-		}
-		if kind := Kind(strings.ToLower(string(c.Kind))); (kind == KindHTTP || kind == KindHTTPS) && c.Host == "" {
-			c.Host = strings.TrimSuffix(svc.Name, ".")
-		}
-		if err := p.addService(svc, c, opts.ProbeAddr); err != nil {
-			errs = append(errs, fmt.Errorf("service %s: health check: %w", svc.Name, err))
-		}
 	}
+	opts.Metrics.setRefused(len(p.refused))
 	return p, errors.Join(errs...)
 }
 
-func (p *Plan) addService(svc *gslb.Service, c Check, probeAddr func(*gslb.Service, *gslb.Member, netip.Addr) netip.AddrPort) error {
-	// Validate once per service, not once per address.
-	probe := c
-	probe.Defaults()
-	if err := probe.Validate(); err != nil {
-		return err
+// checkOf compiles the check of svc: its own, or custom's.
+func checkOf(svc *gslb.Service, custom func(*gslb.Service) (Check, bool)) (Check, bool, error) {
+	if custom != nil {
+		c, ok := custom(svc)
+		if !ok {
+			return Check{}, false, nil
+		}
+		spec := c.Spec()
+		withCheck := *svc
+		withCheck.HealthCheck = &spec
+		svc = &withCheck
 	}
+	spec := svc.ProbeHealthCheck()
+	if spec == nil {
+		return Check{}, false, nil
+	}
+	c, err := Compile(spec)
+	return c, err == nil, err
+}
+
+// addService adds the targets of every member of svc, probed with c (a
+// compiled check). Nothing is added when any target is refused.
+func (p *Plan) addService(svc *gslb.Service, c Check, probeAddr func(*gslb.Service, *gslb.Member, netip.Addr) netip.AddrPort) error {
+	type planned struct {
+		ref    memberRef
+		target Target
+	}
+	var add []planned
 	for j := range svc.Members {
 		m := &svc.Members[j]
 		ref := memberRef{svc.Name, m.ID()}
@@ -109,19 +132,33 @@ func (p *Plan) addService(svc *gslb.Service, c Check, probeAddr func(*gslb.Servi
 			}
 			t, err := NewTarget(ap.Addr(), ap.Port(), c)
 			if err != nil {
-				return err
+				return fmt.Errorf("member %s: %w", m.ID(), err)
 			}
-			k := t.Key()
-			p.targets[k] = t
-			if !slices.Contains(p.members[ref], k) {
-				p.members[ref] = append(p.members[ref], k)
-			}
-			if !slices.Contains(p.services[k], svc.Name) {
-				p.services[k] = append(p.services[k], svc.Name)
-			}
+			add = append(add, planned{ref, t})
+		}
+	}
+	for _, a := range add {
+		k := a.target.Key()
+		p.targets[k] = a.target
+		if !slices.Contains(p.members[a.ref], k) {
+			p.members[a.ref] = append(p.members[a.ref], k)
+		}
+		if !slices.Contains(p.services[k], svc.Name) {
+			p.services[k] = append(p.services[k], svc.Name)
 		}
 	}
 	return nil
+}
+
+// Refused returns the names of the services whose check was refused
+// (see NewPlan), sorted.
+func (p *Plan) Refused() []string {
+	out := make([]string, 0, len(p.refused))
+	for name := range p.refused {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Targets is every distinct target, for Monitor.SetTargets. The map is the

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -64,8 +63,8 @@ func TestHTTPProbe(t *testing.T) {
 	}{
 		{"200", modeOK, check(Check{}), ""},
 		{"503", modeFail, check(Check{}), ReasonStatus},
-		{"503 expected", modeFail, check(Check{ExpectStatus: []StatusRange{{503, 503}}}), ""},
-		{"200 not in list", modeOK, check(Check{ExpectStatus: []StatusRange{{204, 204}, {300, 399}}}), ReasonStatus},
+		{"503 expected", modeFail, check(Check{ExpectStatus: []StatusRange{{Low: 503, High: 503}}}), ""},
+		{"200 not in list", modeOK, check(Check{ExpectStatus: []StatusRange{{Low: 204, High: 204}, {Low: 300, High: 399}}}), ReasonStatus},
 		{"body found", modeOK, check(Check{BodyContains: "healthy"}), ""},
 		{"wrong body", modeWrongBody, check(Check{BodyContains: "healthy"}), ReasonBody},
 		{"wrong body, no body check", modeWrongBody, check(Check{}), ""},
@@ -157,7 +156,7 @@ func TestHTTPProbeRedirectNotFollowed(t *testing.T) {
 	if err := probeOnce(t, mustTarget(t, ap, Check{Kind: KindHTTP, Interval: 10 * time.Second, Timeout: 5 * time.Second})); err != nil {
 		t.Errorf("302 within 200-399: %v", err)
 	}
-	if err := probeOnce(t, mustTarget(t, ap, Check{Kind: KindHTTP, Interval: 10 * time.Second, Timeout: 5 * time.Second, ExpectStatus: []StatusRange{{200, 200}}})); reasonOf(err) != ReasonStatus {
+	if err := probeOnce(t, mustTarget(t, ap, Check{Kind: KindHTTP, Interval: 10 * time.Second, Timeout: 5 * time.Second, ExpectStatus: []StatusRange{{Low: 200, High: 200}}})); reasonOf(err) != ReasonStatus {
 		t.Errorf("302 with expect 200: %v", err)
 	}
 	if len(hits) != 2 {
@@ -188,11 +187,6 @@ func TestHTTPSProbe(t *testing.T) {
 	t.Parallel()
 	b := startBackend(t, "127.10.4.1", serverTLS(t))
 	ap := b.addrPort()
-	dir := t.TempDir()
-	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, []byte(appCert(t).pem), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	base := Check{Kind: KindHTTPS, Interval: 10 * time.Second, Timeout: 5 * time.Second, Host: "app.example.test", BodyContains: "healthy"}
 	with := func(f func(*Check)) Check {
 		c := base
@@ -204,7 +198,6 @@ func TestHTTPSProbe(t *testing.T) {
 		check Check
 		want  Reason
 	}{
-		{"CA file", with(func(c *Check) { c.CAFile = caFile }), ""},
 		{"CA PEM", with(func(c *Check) { c.CAPEM = appCert(t).pem }), ""},
 		{"system roots", base, ReasonTLS},
 		{"skip verify", with(func(c *Check) { c.TLSSkipVerify = true }), ""},

@@ -2,16 +2,14 @@ package health
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/meridian-gslb/meridian/gslb"
 )
 
-// CheckFromSpec turns the health check a State carries into a Check, as
-// written: defaults are not applied and nothing is validated beyond the
-// two text fields it parses (expect_status, jitter), whose errors name
-// those fields. Call Defaults and Validate on the result, or let NewPlan
-// and NewTarget do it.
+// CheckFromSpec turns a gslb.HealthCheck into a Check as written: no
+// defaults, no validation beyond parsing the two text fields
+// (expect_status, jitter), whose errors are the rule's *gslb.FieldError
+// values. Compile is what probing uses; this form suits showing a check.
 func CheckFromSpec(hc *gslb.HealthCheck) (Check, error) {
 	c := Check{
 		Kind:          Kind(hc.Kind),
@@ -28,30 +26,15 @@ func CheckFromSpec(hc *gslb.HealthCheck) (Check, error) {
 		TLSSkipVerify: hc.TLSSkipVerify,
 		CAPEM:         hc.CAPEM,
 	}
-	var errs []error
-	for i, s := range hc.ExpectStatus {
-		rs, err := ParseStatusRanges(s)
-		if err == nil && len(rs) == 0 {
-			err = errors.New("empty")
-		}
-		if err != nil {
-			errs = append(errs, &gslb.FieldError{Path: fmt.Sprintf("expect_status[%d]", i), Msg: fmt.Sprintf("want a code (200) or a range (200-399), got %q", s)})
-			continue
-		}
-		c.ExpectStatus = append(c.ExpectStatus, rs...)
-	}
-	if hc.Jitter != "" {
-		j, err := ParseJitter(hc.Jitter)
-		if err != nil {
-			errs = append(errs, &gslb.FieldError{Path: "jitter", Msg: fmt.Sprintf("want a percentage (10%%), a fraction (0.1), a duration (250ms) or 0, got %q", hc.Jitter)})
-		}
-		c.Jitter = j
-	}
-	return c, errors.Join(errs...)
+	statuses, statusErr := hc.ExpectedStatuses()
+	c.ExpectStatus = statuses
+	jitter, jitterErr := hc.JitterValue()
+	c.Jitter = jitter
+	return c, errors.Join(statusErr, jitterErr)
 }
 
-// SpecChecks is the default PlanOptions.Check: each service's own
-// gslb.Service.HealthCheck.
+// SpecChecks returns a service's own gslb.Service.HealthCheck as written
+// (CheckFromSpec), and false when it has none or it does not parse.
 func SpecChecks(svc *gslb.Service) (Check, bool, error) {
 	if svc.HealthCheck == nil {
 		return Check{}, false, nil

@@ -74,19 +74,21 @@ type Target struct {
 	probe Fingerprint
 }
 
-// NewTarget defaults and validates c and returns the target that probes
-// addr at port (0: the check's port). The check's Port is set to the
-// probed port, so a target's Check describes exactly what it does.
+// NewTarget returns the target that probes addr at port (0: the check's
+// port) with c, compiled again with that port (see Compile): a Check from
+// Compile passes unchanged, fields left unset get gslb's defaults, and a
+// check the rule refuses is an error. The check's Port is the probed
+// port, so a target's Check describes exactly what it does.
 func NewTarget(addr netip.Addr, port uint16, c Check) (Target, error) {
 	if !addr.IsValid() {
 		return Target{}, errors.New("health target: invalid address")
 	}
-	c.ExpectStatus = slices.Clone(c.ExpectStatus) // the caller keeps its own
+	spec := c.Spec()
 	if port != 0 {
-		c.Port = port
+		spec.Port = port
 	}
-	c.Defaults()
-	if err := c.Validate(); err != nil {
+	c, err := Compile(&spec)
+	if err != nil {
 		return Target{}, err
 	}
 	t := Target{Addr: addr.Unmap(), Port: c.Port, Check: c}
@@ -148,7 +150,7 @@ func (c *Check) fingerprint() Fingerprint {
 	str(c.BodyContains)
 	str(c.SNI)
 	str(strconv.FormatBool(c.TLSSkipVerify))
-	str(c.CAFile)
+	str("") // was a CA file name: kept so keys match those of older sites
 	str(c.CAPEM)
 	var f Fingerprint
 	copy(f[:], h.Sum(nil))

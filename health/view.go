@@ -69,6 +69,9 @@ func (v *View) MemberDetail(service string, m *gslb.Member) string {
 		return "not checked"
 	}
 	keys := v.plan.MemberKeys(service, m.ID())
+	if err := v.plan.refused[service]; err != nil {
+		return "not probed, answered as up: health check refused: " + oneLine(err)
+	}
 	if len(keys) == 0 {
 		return "not checked"
 	}
@@ -155,3 +158,6 @@ func clock(t time.Time) string {
 	}
 	return t.Format("15:04:05 UTC")
 }
+
+// oneLine joins the lines of an error (errors.Join) with "; ".
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }

@@ -1,4 +1,4 @@
-package main
+package httpapi
 
 import (
 	"encoding/json"
@@ -13,33 +13,40 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/meridian-gslb/meridian/config"
+	"github.com/meridian-gslb/meridian/control"
 	"github.com/meridian-gslb/meridian/gslb"
 )
+
+// goodFixture is the config package's test configuration.
+const goodFixture = "../config/testdata/good.yaml"
 
 // testAPI serves the API over the good fixture's snapshot, without a DNS
 // server: readiness is whatever ready says.
 func testAPI(t *testing.T, ready func() (bool, string)) *httptest.Server {
 	t.Helper()
-	l, err := load(loadOptions{file: goodFixture})
+	l, err := config.Load(config.Options{File: goodFixture})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(l.close)
-	l.state.Generation = 7
+	t.Cleanup(l.Close)
 	store := &gslb.Store{}
-	pub := newPublisher(store, l.config.healthSettings(), slog.New(slog.DiscardHandler))
-	t.Cleanup(pub.stop)
-	if err := pub.publishConfig(l); err != nil {
-		t.Fatal(err)
+	pub := control.NewPublisher(store, l.Config.HealthSettings(), slog.New(slog.DiscardHandler))
+	t.Cleanup(pub.Stop)
+	// Seven publications of the file: the API reports generation 7.
+	for range 7 {
+		if err := pub.PublishConfig(l); err != nil {
+			t.Fatal(err)
+		}
 	}
-	a := &api{
-		store:   store,
-		pub:     pub,
-		ready:   ready,
-		metrics: promhttp.HandlerFor(prometheus.NewRegistry(), promhttp.HandlerOpts{}),
-		log:     slog.New(slog.DiscardHandler),
+	a := &API{
+		Store:   store,
+		Pub:     pub,
+		Ready:   ready,
+		Metrics: promhttp.HandlerFor(prometheus.NewRegistry(), promhttp.HandlerOpts{}),
+		Log:     slog.New(slog.DiscardHandler),
 	}
-	srv := httptest.NewServer(a.routes())
+	srv := httptest.NewServer(a.Routes())
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -69,17 +76,17 @@ func TestExplainBadParameters(t *testing.T) {
 		"name=app.gslb.example.&client=192.0.2.1&type=1e9": `type: want A, AAAA or a type number`,
 	} {
 		code, body := get(t, srv.URL+"/api/v1/explain?"+query)
-		var e apiError
+		var e Error
 		if code != http.StatusBadRequest || json.Unmarshal([]byte(body), &e) != nil || !strings.HasPrefix(e.Error, want) {
 			t.Errorf("%s: %d %s, want 400 %q", query, code, body, want)
 		}
 	}
 }
 
-func explainGet(t *testing.T, srv *httptest.Server, query string) explainResponse {
+func explainGet(t *testing.T, srv *httptest.Server, query string) ExplainResponse {
 	t.Helper()
 	code, body := get(t, srv.URL+"/api/v1/explain?"+query)
-	var r explainResponse
+	var r ExplainResponse
 	if code != http.StatusOK || json.Unmarshal([]byte(body), &r) != nil {
 		t.Fatalf("%s: %d %s", query, code, body)
 	}

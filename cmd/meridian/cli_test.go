@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"os/exec"
@@ -10,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/meridian-gslb/meridian/test/proctest"
 )
 
 // The CLI tests run the real binary, built once per test run with the
@@ -45,7 +47,7 @@ func binary(t *testing.T) string {
 		build.path = filepath.Join(build.dir, "meridian")
 		cmd := exec.Command("go", "build", "-o", build.path,
 			"-ldflags", "-X main.version="+testVersion+" -X main.commit="+testCommit, ".")
-		if out, err := cmd.CombinedOutput(); err != nil {
+		if out, err := proctest.Run(5*time.Minute, cmd); err != nil {
 			build.err = errors.New("go build: " + err.Error() + "\n" + string(out))
 		}
 	})
@@ -72,14 +74,13 @@ type result struct {
 	stdout, stderr string
 }
 
-// runBinary runs the binary to completion.
+// runBinary runs the binary to completion (killed after a minute: a
+// command that hangs fails its test instead of the whole run).
 func runBinary(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(binary(t), args...)
 	cmd.Env = env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	stdout, stderr, err := proctest.RunSplit(time.Minute, cmd)
 	code := 0
 	var ee *exec.ExitError
 	switch {
@@ -88,12 +89,12 @@ func runBinary(t *testing.T, env []string, args ...string) result {
 	case err != nil:
 		t.Fatal(err)
 	}
-	return result{code, stdout.String(), stderr.String()}
+	return result{code, stdout, stderr}
 }
 
 func TestCLICheckConfigGood(t *testing.T) {
 	r := runBinary(t, cleanEnv(), "check-config", goodFixture)
-	if r.code != 0 || r.stdout != "testdata/good.yaml: OK (2 zones, 3 sites, 4 services)\n" || r.stderr != "" {
+	if r.code != 0 || r.stdout != goodFixture+": OK (2 zones, 3 sites, 4 services)\n" || r.stderr != "" {
 		t.Fatalf("exit %d\nstdout %q\nstderr %q", r.code, r.stdout, r.stderr)
 	}
 	r = runBinary(t, cleanEnv(), "check-config", "../../testdata/demo/meridian.yaml")
@@ -103,11 +104,11 @@ func TestCLICheckConfigGood(t *testing.T) {
 }
 
 // TestCLICheckConfigBroken runs check-config on every file in
-// testdata/broken: each says, in "# want: " lines, the error lines it must
+// config/testdata/broken: each says, in "# want: " lines, the error lines it must
 // print, in order and nothing else (each want is a prefix of its line;
 // {{file}} stands for the file's absolute path).
 func TestCLICheckConfigBroken(t *testing.T) {
-	files, _ := filepath.Glob("testdata/broken/*.yaml")
+	files, _ := filepath.Glob(fixtures + "/broken/*.yaml")
 	if len(files) == 0 {
 		t.Fatal("no broken fixtures")
 	}
@@ -202,14 +203,14 @@ func TestCLIVersion(t *testing.T) {
 }
 
 func TestCLIServeRefusesBrokenConfig(t *testing.T) {
-	r := runBinary(t, cleanEnv(), "serve", "--config", "testdata/broken/many-errors.yaml",
+	r := runBinary(t, cleanEnv(), "serve", "--config", fixtures+"/broken/many-errors.yaml",
 		"--dns-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0")
 	if r.code != 1 || !strings.Contains(r.stderr, "is not a valid configuration:\n") ||
 		!strings.Contains(r.stderr, `services[0].members[1].site: unknown site "mars"`) {
 		t.Fatalf("exit %d\nstderr %s", r.code, r.stderr)
 	}
 	// MERIDIAN_CONFIG names the file when --config is not given.
-	r = runBinary(t, cleanEnv("MERIDIAN_CONFIG=testdata/broken/unknown-key.yaml"), "serve")
+	r = runBinary(t, cleanEnv("MERIDIAN_CONFIG="+fixtures+"/broken/unknown-key.yaml"), "serve")
 	if r.code != 1 || !strings.Contains(r.stderr, "unknown-key.yaml is not a valid configuration") {
 		t.Fatalf("MERIDIAN_CONFIG: exit %d\nstderr %s", r.code, r.stderr)
 	}

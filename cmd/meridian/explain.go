@@ -12,6 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/meridian-gslb/meridian/httpapi"
 )
 
 const defaultServer = "http://127.0.0.1:8053"
@@ -33,10 +35,10 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 		return fs.fail(stderr, "want exactly one NAME, got %d arguments", fs.NArg())
 	}
 	// Check locally what the server would refuse, so a typo is a usage error.
-	if _, _, err := parseClient(*client); err != nil {
+	if _, _, err := httpapi.ParseClient(*client); err != nil {
 		return fs.fail(stderr, "--client: %v", err)
 	}
-	if _, _, err := parseQType(*qtype); err != nil {
+	if _, _, err := httpapi.ParseQType(*qtype); err != nil {
 		return fs.fail(stderr, "--type: %v", err)
 	}
 	u, err := explainURL(*serverURL, fs.Arg(0), *qtype, *client)
@@ -60,7 +62,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, strings.TrimSpace(out.String()))
 		return exitOK
 	}
-	var resp explainResponse
+	var resp httpapi.ExplainResponse
 	if err := json.Unmarshal(body, &resp); err != nil {
 		fmt.Fprintf(stderr, "meridian explain: the server's answer is not an explain response: %v\n", err)
 		return exitFail
@@ -106,7 +108,7 @@ func fetchExplain(ctx context.Context, u string) ([]byte, error) {
 		return nil, err
 	}
 	if res.StatusCode != http.StatusOK {
-		var e apiError
+		var e httpapi.Error
 		if json.Unmarshal(body, &e) == nil && e.Error != "" {
 			return nil, fmt.Errorf("server says: %s (%s)", e.Error, res.Status)
 		}
@@ -116,7 +118,7 @@ func fetchExplain(ctx context.Context, u string) ([]byte, error) {
 }
 
 // printExplain writes the human report.
-func printExplain(w io.Writer, r *explainResponse) {
+func printExplain(w io.Writer, r *httpapi.ExplainResponse) {
 	q, a := r.Query, r.Answer
 	fmt.Fprintf(w, "%s %s for client %s (configuration generation %d)\n\n", q.Name, q.Type, q.Client, r.Generation)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -198,7 +200,7 @@ func scopeNote(scope uint8, source int) string {
 	return fmt.Sprintf("(resolvers may reuse this answer for every client in the same /%d; the client sent /%d)", scope, source)
 }
 
-func answerLine(a explainAnswer) string {
+func answerLine(a httpapi.ExplainAnswer) string {
 	switch {
 	case a.Target != "":
 		return fmt.Sprintf("%s CNAME %s", a.Result, a.Target)
@@ -227,3 +229,6 @@ func locatedLine(source, network, site, country, continent string, lat, lon floa
 	}
 	return strings.Join(parts, ", ")
 }
+
+// explainResponse is the body the server answers (the tests decode it).
+type explainResponse = httpapi.ExplainResponse

@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/meridian-gslb/meridian/config"
 )
 
 // Exit codes.
@@ -145,19 +147,19 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 		return fs.fail(stderr, "want exactly one FILE, got %d arguments", fs.NArg())
 	}
 	file := fs.Arg(0)
-	l, err := load(loadOptions{file: file})
+	l, err := config.Load(config.Options{File: file})
 	if err != nil {
 		printErrors(stderr, err)
 		return exitFail
 	}
-	defer l.close()
-	fmt.Fprintf(stdout, "%s: OK (%s)\n", file, l.summary())
+	defer l.Close()
+	fmt.Fprintf(stdout, "%s: OK (%s)\n", file, l.Summary())
 	return exitOK
 }
 
 // printErrors prints each problem on its own line.
 func printErrors(w io.Writer, err error) {
-	for _, e := range leaves(err) {
+	for _, e := range config.Leaves(err) {
 		fmt.Fprintln(w, e)
 	}
 }

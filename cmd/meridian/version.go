@@ -5,6 +5,8 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/meridian-gslb/meridian/control"
 )
 
 // version and commit are set at link time:
@@ -15,16 +17,10 @@ var (
 	commit  = ""
 )
 
-// buildInfo is what `meridian version` prints and meridian_build_info
+// currentBuild is what `meridian version` prints and meridian_build_info
 // exports.
-type buildInfo struct {
-	Version   string `json:"version"`
-	Commit    string `json:"commit"`
-	GoVersion string `json:"goversion"`
-}
-
-func currentBuild() buildInfo {
-	b := buildInfo{Version: version, Commit: commit, GoVersion: runtime.Version()}
+func currentBuild() control.Build {
+	b := control.Build{Version: version, Commit: commit, GoVersion: runtime.Version()}
 	if b.Commit == "" {
 		b.Commit = vcsRevision()
 	}
@@ -44,10 +40,6 @@ func vcsRevision() string {
 	return "unknown"
 }
 
-func (b buildInfo) String() string {
-	return fmt.Sprintf("meridian %s (commit %s, %s)", b.Version, b.Commit, b.GoVersion)
-}
-
 func runVersion(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("version", "meridian version", "Print the version, the commit and the Go version it was built with.")
 	if code, done := fs.parse(args, stdout, stderr); done {
@@ -56,6 +48,7 @@ func runVersion(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return fs.fail(stderr, "version takes no arguments")
 	}
-	fmt.Fprintln(stdout, currentBuild())
+	b := currentBuild()
+	fmt.Fprintf(stdout, "meridian %s (commit %s, %s)\n", b.Version, b.Commit, b.GoVersion)
 	return exitOK
 }

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,22 +17,47 @@ import (
 
 const module = "github.com/meridian-gslb/meridian/"
 
-// The dependency direction of shared/design.md section 2:
-// geo <- gslb <- {health, sites, dnsserver} <- cmd.
+// allowedInternal is the dependency direction of shared/design.md
+// section 2, by top-level folder: what each may import from this module
+// besides itself.
+//
+//	geo <- gslb <- {health, sites, dnsserver} <- config <- control <- httpapi <- cmd
+//
+// It is total: a top-level folder holding Go files with no entry here
+// fails TestImportDirection, so a new package must say where it stands.
 var allowedInternal = map[string][]string{
 	"geo":       {},
 	"gslb":      {"geo"},
 	"health":    {"geo", "gslb"},
 	"sites":     {"geo", "gslb"},
 	"dnsserver": {"geo", "gslb"},
+	// config: the file format, defaults and validation; it checks zones
+	// with dnsserver's parser, checks with health's rules and gossip
+	// keys with sites'.
+	"config": {"geo", "gslb", "health", "sites", "dnsserver"},
+	// control: merges everything into the next snapshot and runs the
+	// process.
+	"control": {"geo", "gslb", "health", "sites", "dnsserver", "config"},
+	// httpapi: reads a control.Server; control never imports it.
+	"httpapi": {"geo", "gslb", "health", "sites", "config", "control"},
+	// cmd: the commands, thin; anything but the test harnesses.
+	"cmd": {"geo", "gslb", "health", "sites", "dnsserver", "config", "control", "httpapi"},
+	// test: end-to-end tests and harnesses drive the binary and real
+	// servers from outside; they import only each other.
+	"test": {},
+	// testdata: generators of fixtures (testdata/geo/mkmmdb), standalone.
+	"testdata": {},
 }
 
-// Third-party modules only one package may import (outside tests).
+// harnesses are the test-support packages every package's tests may use.
+var harnesses = []string{"test/k8s/k8stest", "test/proctest"}
+
+// Third-party modules only one top-level folder may import (outside tests).
 var owner = map[string]string{
 	"github.com/miekg/dns":            "dnsserver",
 	"k8s.io/client-go":                "sites",
 	"github.com/hashicorp/memberlist": "sites",
-	"github.com/spf13/viper":          "cmd",
+	"github.com/spf13/viper":          "config",
 }
 
 func repoRoot(t *testing.T) string {
@@ -44,38 +71,71 @@ func repoRoot(t *testing.T) string {
 	return dir
 }
 
-func TestImportDirection(t *testing.T) {
-	root := repoRoot(t)
+// goFiles lists the module's Go files by path relative to the root. Only
+// the top-level testdata holds code (fixture generators); a testdata
+// folder inside a package is data, which the go tool ignores too.
+func goFiles(t *testing.T, root string) []string {
+	var files []string
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
+		rel, _ := filepath.Rel(root, path)
+		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
 			switch d.Name() {
-			case ".git", "testdata", "vendor", ".cache", "bin":
+			case ".git", "vendor", ".cache", "bin":
 				return filepath.SkipDir
+			case "testdata":
+				if rel != "testdata" {
+					return filepath.SkipDir
+				}
 			}
 			return nil
 		}
-		if !strings.HasSuffix(path, ".go") {
-			return nil
+		if strings.HasSuffix(path, ".go") {
+			files = append(files, rel)
 		}
-		rel, _ := filepath.Rel(root, path)
-		top := strings.SplitN(filepath.ToSlash(rel), "/", 2)[0]
-		isTest := strings.HasSuffix(path, "_test.go")
-		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// topFolder is the top-level folder of a file, "." for the root.
+func topFolder(rel string) string {
+	top, _, ok := strings.Cut(rel, "/")
+	if !ok {
+		return "."
+	}
+	return top
+}
+
+func TestImportDirection(t *testing.T) {
+	root := repoRoot(t)
+	unruled := map[string]bool{}
+	for _, rel := range goFiles(t, root) {
+		top := topFolder(rel)
+		allowed, ruled := allowedInternal[top]
+		if !ruled {
+			unruled[top] = true
+			continue
+		}
+		isTest := strings.HasSuffix(rel, "_test.go")
+		f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(root, rel), nil, parser.ImportsOnly)
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
 		for _, imp := range f.Imports {
 			p, _ := strconv.Unquote(imp.Path.Value)
-			if strings.HasPrefix(p, module) {
-				if isTest && strings.HasPrefix(p, module+"test/k8s/k8stest") {
-					continue // the real-apiserver harness serves every package's tests
+			if internal, ok := strings.CutPrefix(p, module); ok {
+				if isTest && slices.ContainsFunc(harnesses, func(h string) bool { return internal == h || strings.HasPrefix(internal, h+"/") }) {
+					continue // the real-apiserver and subprocess harnesses serve every package's tests
 				}
-				dep := strings.SplitN(strings.TrimPrefix(p, module), "/", 2)[0]
-				allowed, ruled := allowedInternal[top]
-				if ruled && dep != top && !contains(allowed, dep) {
+				dep := strings.SplitN(internal, "/", 2)[0]
+				if dep != top && !slices.Contains(allowed, dep) {
 					t.Errorf("%s imports %s: %s may only import %v", rel, p, top, allowed)
 				}
 				continue
@@ -86,18 +146,31 @@ func TestImportDirection(t *testing.T) {
 				}
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	}
+	names := make([]string, 0, len(unruled))
+	for top := range unruled {
+		names = append(names, top)
+	}
+	sort.Strings(names)
+	for _, top := range names {
+		t.Errorf("%s/ holds Go files but has no import rule: add it to allowedInternal in test/presubmit", top)
 	}
 }
 
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
+// TestRulesNameRealFolders keeps the rules honest the other way: a rule
+// for a folder that no longer exists (renamed, removed) is stale.
+func TestRulesNameRealFolders(t *testing.T) {
+	root := repoRoot(t)
+	for top, allowed := range allowedInternal {
+		for _, name := range append([]string{top}, allowed...) {
+			if fi, err := os.Stat(filepath.Join(root, name)); err != nil || !fi.IsDir() {
+				t.Errorf("allowedInternal names %s/, which is not a top-level folder", name)
+			}
 		}
 	}
-	return false
+	for _, pkg := range owner {
+		if _, ok := allowedInternal[pkg]; !ok {
+			t.Errorf("owner names %s, which has no import rule", pkg)
+		}
+	}
 }

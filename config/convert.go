@@ -1,0 +1,243 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/meridian-gslb/meridian/geo"
+	"github.com/meridian-gslb/meridian/gslb"
+)
+
+// toState converts the file's services, sites and zones into gslb's model.
+// Values that do not parse are reported at their exact path and kept as
+// zero values, so that every index in later errors still matches the file.
+func (c *Config) toState(p *problems) *gslb.State {
+	st := &gslb.State{
+		Zones:    make([]gslb.Zone, len(c.Zones)),
+		Sites:    make([]gslb.Site, len(c.Sites)),
+		Services: make([]gslb.Service, len(c.Services)),
+	}
+	for i := range c.Zones {
+		st.Zones[i] = c.Zones[i].toZone(p, fmt.Sprintf("zones[%d]", i))
+	}
+	for i, s := range c.Sites {
+		st.Sites[i] = gslb.Site{Name: s.Name, Location: s.Location.toLocation(p, fmt.Sprintf("sites[%d].location", i))}
+	}
+	for i := range c.Services {
+		st.Services[i] = c.Services[i].toService(p, fmt.Sprintf("services[%d]", i))
+	}
+	return st
+}
+
+func (z *ZoneConfig) toZone(p *problems, path string) gslb.Zone {
+	out := gslb.Zone{
+		Name: z.Name,
+		SOA: gslb.SOA{
+			MName: z.SOA.MName, RName: z.SOA.RName, Serial: z.SOA.Serial, Refresh: z.SOA.Refresh,
+			Retry: z.SOA.Retry, Expire: z.SOA.Expire, Minimum: z.SOA.Minimum, TTL: z.SOA.TTL,
+		},
+		NSTTL:    z.NSTTL,
+		Records:  slices.Clone(z.Records),
+		ZoneFile: z.ZoneFile,
+	}
+	for j, ns := range z.NameServers {
+		out.NameServers = append(out.NameServers, gslb.NameServer{
+			Name:      ns.Name,
+			Addresses: parseAddrs(p, fmt.Sprintf("%s.nameservers[%d].addresses", path, j), ns.Addresses),
+		})
+	}
+	return out
+}
+
+func (s *ServiceConfig) toService(p *problems, path string) gslb.Service {
+	pc := &s.Policy
+	pp := path + ".policy"
+	pol := gslb.Policy{
+		Strategy:    gslb.Strategy(pc.Strategy),
+		TTL:         pc.TTL,
+		DegradedTTL: pc.DegradedTTL,
+		MinUp:       pc.MinUp,
+		Answers:     pc.Answers,
+		GeoTieKm:    pc.GeoTieKm,
+		HashMask:    gslb.Mask{IPv4: pc.HashMask.IPv4, IPv6: pc.HashMask.IPv6},
+		Persistence: gslb.Persistence{
+			Enabled: pc.Persistence.Enabled,
+			Mask:    gslb.Mask{IPv4: pc.Persistence.IPv4Mask, IPv6: pc.Persistence.IPv6Mask},
+		},
+		Down: gslb.DownResponse{
+			Type:      gslb.DownType(strings.ToLower(pc.DownResponse.Type)),
+			Addresses: parseAddrs(p, pp+".down_response.addresses", pc.DownResponse.Addresses),
+		},
+	}
+	for j, t := range pc.Topology {
+		tp := fmt.Sprintf("%s.topology[%d]", pp, j)
+		rule := gslb.TopologyRule{Countries: slices.Clone(t.Countries), Continents: slices.Clone(t.Continents), Sites: slices.Clone(t.Sites)}
+		for k, cidr := range t.CIDRs {
+			pfx, _ := parsePrefix(p, fmt.Sprintf("%s.cidrs[%d]", tp, k), cidr)
+			rule.CIDRs = append(rule.CIDRs, pfx)
+		}
+		pol.Topology = append(pol.Topology, rule)
+	}
+	out := gslb.Service{Name: s.Name, Policy: pol}
+	for j, m := range s.Members {
+		out.Members = append(out.Members, m.toMember(p, fmt.Sprintf("%s.members[%d]", path, j)))
+	}
+	if len(s.Members) > 0 && !slices.ContainsFunc(s.Members, func(m MemberConfig) bool { return m.Weight == nil || *m.Weight != 0 }) {
+		// weight 0 drains one member; draining every member of a file's
+		// service leaves a name that only ever answers NODATA, which is a
+		// mistake far more often than an intent.
+		p.add(path+".members", "every member has weight 0, so the service would never be answered; give at least one member a weight, or drain members with admin.members")
+	}
+	return out
+}
+
+func (m *MemberConfig) toMember(p *problems, path string) gslb.Member {
+	out := gslb.Member{
+		Site:      m.Site,
+		Hostname:  m.Hostname,
+		Addresses: parseAddrs(p, path+".addresses", m.Addresses),
+		Weight:    gslb.DefaultWeight,
+		Priority:  m.Priority,
+	}
+	if m.ProbeAddress != "" {
+		out.ProbeAddress = parseAddr(p, path+".probe_address", m.ProbeAddress).Unmap()
+	}
+	if m.Weight != nil {
+		switch w := *m.Weight; {
+		case w < 0 || int64(w) > math.MaxUint32:
+			p.add(path+".weight", "must be between 0 (drain) and %d, got %d", uint32(math.MaxUint32), w)
+		default:
+			out.Weight = uint32(w)
+		}
+	}
+	return out
+}
+
+// geoRules converts geo.rules. A rule places its network at a configured
+// site or at a location, never both: a site already has a location.
+func (c *Config) geoRules(p *problems) []geo.Rule {
+	sites := map[string]bool{}
+	for _, s := range c.Sites {
+		sites[s.Name] = true
+	}
+	var rules []geo.Rule
+	for i, r := range c.Geo.Rules {
+		path := fmt.Sprintf("geo.rules[%d]", i)
+		pfx, ok := parsePrefix(p, path+".cidr", r.CIDR)
+		switch {
+		case r.Site != "" && r.Location != nil:
+			p.add(path, "give a site or a location, not both")
+			ok = false
+		case r.Site == "" && r.Location == nil:
+			p.add(path, "a rule needs a site or a location")
+			ok = false
+		case r.Site != "" && !sites[r.Site]:
+			p.add(path+".site", "unknown site %q", r.Site)
+			ok = false
+		}
+		var loc geo.Location
+		if r.Location != nil {
+			n := len(p.list)
+			loc = r.Location.toLocation(p, path+".location")
+			ok = ok && len(p.list) == n
+		}
+		if ok {
+			rules = append(rules, geo.Rule{Prefix: pfx, Site: r.Site, Location: loc})
+		}
+	}
+	return rules
+}
+
+var continents = []string{"AF", "AN", "AS", "EU", "NA", "OC", "SA"}
+
+// toLocation converts a location; nil is "nowhere known".
+func (l *LocationConfig) toLocation(p *problems, path string) geo.Location {
+	if l == nil {
+		return geo.Location{}
+	}
+	out := geo.Location{Country: strings.ToUpper(l.Country), Continent: strings.ToUpper(l.Continent)}
+	switch {
+	case (l.Lat == nil) != (l.Lon == nil):
+		p.add(path, "give both lat and lon, or neither")
+	case l.Lat != nil:
+		out.Lat, out.Lon, out.HasCoords = *l.Lat, *l.Lon, true
+		if out.Lat < -90 || out.Lat > 90 {
+			p.add(path+".lat", "latitude %v is outside -90..90", out.Lat)
+		}
+		if out.Lon < -180 || out.Lon > 180 {
+			p.add(path+".lon", "longitude %v is outside -180..180", out.Lon)
+		}
+	}
+	if out.Country != "" && !isCountryCode(out.Country) {
+		p.add(path+".country", "want an ISO 3166-1 alpha-2 code such as \"IE\", got %q", l.Country)
+	}
+	if out.Continent != "" && !slices.Contains(continents, out.Continent) {
+		p.add(path+".continent", "unknown continent code %q (want one of %v)", l.Continent, continents)
+	}
+	return out
+}
+
+func isCountryCode(s string) bool {
+	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
+}
+
+// parseAddrs parses a list of IP addresses; a bad one is reported at its
+// index and kept as the invalid zero address.
+func parseAddrs(p *problems, path string, in []string) []netip.Addr {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]netip.Addr, len(in))
+	for i, s := range in {
+		a, err := netip.ParseAddr(strings.TrimSpace(s))
+		switch {
+		case err != nil:
+			p.add(fmt.Sprintf("%s[%d]", path, i), "%q is not an IP address", s)
+		case a.Zone() != "":
+			p.add(fmt.Sprintf("%s[%d]", path, i), "%q has a zone; use a plain address", s)
+		default:
+			out[i] = a
+		}
+	}
+	return out
+}
+
+// parseAddr parses one IP address; a bad one is reported at path and
+// returned as the invalid zero address.
+func parseAddr(p *problems, path, s string) netip.Addr {
+	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	switch {
+	case err != nil:
+		p.add(path, "%q is not an IP address", s)
+	case a.Zone() != "":
+		p.add(path, "%q has a zone; use a plain address", s)
+	default:
+		return a
+	}
+	return netip.Addr{}
+}
+
+// parsePrefix parses a CIDR prefix. Host bits must be zero: "10.1.2.3/8"
+// is more likely a typo than a way to write 10.0.0.0/8.
+func parsePrefix(p *problems, path, s string) (netip.Prefix, bool) {
+	pfx, err := netip.ParsePrefix(strings.TrimSpace(s))
+	switch {
+	case s == "":
+		p.add(path, "a CIDR prefix is required")
+	case err != nil:
+		p.add(path, "%q is not a CIDR prefix such as 192.0.2.0/24", s)
+	case pfx != pfx.Masked():
+		p.add(path, "%q has host bits set; did you mean %s?", s, pfx.Masked())
+	default:
+		// Clients are matched as plain IPv4, so ::ffff:10.0.0.0/104 must
+		// become 10.0.0.0/8 to ever match.
+		if pfx.Addr().Is4In6() && pfx.Bits() >= 96 {
+			pfx = netip.PrefixFrom(pfx.Addr().Unmap(), pfx.Bits()-96)
+		}
+		return pfx, true
+	}
+	return netip.Prefix{}, false
+}

@@ -1,0 +1,36 @@
+package config
+
+import "time"
+
+// Default server settings. The gslb defaults (TTL, masks, SOA timers) are
+// applied by gslb.State.ApplyDefaults.
+const (
+	defaultDNSListen      = ":53"
+	defaultHTTPListen     = "127.0.0.1:8053"
+	defaultLogLevel       = "info"
+	defaultLogFormat      = "text"
+	defaultTCPIdleTimeout = Duration(10 * time.Second)
+	defaultMaxTCPConns    = 1024
+)
+
+// applyServerDefaults fills the process settings that were left out.
+func (c *Config) applyServerDefaults() {
+	if len(c.DNS.Listen) == 0 {
+		c.DNS.Listen = []string{defaultDNSListen}
+	}
+	if c.DNS.TCPIdleTimeout == 0 {
+		c.DNS.TCPIdleTimeout = defaultTCPIdleTimeout
+	}
+	if c.DNS.MaxTCPConnections == 0 {
+		c.DNS.MaxTCPConnections = defaultMaxTCPConns
+	}
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = defaultHTTPListen
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = defaultLogLevel
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = defaultLogFormat
+	}
+}

@@ -1,0 +1,50 @@
+package config
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+)
+
+// regularFile is the one rule for every file the configuration names
+// (the config file itself, geo.database, zone files, CA files, the admin
+// token, the gossip keys, the member kubeconfig): it must be a regular
+// file. Opening a FIFO for reading blocks until a writer comes, which would
+// hang check-config and the reload loop for ever; a device or a directory
+// reads as garbage. A path that cannot be stat'ed passes: its reader says
+// what is wrong with it (not found, permission denied). Call it before the
+// file is opened, and skip the open when it fails.
+func (p *problems) regularFile(field, path string) bool {
+	if err := checkRegular(path); err != nil {
+		p.add(field, "%v", err)
+		return false
+	}
+	return true
+}
+
+// checkRegular returns the error regularFile records, naming the path.
+func checkRegular(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().IsRegular() {
+		return nil
+	}
+	return fmt.Errorf("%s is not a regular file (%s)", path, fileKind(fi.Mode()))
+}
+
+// fileKind names a non-regular file's type for the error message.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	default:
+		return m.Type().String()
+	}
+}

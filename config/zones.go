@@ -1,0 +1,99 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/meridian-gslb/meridian/dnsserver"
+	"github.com/meridian-gslb/meridian/geo"
+	"github.com/meridian-gslb/meridian/gslb"
+)
+
+// loadZoneFiles reads each zone's zone_file into it (SOA, NS, records)
+// before defaults and validation, so a zone may be defined by its file
+// alone. It returns the zones whose file failed, which checkZones skips.
+func loadZoneFiles(st *gslb.State, p *problems) map[int]bool {
+	failed := map[int]bool{}
+	for i := range st.Zones {
+		if st.Zones[i].ZoneFile == "" {
+			continue
+		}
+		if !p.regularFile(fmt.Sprintf("zones[%d].zone_file", i), st.Zones[i].ZoneFile) {
+			failed[i] = true
+			continue
+		}
+		if p.adopt(fmt.Sprintf("zones[%d].", i), dnsserver.LoadZoneFile(&st.Zones[i]), zoneKeys...) {
+			failed[i] = true
+			continue
+		}
+		// Its records are in the zone now. The path means nothing at
+		// another site (the State travels to followers), and CheckZone
+		// need not read the file a second time: LoadZoneFile parsed the
+		// whole zone, and dnsserver keeps that parse for the server.
+		st.Zones[i].ZoneFile = ""
+	}
+	return failed
+}
+
+// zoneKeys are the keys under zones[i] that dnsserver's errors start with.
+var zoneKeys = []string{"records", "zone_file", "soa", "nameservers", "name", "ns_ttl"}
+
+// checkZones parses static records the way the DNS server will, once:
+// the server takes this parse (or LoadZoneFile's) rather than parse the
+// same records again (dnsserver/parsed.go). A zone whose file did not load or whose name is already wrong is skipped: its
+// records would only repeat that error.
+func checkZones(st *gslb.State, skip map[int]bool, p *problems) {
+	for i := range st.Zones {
+		prefix := fmt.Sprintf("zones[%d].", i)
+		if skip[i] || p.has(prefix+"name") {
+			continue
+		}
+		p.adopt(prefix, dnsserver.CheckZone(&st.Zones[i]), zoneKeys...)
+	}
+}
+
+// openGeo opens the geo database and builds the locator. Rules with
+// errors were already reported; the locator is only built from a clean
+// list so that its own errors' indexes match the file.
+//
+// The file is stat'ed before it is opened: if it is replaced in between,
+// the stamp is the older one and the next reload sees the difference.
+func openGeo(g GeoConfig, rules []geo.Rule, p *problems) (*geo.DB, fileStamp, *geo.Locator) {
+	var db *geo.DB
+	var stamp fileStamp
+	if g.Database != "" {
+		fi, err := os.Stat(g.Database)
+		switch {
+		case err != nil:
+			p.add("geo.database", "%s: %v", g.Database, statReason(err))
+		case !p.regularFile("geo.database", g.Database):
+		default:
+			stamp = fileStamp{size: fi.Size(), modTime: fi.ModTime()}
+			if db, err = geo.Open(g.Database); err != nil {
+				p.add("geo.database", "%s", trimPackage(err.Error())) // names the file
+				db = nil
+			}
+		}
+	}
+	if len(rules) != len(g.Rules) || (db == nil && len(rules) == 0) {
+		return db, stamp, nil
+	}
+	loc, err := geo.NewLocator(db, rules)
+	if p.adopt("geo.", err, "rules", "database") {
+		return db, stamp, nil
+	}
+	return db, stamp, loc
+}
+
+// statReason is a stat error without the path, which the caller prints.
+func statReason(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		if errors.Is(err, os.ErrNotExist) {
+			return errors.New("no such file")
+		}
+		return pe.Err
+	}
+	return err
+}
