@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,43 +14,94 @@ import (
 	"github.com/meridian-gslb/meridian/config"
 )
 
-// startWatcher watches files with a short debounce until the test ends.
-func startWatcher(t *testing.T, files ...string) *watcher {
+// watchTest is a watcher under test, with a marker file beside the files
+// it watches: the positive sync point of every check (see sync).
+type watchTest struct {
+	t       *testing.T
+	w       *watcher
+	log     *lockedBuffer // the watcher's debug log: one line per relevant event
+	marker  string
+	checked int // how much of log earlier checks have read
+}
+
+// startWatcher watches files, and a marker file in the first one's
+// directory, with a short debounce until the test ends.
+func startWatcher(t *testing.T, files ...string) *watchTest {
 	t.Helper()
-	w, err := newWatcher(100*time.Millisecond, slog.New(slog.DiscardHandler))
+	wt := &watchTest{t: t, log: &lockedBuffer{}, marker: filepath.Join(filepath.Dir(files[0]), "marker.yaml")}
+	writeFile(t, wt.marker, "0\n")
+	w, err := newWatcher(100*time.Millisecond, slog.New(slog.NewTextHandler(wt.log, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.set(files)
+	w.set(append(files, wt.marker))
+	wt.w = w
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); w.run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; w.close() })
-	return w
+	return wt
 }
 
-func wantSignal(t *testing.T, w *watcher, what string) {
-	t.Helper()
+// next waits for one change signal.
+func (wt *watchTest) next(what string) {
+	wt.t.Helper()
 	select {
-	case <-w.changed:
+	case <-wt.w.changed:
 	case <-time.After(5 * time.Second):
-		t.Fatalf("no change signal after %s", what)
-	}
-	// The burst of events is one signal: nothing more follows.
-	select {
-	case <-w.changed:
-		t.Fatalf("a second signal after %s: events were not debounced", what)
-	case <-time.After(150 * time.Millisecond):
+		wt.t.Fatalf("no change signal after %s", what)
 	}
 }
 
-func wantNoSignal(t *testing.T, w *watcher, what string) {
-	t.Helper()
-	select {
-	case <-w.changed:
-		t.Fatalf("a change signal after %s", what)
-	case <-time.After(200 * time.Millisecond):
+// sync renames a new version over the marker (one relevant event) and
+// waits until the watcher logs it. The watcher handles events one at a
+// time, in the order the kernel queued them, and the marker's event resets
+// the debounce timer, so at that point every earlier event has been
+// handled and no earlier burst can signal any more: a signal still
+// pending is an extra one. sync fails on it, and on any event before the
+// marker's that the watcher took as relevant, then waits for the marker's
+// own signal. No fixed sleep: only the marker's debounce delay.
+func (wt *watchTest) sync(after string) {
+	wt.t.Helper()
+	tmp := wt.marker + ".tmp"
+	writeFile(wt.t, tmp, time.Now().String())
+	must(wt.t, os.Rename(tmp, wt.marker))
+	markerLine := "file=" + wt.marker + " "
+	var lines []string
+	eventually(wt.t, "the watcher to see the marker after "+after, func() bool {
+		lines = strings.Split(wt.log.String()[wt.checked:], "\n")
+		return slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, markerLine) })
+	})
+	for _, l := range lines {
+		if strings.Contains(l, markerLine) {
+			break
+		}
+		if strings.Contains(l, `msg="config file event"`) {
+			wt.t.Fatalf("after %s, an event before the marker's was taken as a change (an unrelated event, or a late one of a burst already signalled): %s", after, l)
+		}
 	}
+	if len(wt.w.changed) > 0 {
+		wt.t.Fatalf("a signal after %s besides the one expected: events were not debounced", after)
+	}
+	wt.checked = len(wt.log.String())
+	wt.next("the marker's rename")
+}
+
+// wantSignal: what was done is seen, as one signal (a burst of events is
+// debounced into one).
+func (wt *watchTest) wantSignal(what string) {
+	wt.t.Helper()
+	wt.next(what)
+	// Events logged up to here belong to what was done; only those after
+	// the signal may not be taken as a change.
+	wt.checked = len(wt.log.String())
+	wt.sync(what)
+}
+
+// wantNoSignal: what was done is not taken as a change.
+func (wt *watchTest) wantNoSignal(what string) {
+	wt.t.Helper()
+	wt.sync(what)
 }
 
 func TestWatcherSeesEditorSaves(t *testing.T) {
@@ -57,7 +109,7 @@ func TestWatcherSeesEditorSaves(t *testing.T) {
 	cfg := filepath.Join(dir, "meridian.yaml")
 	writeFile(t, cfg, "a: 1\n")
 	w := startWatcher(t, cfg)
-	if got := w.watchedDirs(); len(got) != 1 || got[0] != dir {
+	if got := w.w.watchedDirs(); len(got) != 1 || got[0] != dir {
 		t.Fatalf("watched dirs %v, want [%s]", got, dir)
 	}
 
@@ -66,18 +118,18 @@ func TestWatcherSeesEditorSaves(t *testing.T) {
 	if err := os.Rename(cfg+".swp", cfg); err != nil {
 		t.Fatal(err)
 	}
-	wantSignal(t, w, "a rename over the file")
+	w.wantSignal("a rename over the file")
 
 	// Rewrite in place.
 	writeFile(t, cfg, "a: 3\n")
-	wantSignal(t, w, "an in-place write")
+	w.wantSignal("an in-place write")
 
 	// Another file in the directory, and a chmod, are no change.
 	writeFile(t, filepath.Join(dir, "notes.txt"), "x")
 	if err := os.Chmod(cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	wantNoSignal(t, w, "an unrelated file and a chmod")
+	w.wantNoSignal("an unrelated file and a chmod")
 }
 
 // TestWatcherSeesConfigMapSwap replays how the kubelet updates a mounted
@@ -96,7 +148,7 @@ func TestWatcherSeesConfigMapSwap(t *testing.T) {
 	must(t, os.Symlink(filepath.Base(v2), filepath.Join(dir, "..data_tmp")))
 	must(t, os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")))
 	must(t, os.RemoveAll(v1))
-	wantSignal(t, w, "a ConfigMap symlink swap")
+	w.wantSignal("a ConfigMap symlink swap")
 }
 
 // TestServerReloadsInProcess runs serve's server, reloader and watcher in

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +16,8 @@ import (
 )
 
 // The CLI tests run the real binary, built once per test run with the
-// same -ldflags a release uses.
+// same -ldflags a release uses, and with -race when the tests run with it
+// (as test/e2e does), so a data race in a served process fails its test.
 const (
 	testVersion = "v9.9.9-test"
 	testCommit  = "abc1234"
@@ -45,10 +47,14 @@ func binary(t *testing.T) string {
 			return
 		}
 		build.path = filepath.Join(build.dir, "meridian")
-		cmd := exec.Command("go", "build", "-o", build.path,
-			"-ldflags", "-X main.version="+testVersion+" -X main.commit="+testCommit, ".")
+		args := []string{"build", "-o", build.path,
+			"-ldflags", "-X main.version=" + testVersion + " -X main.commit=" + testCommit}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, ".")...)
 		if out, err := proctest.Run(5*time.Minute, cmd); err != nil {
-			build.err = errors.New("go build: " + err.Error() + "\n" + string(out))
+			build.err = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	})
 	if build.err != nil {
@@ -199,6 +205,19 @@ func TestCLIVersion(t *testing.T) {
 	want := "meridian " + testVersion + " (commit " + testCommit + ", " + runtime.Version() + ")\n"
 	if r.code != 0 || r.stdout != want {
 		t.Fatalf("exit %d, stdout %q, want %q", r.code, r.stdout, want)
+	}
+}
+
+// TestCLIBinaryRace: the binary the tests start is built with -race
+// exactly when the tests run with it (go version -m reads the build
+// settings the go command recorded).
+func TestCLIBinaryRace(t *testing.T) {
+	out, err := proctest.Run(time.Minute, exec.Command("go", "version", "-m", binary(t)))
+	if err != nil {
+		t.Fatalf("go version -m: %v\n%s", err, out)
+	}
+	if got := strings.Contains(out, "-race=true"); got != raceEnabled {
+		t.Errorf("binary built with -race: %v, tests run with -race: %v\n%s", got, raceEnabled, out)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,11 +11,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/meridian-gslb/meridian/sites"
 )
 
 // runDemoBackends is the hidden `meridian demo-backends` command: tiny HTTP
@@ -23,24 +27,37 @@ import (
 // part of the meridian binary, not a program of its own, so that the demo
 // and the end-to-end tests need nothing but the binary they already built.
 func runDemoBackends(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("demo-backends", "meridian demo-backends ADDR:PORT[=NAME]...",
+	fs := newFlagSet("demo-backends", "meridian demo-backends [--ready-file FILE] ADDR:PORT[=NAME]...",
 		"Serve a demo backend on each address until SIGINT or SIGTERM (for `make run`).\n"+
+			"The first address may have port 0 (the kernel picks one); a later address with\n"+
+			"port 0 gets the port the first one bound, since the demo's health check names one\n"+
+			"port for every site.\n"+
 			"  GET  /healthz   200 \"ok\" while healthy, 503 after /fail\n"+
 			"  POST /fail      make /healthz answer 503 (the site fails its health check)\n"+
 			"  POST /recover   make /healthz answer 200 again\n"+
 			"  GET  /          which backend this is, and its state")
+	readyFile := fs.String("ready-file", "", "once serving, write the bound addresses as JSON to this file\n(useful with port 0)")
 	if code, done := fs.parse(args, stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() == 0 {
 		return fs.fail(stderr, "want at least one ADDR:PORT[=NAME], such as 127.10.1.1:8080=us-east")
 	}
+	specs, err := parseDemoBackends(fs.Args())
+	if err != nil {
+		return fs.fail(stderr, "%v", err)
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil)).With("component", "demo-backends")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	lns, err := listenDemoBackends(specs, net.Listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "meridian demo-backends: %v\n", err)
+		return exitFail
+	}
 	var servers []*http.Server
-	errc := make(chan error, fs.NArg())
+	errc := make(chan error, len(lns))
 	closeAll := func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -48,18 +65,9 @@ func runDemoBackends(args []string, stdout, stderr io.Writer) int {
 			_ = s.Shutdown(sctx)
 		}
 	}
-	for _, arg := range fs.Args() {
-		addr, name, _ := strings.Cut(arg, "=")
-		if name == "" {
-			name = addr
-		}
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			closeAll()
-			fmt.Fprintf(stderr, "meridian demo-backends: %v\n", err)
-			return exitFail
-		}
-		b := &demoBackend{name: name, addr: ln.Addr().String(), log: log}
+	ready := demoReady{PID: os.Getpid()}
+	for i, ln := range lns {
+		b := &demoBackend{name: specs[i].name, addr: ln.Addr().String(), log: log}
 		srv := &http.Server{Handler: b.routes(), ReadHeaderTimeout: 5 * time.Second}
 		servers = append(servers, srv)
 		go func() {
@@ -67,8 +75,20 @@ func runDemoBackends(args []string, stdout, stderr io.Writer) int {
 				errc <- err
 			}
 		}()
-		log.Info("serving", "backend", name, "addr", b.addr,
+		ready.Backends = append(ready.Backends, demoReadyBackend{Name: b.name, Addr: b.addr})
+		log.Info("serving", "backend", b.name, "addr", b.addr,
 			"fail", "curl -X POST http://"+b.addr+"/fail", "recover", "curl -X POST http://"+b.addr+"/recover")
+	}
+	if *readyFile != "" {
+		// Unlike serve, which logs and keeps serving, fail: whoever asked
+		// for the file waits for it, and a demo backend has nothing else
+		// worth keeping up.
+		if err := writeDemoReady(*readyFile, ready); err != nil {
+			closeAll()
+			fmt.Fprintf(stderr, "meridian demo-backends: --ready-file: %v\n", err)
+			return exitFail
+		}
+		defer os.Remove(*readyFile)
 	}
 	code := exitOK
 	select {
@@ -79,6 +99,100 @@ func runDemoBackends(args []string, stdout, stderr io.Writer) int {
 	}
 	closeAll()
 	return code
+}
+
+// demoSpec is one ADDR:PORT[=NAME] argument.
+type demoSpec struct {
+	host string
+	port int // 0: the kernel's choice for the first, the first's port for the others
+	name string
+}
+
+// parseDemoBackends parses the arguments, naming the one that is wrong.
+func parseDemoBackends(args []string) ([]demoSpec, error) {
+	specs := make([]demoSpec, 0, len(args))
+	for i, arg := range args {
+		addr, name, _ := strings.Cut(arg, "=")
+		host, portStr, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, fmt.Errorf("argument %d %q: want ADDR:PORT[=NAME]: %v", i+1, arg, err)
+		}
+		port, err := net.LookupPort("tcp", portStr)
+		if err != nil {
+			return nil, fmt.Errorf("argument %d %q: port %q: %v", i+1, arg, portStr, err)
+		}
+		if name == "" {
+			name = addr
+		}
+		specs = append(specs, demoSpec{host: host, port: port, name: name})
+	}
+	return specs, nil
+}
+
+// sharedPortAttempts bounds how often listenDemoBackends chooses the
+// shared port again when the kernel's choice for the first address is
+// taken on another one.
+const sharedPortAttempts = 20
+
+// listenDemoBackends binds every spec, in order, with listen (net.Listen;
+// tests wrap it). The first binds its own port (0: the kernel picks); a
+// later spec with port 0 binds the port the first got. When the kernel
+// picked a port that another process already holds on a later address, it
+// closes everything and lets the kernel pick again, so a caller giving
+// port 0 never sees a clash.
+func listenDemoBackends(specs []demoSpec, listen func(network, addr string) (net.Listener, error)) ([]net.Listener, error) {
+	for attempt := 1; ; attempt++ {
+		lns, pickAgain, err := listenDemoOnce(specs, listen)
+		if err == nil || !pickAgain || attempt == sharedPortAttempts {
+			return lns, err
+		}
+	}
+}
+
+// listenDemoOnce is one attempt of listenDemoBackends. pickAgain says the
+// failure was the kernel's port being taken on a later address.
+func listenDemoOnce(specs []demoSpec, listen func(network, addr string) (net.Listener, error)) (lns []net.Listener, pickAgain bool, err error) {
+	shared := 0
+	for i, s := range specs {
+		port := s.port
+		if i > 0 && port == 0 {
+			port = shared
+		}
+		ln, err := listen("tcp", net.JoinHostPort(s.host, strconv.Itoa(port)))
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			derived := i > 0 && s.port == 0 && specs[0].port == 0
+			return nil, derived && errors.Is(err, syscall.EADDRINUSE), err
+		}
+		if i == 0 {
+			shared = ln.Addr().(*net.TCPAddr).Port
+		}
+		lns = append(lns, ln)
+	}
+	return lns, false, nil
+}
+
+// demoReady is the --ready-file content: where each backend listens.
+type demoReady struct {
+	Backends []demoReadyBackend `json:"backends"`
+	PID      int                `json:"pid"`
+}
+
+type demoReadyBackend struct {
+	Name string `json:"name"`
+	Addr string `json:"addr"` // host:port
+}
+
+// writeDemoReady writes the ready file atomically, as serve does, so a
+// reader polling for it never sees half of it.
+func writeDemoReady(path string, r demoReady) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return sites.WriteFileAtomic(path, append(b, '\n'), 0o644)
 }
 
 // demoBackend is one demo site's backend.

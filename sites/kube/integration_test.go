@@ -28,6 +28,7 @@ import (
 
 	"github.com/meridian-gslb/meridian/gslb"
 	"github.com/meridian-gslb/meridian/test/k8s/k8stest"
+	"github.com/meridian-gslb/meridian/test/proctest"
 )
 
 // builds records what the Controller delivers.
@@ -189,9 +190,7 @@ func (c *clients) endpointSlice(t *testing.T, ctx context.Context, ns, svc strin
 // Gateway API CRDs are installed in east and west only: south shows that
 // their absence is tolerated.
 func TestIntegration(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts real apiservers")
-	}
+	proctest.SkipShort(t, "starts real apiservers")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 

@@ -80,13 +80,6 @@ type backend struct {
 	closed chan struct{} // rawTCP: closed when the accept loop ends
 }
 
-// startBackend serves HTTP (HTTPS with tlsConf) on addr, which it binds.
-// Prefer startBackendOn with a listener from listenSamePort.
-func startBackend(t *testing.T, addr string, tlsConf *tls.Config) *backend {
-	t.Helper()
-	return serveBackend(t, &backend{t: t, addr: addr, tlsConf: tlsConf}, nil)
-}
-
 // startBackendOn serves HTTP (HTTPS with tlsConf) on ln, bound already:
 // no other process can take its port before the backend serves.
 func startBackendOn(t *testing.T, ln net.Listener, tlsConf *tls.Config) *backend {
@@ -102,9 +95,6 @@ func startTCPBackendOn(t *testing.T, ln net.Listener) *backend {
 
 func serveBackend(t *testing.T, b *backend, ln net.Listener) *backend {
 	t.Helper()
-	if ln == nil {
-		ln = b.listen()
-	}
 	b.serve(ln)
 	t.Cleanup(b.kill)
 	return b

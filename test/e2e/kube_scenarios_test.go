@@ -60,6 +60,9 @@ func startKubeSites(t *testing.T) *kubeSites {
 	dir := t.TempDir()
 	key := genKey(t, dir, "gossip.key")
 	leaderIP, followerIP := "127.36.0.1", "127.36.0.2"
+	// The gossip ports are chosen before the processes start: each one's
+	// config names the other's (join). DNS and HTTP listen on port 0 and
+	// are read from the ready files.
 	lg, fg := hostPort(leaderIP, freePort(t, leaderIP)), hostPort(followerIP, freePort(t, followerIP))
 	var clusters, sites []string
 	for _, c := range kubeClusters {
@@ -88,8 +91,8 @@ health: {rule: local}
 gossip: {role: follower, site: edge, listen: %s, join: [%s], key_file: %s, state_file: %s, timing: local, push_pull_interval: 1s}
 `, fg, lg, key, filepath.Join(dir, "follower-state.json")))
 	s := &kubeSites{kubeEnv: k}
-	s.leader = startMeridian(t, leaderCfg, []string{hostPort(leaderIP, freePort(t, leaderIP))}, hostPort(leaderIP, freePort(t, leaderIP)))
-	s.follower = startMeridian(t, followerCfg, []string{hostPort(followerIP, freePort(t, followerIP))}, hostPort(followerIP, freePort(t, followerIP)))
+	s.leader = startMeridian(t, leaderCfg, []string{hostPort(leaderIP, 0)}, hostPort(leaderIP, 0))
+	s.follower = startMeridian(t, followerCfg, []string{hostPort(followerIP, 0)}, hostPort(followerIP, 0))
 	s.nodes = []*meridian{s.leader, s.follower}
 	return s
 }
@@ -207,12 +210,13 @@ func (s *kubeSites) healthCheckNAT(t *testing.T) {
 	clusters := kubeClusters[:3]
 	probed := []string{"127.36.1.1", "127.36.1.2", "127.36.1.3"}
 	public := []string{"203.0.113.1", "203.0.113.2", "203.0.113.3"}
-	port := freePortOn(t, probed...)
+	// The backends are bound before the policy names their port.
+	port, lns := listenSamePort(t, probed...)
 	var backends []*backend
 	var targets []string
 	var sites []string
 	for i, c := range clusters {
-		backends = append(backends, startBackend(t, hostPort(probed[i], port), nil))
+		backends = append(backends, startBackendOn(t, lns[i], nil))
 		targets = append(targets, hostPort(probed[i], port))
 		sites = append(sites, fmt.Sprintf("{cluster: %s, publicAddresses: [%s]}", c, public[i]))
 		s.deployApp(t, c, "nat", host, gslbOn, readyEndpoints, probed[i])

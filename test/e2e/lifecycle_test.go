@@ -25,8 +25,15 @@ func TestLifecycleShutdown(t *testing.T) {
 	watchdog(t, 5*time.Minute)
 	dir := t.TempDir()
 	key := genKey(t, dir, "gossip.key")
-	gossipSection := func(t *testing.T, role, site, name, join string) (section, listen string) {
-		listen = hostPort("127.0.0.1", freePort(t, "127.0.0.1"))
+	// gossipSection is a node's gossip config. Only a node that others
+	// join (joinable) gets a port chosen before it starts, since their
+	// configs must name it; the others listen on port 0 (nobody dials
+	// them first, and memberlist advertises the port it bound).
+	gossipSection := func(t *testing.T, role, site, name, join string, joinable bool) (section, listen string) {
+		listen = hostPort("127.0.0.1", 0)
+		if joinable {
+			listen = hostPort("127.0.0.1", freePort(t, "127.0.0.1"))
+		}
 		s := fmt.Sprintf("gossip: {role: %s, site: %s, node_name: %s, listen: %s, key_file: %s, timing: local", role, site, name, listen, key)
 		if join != "" {
 			s += ", join: [" + join + "]"
@@ -44,7 +51,7 @@ func TestLifecycleShutdown(t *testing.T) {
 	t.Run("alone", func(t *testing.T) {
 		t.Parallel()
 		for i := range shutdownRounds {
-			section, _ := gossipSection(t, "leader", "a", fmt.Sprintf("alone-%d", i), "")
+			section, _ := gossipSection(t, "leader", "a", fmt.Sprintf("alone-%d", i), "", false)
 			cfg := writeFile(t, dir, fmt.Sprintf("alone-%d.yaml", i), lifeConfig(section))
 			checkExit(t, startHealthMeridian(t, cfg))
 		}
@@ -52,12 +59,12 @@ func TestLifecycleShutdown(t *testing.T) {
 
 	t.Run("with a live peer", func(t *testing.T) {
 		t.Parallel()
-		section, leaderAddr := gossipSection(t, "leader", "a", "peer-leader", "")
+		section, leaderAddr := gossipSection(t, "leader", "a", "peer-leader", "", true)
 		leader := startHealthMeridian(t, writeFile(t, dir, "peer-leader.yaml", lifeConfig(section)))
 		for i := range shutdownRounds {
 			// A follower without a state file is ready only once it
 			// has fetched the leader's state: it is in the cluster.
-			section, _ := gossipSection(t, "follower", "b", fmt.Sprintf("peer-follower-%d", i), leaderAddr)
+			section, _ := gossipSection(t, "follower", "b", fmt.Sprintf("peer-follower-%d", i), leaderAddr, false)
 			cfg := writeFile(t, dir, fmt.Sprintf("peer-follower-%d.yaml", i), section)
 			checkExit(t, startHealthMeridian(t, cfg))
 			if leader.exited() {
@@ -65,7 +72,7 @@ func TestLifecycleShutdown(t *testing.T) {
 			}
 		}
 		// And the other way round: the leader, with its last follower up.
-		section, _ = gossipSection(t, "follower", "b", "peer-follower-last", leaderAddr)
+		section, _ = gossipSection(t, "follower", "b", "peer-follower-last", leaderAddr, false)
 		follower := startHealthMeridian(t, writeFile(t, dir, "peer-follower-last.yaml", section))
 		checkExit(t, leader)
 		checkExit(t, follower)

@@ -9,13 +9,14 @@
 //     panics or times out leaves nothing running on a shared machine;
 //   - with its output in a locked Buffer (or a log file) that the test can
 //     wait on: WaitOutput for a line, WaitFile for a ready file. A child
-//     should listen on port 0 and say where it bound (meridian serve
-//     --ready-file), rather than the test picking a "free" port that another
-//     process can take before the child binds it.
+//     should listen on port 0 and say where it bound (meridian serve and
+//     meridian demo-backends --ready-file), rather than the test picking a
+//     "free" port that another process can take before the child binds it.
 //
 // It also holds the rules every test shares about prerequisites: a missing
-// tool skips a test locally and fails it when CI is set (RequireTool,
-// Missing), and -short never skips under CI (SkipShort).
+// tool or data file skips a test locally and fails it when CI is set
+// (RequireTool, RequireFile, Missing; OptionalTool for a tool that only
+// makes a test stronger), and -short never skips under CI (SkipShort).
 //
 // The package is for tests only (test/presubmit refuses it in non-test
 // code) and uses only the standard library.

@@ -4,48 +4,64 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
-// fakeDemoBackends is a stand-in for `meridian demo-backends` that fails
-// its first run as a taken port does, then prints the serving lines the
-// real command prints.
+// fakeDemoBackends is a stand-in for `meridian demo-backends`: it checks
+// that it was asked for port 0 and a ready file, and writes the file as
+// the real command does, with port $PORT on every address.
 const fakeDemoBackends = `#!/bin/sh
-n=$(cat "$COUNTER" 2>/dev/null || echo 0)
-echo $((n+1)) > "$COUNTER"
-if [ "$n" = 0 ]; then
-	echo "meridian demo-backends: listen tcp ${2%%=*}: bind: address already in use" >&2
-	exit 1
-fi
-[ "$1" = demo-backends ] || exit 2
-shift
+[ "$1" = demo-backends ] && [ "$2" = --ready-file ] || exit 2
+f=$3
+shift 3
+sep=
+b=
 for a in "$@"; do
-	echo "time=x level=INFO msg=serving component=demo-backends backend=${a#*=} addr=${a%%=*} fail=\"curl\""
+	addr=${a%%=*}
+	[ "${addr##*:}" = 0 ] || { echo "not port 0: $a" >&2; exit 2; }
+	b="$b$sep{\"name\":\"${a#*=}\",\"addr\":\"${addr%:0}:$PORT\"}"
+	sep=,
 done
+printf '{"backends":[%s],"pid":%d}\n' "$b" $$ > "$f.tmp"
+mv "$f.tmp" "$f"
 exec sleep 300
 `
 
-func TestStartDemoBackendsChoosesAgain(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "meridian")
+func TestStartDemoBackends(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "meridian")
 	if err := os.WriteFile(bin, []byte(fakeDemoBackends), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	counter := filepath.Join(dir, "runs")
-	env := append(os.Environ(), "COUNTER="+counter)
+	env := append(os.Environ(), "PORT=41234")
 	port, p := StartDemoBackends(t, bin, env, []string{"127.0.0.1", "127.0.0.2"}, []string{"one", "two"})
 	if p.Exited() {
 		t.Fatalf("demo-backends exited: %v\n%s", p.Err(), p.Out.String())
 	}
-	runs, _ := os.ReadFile(counter)
-	if strings.TrimSpace(string(runs)) != "2" {
-		t.Errorf("demo-backends ran %s times, want 2 (a taken port, then another)", runs)
+	if port != 41234 {
+		t.Errorf("port %d, want the ready file's 41234", port)
 	}
-	if !strings.Contains(p.Out.String(), "addr=127.0.0.2:"+strconv.Itoa(port)+" ") {
-		t.Errorf("port %d is not the one served:\n%s", port, p.Out.String())
+}
+
+// TestStartDemoBackendsRefuses runs the helper below in a subprocess: a
+// ready file whose backends are not all on one port fails the test.
+func TestStartDemoBackendsRefuses(t *testing.T) {
+	if os.Getenv("PROCTEST_HELPER") == "demo-ports" {
+		bin := filepath.Join(t.TempDir(), "meridian")
+		script := strings.Replace(fakeDemoBackends, `${addr%:0}:$PORT`, `${addr%:0}:$PORT${a#*=}`, 1)
+		if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		StartDemoBackends(t, bin, append(os.Environ(), "PORT=4123"), []string{"127.0.0.1", "127.0.0.2"}, []string{"1", "2"})
+		t.Log("StartDemoBackends returned")
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStartDemoBackendsRefuses$", "-test.v")
+	cmd.Env = append(os.Environ(), "PROCTEST_HELPER=demo-ports")
+	out, err := Run(30*time.Second, cmd)
+	if err == nil || !strings.Contains(out, "want one port") || strings.Contains(out, "returned") {
+		t.Errorf("backends on ports 41231 and 41232: %v\n%s", err, out)
 	}
 }
 

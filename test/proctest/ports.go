@@ -12,9 +12,8 @@ import (
 // Use it only for a program that cannot listen on port 0 and say where it
 // bound: the port is released before the program binds it, so another
 // process may take it meanwhile, and the caller must then choose again.
-// Today that is unbound, meridian's gossip listener (its peers need the
-// address in their config before it starts), `meridian demo-backends`
-// (the demo's one health-check port on several addresses) and etcd and
+// Today that is unbound, meridian's gossip listener when its peers' configs
+// name it (they need the address before it starts), and etcd and
 // kube-apiserver (test/k8s/k8stest).
 func PortFreeOn(ips ...string) (int, error) {
 	if len(ips) == 0 {

@@ -203,34 +203,43 @@ func TestPortFreeOn(t *testing.T) {
 }
 
 // TestMissingFailsUnderCI runs this binary's helper test with and without
-// CI: a missing tool skips locally and fails, naming the tool, under CI.
+// CI: a missing tool (RequireTool) or data file (RequireFile) skips locally
+// and fails, naming what is missing, under CI.
 func TestMissingFailsUnderCI(t *testing.T) {
-	const tool = "no-such-tool-proctest"
-	if os.Getenv("PROCTEST_HELPER") == "missing" {
+	const tool, file = "no-such-tool-proctest", "/no/such/proctest/file"
+	switch os.Getenv("PROCTEST_HELPER") {
+	case "missing-tool":
 		RequireTool(t, tool, "no-such-package")
 		t.Log("RequireTool returned")
 		return
+	case "missing-file":
+		RequireFile(t, file, "no-such-package")
+		t.Log("RequireFile returned")
+		return
 	}
-	for _, tc := range []struct {
-		ci       string
-		fail     bool
-		contains string
-	}{
-		{"", false, "--- SKIP"},
-		{"false", false, "--- SKIP"},
-		{"true", true, "CI is set: a missing prerequisite fails the test"},
-		{"1", true, "--- FAIL"},
-	} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestMissingFailsUnderCI$", "-test.v")
-		cmd.Env = append(os.Environ(), "PROCTEST_HELPER=missing", "CI="+tc.ci)
-		out, err := Run(30*time.Second, cmd)
-		var ee *exec.ExitError
-		failed := errors.As(err, &ee)
-		if err != nil && !failed {
-			t.Fatal(err)
-		}
-		if failed != tc.fail || !strings.Contains(out, tc.contains) || !strings.Contains(out, tool+" not found") || strings.Contains(out, "RequireTool returned") {
-			t.Errorf("CI=%q: failed %v (want %v), output lacks %q or the tool's name:\n%s", tc.ci, failed, tc.fail, tc.contains, out)
+	for _, helper := range []struct{ name, missing string }{{"missing-tool", tool}, {"missing-file", file}} {
+		for _, tc := range []struct {
+			ci       string
+			fail     bool
+			contains string
+		}{
+			{"", false, "--- SKIP"},
+			{"false", false, "--- SKIP"},
+			{"true", true, "CI is set: a missing prerequisite fails the test"},
+			{"1", true, "--- FAIL"},
+		} {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestMissingFailsUnderCI$", "-test.v")
+			cmd.Env = append(os.Environ(), "PROCTEST_HELPER="+helper.name, "CI="+tc.ci)
+			out, err := Run(30*time.Second, cmd)
+			var ee *exec.ExitError
+			failed := errors.As(err, &ee)
+			if err != nil && !failed {
+				t.Fatal(err)
+			}
+			if failed != tc.fail || !strings.Contains(out, tc.contains) || !strings.Contains(out, helper.missing+" not found") ||
+				!strings.Contains(out, "no-such-package") || strings.Contains(out, "returned") {
+				t.Errorf("%s, CI=%q: failed %v (want %v), output lacks %q or what is missing:\n%s", helper.name, tc.ci, failed, tc.fail, tc.contains, out)
+			}
 		}
 	}
 }

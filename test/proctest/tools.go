@@ -88,6 +88,17 @@ func OptionalTool(t testing.TB, name, debPackage string) string {
 	return ""
 }
 
+// RequireFile returns path, a data file a test reads (the tz database,
+// say), or ends the test (Missing) naming the file and the Debian package
+// that installs it.
+func RequireFile(t testing.TB, path, debPackage string) string {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		Missing(t, missingTool(path, debPackage))
+	}
+	return path
+}
+
 func missingTool(name, debPackage string) string {
 	return fmt.Sprintf("%s not found: it comes with the Debian package %s; install it with `make deps` (as root; `make test` does it too)", name, debPackage)
 }

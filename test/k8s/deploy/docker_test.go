@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meridian-gslb/meridian/test/proctest"
 )
 
 // TestDockerBuildContext builds the binary the way the Dockerfile does,
@@ -18,9 +20,7 @@ import (
 // fails this test. It also checks the Dockerfile's fixed points: the build
 // flags, the non-root user and the command the chart relies on.
 func TestDockerBuildContext(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: skipping the build from the Docker context")
-	}
+	proctest.SkipShort(t, "builds the binary from the Docker context")
 	root := repoRoot(t)
 	df, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/meridian-gslb/meridian/test/proctest"
 )
 
 // Environment variables read by this package.
@@ -152,7 +154,7 @@ func findScript() (string, error) {
 // only Go and the module proxy).
 func RequireTools(t testing.TB) Tools {
 	t.Helper()
-	ci := os.Getenv("CI") != ""
+	ci := proctest.CI()
 	if os.Getenv(EnvSkip) == "1" {
 		if !ci {
 			t.Skip(EnvSkip + "=1: skipping the tests against real kube-apiservers")
