@@ -51,6 +51,15 @@ func must(t *testing.T, err error) {
 	}
 }
 
+// mustLoad loads path, which must load; it is closed when the test ends.
+func mustLoad(t *testing.T, path string) *Loaded {
+	t.Helper()
+	l, err := Load(Options{File: path})
+	must(t, err)
+	t.Cleanup(l.Close)
+	return l
+}
+
 func writeFile(t *testing.T, path, text string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -207,6 +216,9 @@ func TestBrokenConfigs(t *testing.T) {
 			[]string{`services[3].policy.topology[1].sites[1]: unknown site "moon"`}},
 		{"negative weight", "weight: 3", "weight: -1",
 			[]string{`services[1].members[0].weight: must be between 0 (drain) and 4294967295, got -1`}},
+		{"every weight 0", "weight: 3}\n      - {site: eu-west, addresses: [198.51.100.20], weight: 0}\n      - {site: ap-south, addresses: [203.0.113.20]}",
+			"weight: 0}\n      - {site: eu-west, addresses: [198.51.100.20], weight: 0}\n      - {site: ap-south, addresses: [203.0.113.20], weight: 0}",
+			[]string{`services[1].members: every member has weight 0, so the service would never be answered; give at least one member a weight`}},
 		{"persistence mask", "ipv4_mask: 20", "ipv4_mask: 40",
 			[]string{`services[1].policy.persistence.ipv4_mask: must be between 0 and 32, got 40`}},
 		{"wrong type", "ttl: 30", "ttl: thirty",
@@ -226,7 +238,7 @@ func TestBrokenConfigs(t *testing.T) {
 		{"site latitude", "{lat: 19.08, lon: 72.88,", "{lat: 119.08, lon: 72.88,",
 			[]string{`sites[2].location.lat: latitude 119.08 is outside -90..90`}},
 		{"site country", "country: IN,", "country: IND,",
-			[]string{`sites[2].location.country: want an ISO 3166-1 alpha-2 code such as "IE", got "IND"`}},
+			[]string{`sites[2].location.country: "IND" is not an ISO 3166-1 alpha-2 country code such as "IE"`}},
 		{"nested list where a map belongs", "policy:\n      strategy: topology", "policy: [topology]\n    x:\n      strategy: topology",
 			[]string{`services[3].policy: `, `services[3].x: unknown key`}},
 		{"every error at once",
@@ -477,12 +489,8 @@ func TestSuggest(t *testing.T) {
 // zone file alone is a change, though the config file did not change.
 func TestSameConfig(t *testing.T) {
 	path := fixtureDir(t, nil)
-	a, err := Load(Options{File: path})
-	must(t, err)
-	defer a.Close()
-	b, err := Load(Options{File: path})
-	must(t, err)
-	defer b.Close()
+	a := mustLoad(t, path)
+	b := mustLoad(t, path)
 	if !a.Same(b) {
 		t.Error("two loads of one file differ")
 	}
@@ -490,9 +498,7 @@ func TestSameConfig(t *testing.T) {
 	zb, err := os.ReadFile(zf)
 	must(t, err)
 	writeFile(t, zf, string(zb)+"api IN A 192.0.2.81\n")
-	c, err := Load(Options{File: path})
-	must(t, err)
-	defer c.Close()
+	c := mustLoad(t, path)
 	if a.Same(c) {
 		t.Error("a changed zone file went unnoticed")
 	}

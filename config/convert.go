@@ -53,8 +53,20 @@ func (z *ZoneConfig) toZone(p *problems, path string) gslb.Zone {
 }
 
 func (s *ServiceConfig) toService(p *problems, path string) gslb.Service {
-	pc := &s.Policy
-	pp := path + ".policy"
+	pol := s.Policy.toPolicy(p, path+".policy")
+	out := gslb.Service{Name: s.Name, Policy: pol}
+	for j, m := range s.Members {
+		out.Members = append(out.Members, m.toMember(p, fmt.Sprintf("%s.members[%d]", path, j)))
+	}
+	if err := gslb.CheckWeights(out.Members); err != nil {
+		p.add(path+".members", "%v; give at least one member a weight, or drain members with admin.members", err)
+	}
+	return out
+}
+
+// toPolicy converts a policy written at path (services[i].policy,
+// kubernetes.default_policy).
+func (pc *PolicyConfig) toPolicy(p *problems, pp string) gslb.Policy {
 	pol := gslb.Policy{
 		Strategy:    gslb.Strategy(pc.Strategy),
 		TTL:         pc.TTL,
@@ -81,17 +93,7 @@ func (s *ServiceConfig) toService(p *problems, path string) gslb.Service {
 		}
 		pol.Topology = append(pol.Topology, rule)
 	}
-	out := gslb.Service{Name: s.Name, Policy: pol}
-	for j, m := range s.Members {
-		out.Members = append(out.Members, m.toMember(p, fmt.Sprintf("%s.members[%d]", path, j)))
-	}
-	if len(s.Members) > 0 && !slices.ContainsFunc(s.Members, func(m MemberConfig) bool { return m.Weight == nil || *m.Weight != 0 }) {
-		// weight 0 drains one member; draining every member of a file's
-		// service leaves a name that only ever answers NODATA, which is a
-		// mistake far more often than an intent.
-		p.add(path+".members", "every member has weight 0, so the service would never be answered; give at least one member a weight, or drain members with admin.members")
-	}
-	return out
+	return pol
 }
 
 func (m *MemberConfig) toMember(p *problems, path string) gslb.Member {
@@ -151,8 +153,6 @@ func (c *Config) geoRules(p *problems) []geo.Rule {
 	return rules
 }
 
-var continents = []string{"AF", "AN", "AS", "EU", "NA", "OC", "SA"}
-
 // toLocation converts a location; nil is "nowhere known".
 func (l *LocationConfig) toLocation(p *problems, path string) geo.Location {
 	if l == nil {
@@ -164,24 +164,16 @@ func (l *LocationConfig) toLocation(p *problems, path string) geo.Location {
 		p.add(path, "give both lat and lon, or neither")
 	case l.Lat != nil:
 		out.Lat, out.Lon, out.HasCoords = *l.Lat, *l.Lon, true
-		if out.Lat < -90 || out.Lat > 90 {
-			p.add(path+".lat", "latitude %v is outside -90..90", out.Lat)
-		}
-		if out.Lon < -180 || out.Lon > 180 {
-			p.add(path+".lon", "longitude %v is outside -180..180", out.Lon)
-		}
+		p.addErr(path+".lat", geo.CheckLatitude(out.Lat))
+		p.addErr(path+".lon", geo.CheckLongitude(out.Lon))
 	}
-	if out.Country != "" && !isCountryCode(out.Country) {
-		p.add(path+".country", "want an ISO 3166-1 alpha-2 code such as \"IE\", got %q", l.Country)
+	if out.Country != "" {
+		p.addErr(path+".country", geo.CheckCountry(out.Country))
 	}
-	if out.Continent != "" && !slices.Contains(continents, out.Continent) {
-		p.add(path+".continent", "unknown continent code %q (want one of %v)", l.Continent, continents)
+	if out.Continent != "" {
+		p.addErr(path+".continent", geo.CheckContinent(out.Continent))
 	}
 	return out
-}
-
-func isCountryCode(s string) bool {
-	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
 }
 
 // parseAddrs parses a list of IP addresses; a bad one is reported at its
@@ -192,15 +184,7 @@ func parseAddrs(p *problems, path string, in []string) []netip.Addr {
 	}
 	out := make([]netip.Addr, len(in))
 	for i, s := range in {
-		a, err := netip.ParseAddr(strings.TrimSpace(s))
-		switch {
-		case err != nil:
-			p.add(fmt.Sprintf("%s[%d]", path, i), "%q is not an IP address", s)
-		case a.Zone() != "":
-			p.add(fmt.Sprintf("%s[%d]", path, i), "%q has a zone; use a plain address", s)
-		default:
-			out[i] = a
-		}
+		out[i] = parseAddr(p, fmt.Sprintf("%s[%d]", path, i), s)
 	}
 	return out
 }
@@ -208,36 +192,18 @@ func parseAddrs(p *problems, path string, in []string) []netip.Addr {
 // parseAddr parses one IP address; a bad one is reported at path and
 // returned as the invalid zero address.
 func parseAddr(p *problems, path, s string) netip.Addr {
-	a, err := netip.ParseAddr(strings.TrimSpace(s))
-	switch {
-	case err != nil:
-		p.add(path, "%q is not an IP address", s)
-	case a.Zone() != "":
-		p.add(path, "%q has a zone; use a plain address", s)
-	default:
-		return a
-	}
-	return netip.Addr{}
+	a, err := gslb.ParseAddr(s)
+	p.addErr(path, err)
+	return a
 }
 
-// parsePrefix parses a CIDR prefix. Host bits must be zero: "10.1.2.3/8"
-// is more likely a typo than a way to write 10.0.0.0/8.
+// parsePrefix parses a client network (geo.ParseNetwork's rule); a bad
+// one is reported at path.
 func parsePrefix(p *problems, path, s string) (netip.Prefix, bool) {
-	pfx, err := netip.ParsePrefix(strings.TrimSpace(s))
-	switch {
-	case s == "":
-		p.add(path, "a CIDR prefix is required")
-	case err != nil:
-		p.add(path, "%q is not a CIDR prefix such as 192.0.2.0/24", s)
-	case pfx != pfx.Masked():
-		p.add(path, "%q has host bits set; did you mean %s?", s, pfx.Masked())
-	default:
-		// Clients are matched as plain IPv4, so ::ffff:10.0.0.0/104 must
-		// become 10.0.0.0/8 to ever match.
-		if pfx.Addr().Is4In6() && pfx.Bits() >= 96 {
-			pfx = netip.PrefixFrom(pfx.Addr().Unmap(), pfx.Bits()-96)
-		}
-		return pfx, true
+	pfx, err := geo.ParseNetwork(s)
+	if err != nil {
+		p.add(path, "%v", err)
+		return netip.Prefix{}, false
 	}
-	return netip.Prefix{}, false
+	return pfx, true
 }

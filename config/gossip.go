@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -161,16 +160,6 @@ func (c *Config) checkGossip(p *problems) {
 	}
 	if len(c.Admin.Sites) > 0 || len(c.Admin.Members) > 0 {
 		p.add("admin", "file overrides name the leader's sites and members: %s (the admin API works on every site)", why)
-	}
-}
-
-// resolveGossipPaths makes key_file and state_file absolute, relative to
-// the config file's directory.
-func (c *Config) resolveGossipPaths(dir string) {
-	for _, f := range []*string{&c.Gossip.KeyFile, &c.Gossip.StateFile} {
-		if *f != "" && !filepath.IsAbs(*f) {
-			*f = filepath.Join(dir, *f)
-		}
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -226,41 +225,4 @@ func (h *HealthCheckConfig) toSpec(p *problems, path string) (gslb.HealthCheck, 
 		p.add(path+"."+field, "%s", fe.Msg)
 	}
 	return spec, len(p.list) == n
-}
-
-// resolveHealthPaths makes the health and admin file paths absolute,
-// relative to the config file's directory. Called by resolvePaths.
-func (c *Config) resolveHealthPaths(dir string) {
-	abs := func(p *string) {
-		if *p != "" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(dir, *p)
-		}
-	}
-	abs(&c.Admin.TokenFile)
-	if c.Health.DefaultCheck != nil {
-		abs(&c.Health.DefaultCheck.CAFile)
-	}
-	for i := range c.Services {
-		if hc := c.Services[i].HealthCheck; hc != nil {
-			abs(&hc.CAFile)
-		}
-	}
-}
-
-// healthFiles are the files besides the configuration whose change
-// reloads it: the admin token and the CA files of checks.
-func (c *Config) healthFiles() []string {
-	var files []string
-	if c.Admin.TokenFile != "" {
-		files = append(files, c.Admin.TokenFile)
-	}
-	if dc := c.Health.DefaultCheck; dc != nil && dc.CAFile != "" {
-		files = append(files, dc.CAFile)
-	}
-	for i := range c.Services {
-		if hc := c.Services[i].HealthCheck; hc != nil && hc.CAFile != "" {
-			files = append(files, hc.CAFile)
-		}
-	}
-	return files
 }

@@ -1,12 +1,9 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/meridian-gslb/meridian/gslb"
@@ -127,37 +124,14 @@ func (c *Config) checkKubernetes(st *gslb.State, p *problems) gslb.Policy {
 	if ns := k.EventsNamespace; ns != "" && !namespaceRE.MatchString(ns) {
 		p.add("kubernetes.events_namespace", "%q is not a namespace name (RFC 1123 label: lower-case letters, digits and '-', at most 63)", ns)
 	}
-	// The default policy is a service policy like any other: convert and
-	// validate it as one, so its errors name its keys.
-	probe := ServiceConfig{Name: "default." + firstZone(st), Policy: k.DefaultPolicy}
-	var sub problems
-	svc := probe.toService(&sub, "kubernetes.default_policy")
-	p.list = append(p.list, sub.list...)
-	tmp := gslb.State{Zones: st.Zones, Services: []gslb.Service{svc}}
-	tmp.ApplyDefaults()
-	if err := tmp.Validate(); err != nil {
-		for _, e := range Leaves(err) {
-			var fe *gslb.FieldError
-			if errors.As(e, &fe) && strings.HasPrefix(fe.Path, "services[0].policy") {
-				p.add("kubernetes.default_policy"+strings.TrimPrefix(fe.Path, "services[0].policy"), "%s", fe.Msg)
-			}
-		}
+	// The default policy is a service policy like any other: converted
+	// and judged by gslb's policy rule, its errors naming its keys.
+	pol := k.DefaultPolicy.toPolicy(p, "kubernetes.default_policy")
+	pol.ApplyDefaults()
+	sites := map[string]bool{}
+	for _, s := range st.Sites {
+		sites[s.Name] = true
 	}
-	return tmp.Services[0].Policy
-}
-
-func firstZone(st *gslb.State) string {
-	if len(st.Zones) > 0 {
-		return st.Zones[0].Name
-	}
-	return "invalid."
-}
-
-// resolveKubePaths makes the kubeconfig paths absolute.
-func (c *Config) resolveKubePaths(dir string) {
-	for _, f := range []*string{&c.Kubernetes.Kubeconfig, &c.Kubernetes.PolicyKubeconfig} {
-		if *f != "" && !filepath.IsAbs(*f) {
-			*f = filepath.Join(dir, *f)
-		}
-	}
+	p.validated(gslb.WithPathPrefix("kubernetes.default_policy.", pol.Validate(sites)), nil)
+	return pol
 }

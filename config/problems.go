@@ -21,6 +21,13 @@ func (p *problems) add(path, format string, args ...any) {
 	p.list = append(p.list, &gslb.FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
+// addErr records err, if any, at path.
+func (p *problems) addErr(path string, err error) {
+	if err != nil {
+		p.add(path, "%v", err)
+	}
+}
+
 // has reports whether a problem was already recorded at path.
 func (p *problems) has(path string) bool {
 	for _, e := range p.list {
@@ -198,20 +205,9 @@ func entryIndex(err error) int {
 }
 
 // Leaves flattens joined errors (errors.Join, possibly nested) into the
-// individual errors, each still printing as one line.
-func Leaves(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, Leaves(e)...)
-		}
-		return out
-	}
-	return []error{err}
-}
+// individual errors, each still printing as one line: gslb.Leaves, which
+// the commands reach through config.
+var Leaves = gslb.Leaves
 
 // OneLine joins every problem with "; " so that one log record carries
 // them all, each with its field path.

@@ -12,8 +12,8 @@ type Build struct {
 	GoVersion string `json:"goversion"`
 }
 
-// configMetrics are the configuration's metrics. It is one collector so
-// that serve registers it in one call.
+// configMetrics are the configuration's metrics; the server registers
+// their collectors like every component's.
 type configMetrics struct {
 	generation  prometheus.Gauge
 	reloads     *prometheus.CounterVec
@@ -48,18 +48,9 @@ func newConfigMetrics(b Build) *configMetrics {
 	return m
 }
 
-func (m *configMetrics) Describe(ch chan<- *prometheus.Desc) {
-	m.generation.Describe(ch)
-	m.reloads.Describe(ch)
-	m.lastSuccess.Describe(ch)
-	m.build.Describe(ch)
-}
-
-func (m *configMetrics) Collect(ch chan<- prometheus.Metric) {
-	m.generation.Collect(ch)
-	m.reloads.Collect(ch)
-	m.lastSuccess.Collect(ch)
-	m.build.Collect(ch)
+// collectors are the configuration's metrics, for the registry.
+func (m *configMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.generation, m.reloads, m.lastSuccess, m.build}
 }
 
 // published records that generation gen is now served.

@@ -242,7 +242,7 @@ func (p *Publisher) setLocalChanges(f func([]health.Change)) { p.localChanges.St
 // snapshot) a target whose check changed only in its schedule carries
 // its state to its new key before the snapshot reads it. mu held.
 func (p *Publisher) publishLocked(l *config.Loaded, st *gslb.State) error {
-	hp, err := health.NewPlan(st, health.PlanOptions{})
+	hp, err := health.NewPlan(st, health.PlanOptions{Metrics: p.metrics})
 	if err != nil {
 		// config validated every check, so this is a bug; the services
 		// it names stay unprobed (answered as up).

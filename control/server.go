@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/dnsserver"
 	"github.com/meridian-gslb/meridian/gslb"
+	"github.com/meridian-gslb/meridian/sites"
 )
 
 // Timing of the serve process.
@@ -91,8 +91,8 @@ func New(l *config.Loaded, opts Options) (_ *Server, err error) {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		s.dns.Collector(),
-		s.metrics,
 	)
+	s.registry.MustRegister(s.metrics.collectors()...)
 	s.registry.MustRegister(s.pub.collectors()...)
 	s.metrics.published(1)
 
@@ -337,20 +337,9 @@ func writeReadyFile(path string, info ReadyInfo) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".ready-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	// Atomic, so that a test or script polling for the file never reads
+	// half of it.
+	return sites.WriteFileAtomic(path, append(b, '\n'), 0o644)
 }
 
 func addrStrings(addrs []net.Addr) []string {

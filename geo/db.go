@@ -215,7 +215,7 @@ func recordLocation(rec *record) (Location, bool) {
 		}
 		l.Country = cc
 	}
-	if isAlpha2(cont) && strings.Contains(validContinents, cont) {
+	if CheckContinent(cont) == nil {
 		l.Continent = cont
 	}
 	return l, l != Location{}

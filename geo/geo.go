@@ -7,6 +7,11 @@
 // are decoded once per record and kept in a lock-free cache keyed by the
 // record's offset in the file (many networks share one record).
 //
+// It also owns the rules for places and client networks written by hand
+// (codes.go: continents, countries, latitude, longitude; network.go:
+// ParseNetwork), which the config loader, gslb and the Kubernetes policy
+// compiler call.
+//
 // The package imports no other Meridian package.
 package geo
 

@@ -248,7 +248,7 @@ func TestNewLocatorErrors(t *testing.T) {
 		want string
 	}{
 		{Rule{Site: "a"}, "rules[1]: invalid or missing network"},
-		{Rule{Prefix: pfx("10.1.2.3/8"), Site: "a"}, "rules[1]: 10.1.2.3/8 has host bits set; the network is 10.0.0.0/8"},
+		{Rule{Prefix: pfx("10.1.2.3/8"), Site: "a"}, `rules[1]: "10.1.2.3/8" has host bits set; did you mean 10.0.0.0/8?`},
 		{Rule{Prefix: pfx("::ffff:10.0.0.0/104"), Site: "a"}, "rules[1]: ::ffff:10.0.0.0/104 is an IPv4-mapped IPv6 network"},
 		{Rule{Prefix: pfx("10.1.0.0/16")}, "rules[1]: 10.1.0.0/16: set a site or a location"},
 		{Rule{Prefix: pfx("10.1.0.0/16"), Site: "a", Location: Location{Country: "IE"}}, "set a site or a location, not both"},
@@ -256,8 +256,8 @@ func TestNewLocatorErrors(t *testing.T) {
 		{Rule{Prefix: pfx("10.1.0.0/16"), Location: Location{Lat: 91, HasCoords: true}}, "latitude 91 is outside -90..90"},
 		{Rule{Prefix: pfx("10.1.0.0/16"), Location: Location{Lat: math.NaN(), HasCoords: true}}, "latitude NaN is outside"},
 		{Rule{Prefix: pfx("10.1.0.0/16"), Location: Location{Lon: -180.5, HasCoords: true}}, "longitude -180.5 is outside -180..180"},
-		{Rule{Prefix: pfx("10.1.0.0/16"), Location: Location{Country: "IRL"}}, `country "IRL" is not an ISO 3166-1 alpha-2 code`},
-		{Rule{Prefix: pfx("10.1.0.0/16"), Location: Location{Continent: "XX"}}, `continent "XX" is not one of AF AN AS EU NA OC SA`},
+		{Rule{Prefix: pfx("10.1.0.0/16"), Location: Location{Country: "IRL"}}, `10.1.0.0/16: "IRL" is not an ISO 3166-1 alpha-2 country code`},
+		{Rule{Prefix: pfx("10.1.0.0/16"), Location: Location{Continent: "XX"}}, `10.1.0.0/16: "XX" is not a continent code (want one of AF, AN, AS, EU, NA, OC, SA)`},
 		{Rule{Prefix: pfx("10.0.0.0/8"), Site: "b"}, "rules[1]: 10.0.0.0/8: the same network as rules[0]"},
 	}
 	for _, c := range cases {

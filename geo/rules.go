@@ -133,9 +133,6 @@ func (t *ruleTable) lookup(k addrBits, maxBits int) (best, branch int) {
 	}
 }
 
-// validContinents are the continent codes MaxMind and GeoNames use.
-const validContinents = "AF AN AS EU NA OC SA"
-
 // checkRule validates r and returns it normalised (country and continent in
 // upper case).
 func checkRule(r Rule) (Rule, error) {
@@ -145,8 +142,8 @@ func checkRule(r Rule) (Rule, error) {
 		return r, errors.New("invalid or missing network")
 	case p.Addr().Is4In6():
 		return r, fmt.Errorf("%s is an IPv4-mapped IPv6 network; clients are unmapped before lookup, so write it as an IPv4 network", p)
-	case p != p.Masked():
-		return r, fmt.Errorf("%s has host bits set; the network is %s", p, p.Masked())
+	case CheckNetwork(p) != nil:
+		return r, CheckNetwork(p)
 	}
 	l := &r.Location
 	l.Country = strings.ToUpper(l.Country)
@@ -158,20 +155,31 @@ func checkRule(r Rule) (Rule, error) {
 		return r, fmt.Errorf("%s: set a site or a location, not both", p)
 	case !l.HasCoords && (l.Lat != 0 || l.Lon != 0):
 		return r, fmt.Errorf("%s: latitude/longitude given but HasCoords is false", p)
-	case l.HasCoords && !(l.Lat >= -90 && l.Lat <= 90):
-		return r, fmt.Errorf("%s: latitude %v is outside -90..90", p, l.Lat)
-	case l.HasCoords && !(l.Lon >= -180 && l.Lon <= 180):
-		return r, fmt.Errorf("%s: longitude %v is outside -180..180", p, l.Lon)
-	case l.Country != "" && !isAlpha2(l.Country):
-		return r, fmt.Errorf("%s: country %q is not an ISO 3166-1 alpha-2 code", p, l.Country)
-	case l.Continent != "" && (!isAlpha2(l.Continent) || !strings.Contains(validContinents, l.Continent)):
-		return r, fmt.Errorf("%s: continent %q is not one of %s", p, l.Continent, validContinents)
+	}
+	if err := l.check(); err != nil {
+		return r, fmt.Errorf("%s: %w", p, err)
 	}
 	return r, nil
 }
 
-func isAlpha2(s string) bool {
-	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
+// check reports the first field of l that breaks the rules of codes.go.
+func (l Location) check() error {
+	var errs []error
+	if l.HasCoords {
+		errs = append(errs, CheckLatitude(l.Lat), CheckLongitude(l.Lon))
+	}
+	if l.Country != "" {
+		errs = append(errs, CheckCountry(l.Country))
+	}
+	if l.Continent != "" {
+		errs = append(errs, CheckContinent(l.Continent))
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // isZero reports whether l says nothing at all about a place.

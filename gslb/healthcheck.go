@@ -107,6 +107,20 @@ type HealthCheck struct {
 	CAPEM         string `json:"ca_pem,omitempty"`
 }
 
+// CheckKind is kind as Defaults reads it: trimmed, lower case, "" is
+// tcp.
+func CheckKind(kind string) string {
+	kind = strings.ToLower(strings.TrimSpace(kind))
+	if kind == "" {
+		return CheckTCP
+	}
+	return kind
+}
+
+// Probes reports whether h probes anything: false for no check (nil) and
+// for kind none.
+func (h *HealthCheck) Probes() bool { return h != nil && CheckKind(h.Kind) != CheckNone }
+
 // IsHTTP reports whether the check is http or https (Kind canonical).
 func (h *HealthCheck) IsHTTP() bool { return h.Kind == CheckHTTP || h.Kind == CheckHTTPS }
 
@@ -125,10 +139,7 @@ func (h *HealthCheck) Clone() *HealthCheck {
 // fails: a value it cannot read is left for Validate to report. Calling
 // it twice changes nothing the second time.
 func (h *HealthCheck) Defaults() {
-	h.Kind = strings.ToLower(strings.TrimSpace(h.Kind))
-	if h.Kind == "" {
-		h.Kind = CheckTCP
-	}
+	h.Kind = CheckKind(h.Kind)
 	if h.Port == 0 {
 		switch h.Kind {
 		case CheckHTTP:
@@ -210,7 +221,7 @@ func (s *Service) ProbeHealthCheck() *HealthCheck {
 	if h == nil {
 		return nil
 	}
-	h.Kind = strings.ToLower(strings.TrimSpace(h.Kind))
+	h.Kind = CheckKind(h.Kind)
 	if h.IsHTTP() && strings.TrimSpace(h.Host) == "" {
 		h.Host = strings.TrimSuffix(s.Name, ".")
 	}

@@ -145,7 +145,7 @@ func TestHealthCheckValidate(t *testing.T) {
 			c := tt.check.Clone()
 			c.Defaults()
 			var got []string
-			for _, e := range unjoinErrors(c.Validate()) {
+			for _, e := range Leaves(c.Validate()) {
 				var fe *FieldError
 				if !errors.As(e, &fe) {
 					t.Errorf("%v is not a *FieldError", e)

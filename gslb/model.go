@@ -1,6 +1,17 @@
 // Package gslb holds Meridian's model and its decision: which member of a
 // GSLB service answers a given client. It does no I/O. Everything that
 // reaches the DNS hot path is an immutable Snapshot read through Store.
+//
+// It is also the one home of the model's rules, which the config loader,
+// the Kubernetes policy compiler and followers receiving a State all call:
+// State.ApplyDefaults and State.Validate (validate.go) for a whole State,
+// Policy.ApplyDefaults and Policy.Validate (policy.go) for a policy on
+// its own, HealthCheck.Defaults and Validate (healthcheck.go) for a check,
+// CheckWeights (weights.go) where a person writes weights, ParseAddr and
+// CheckProbeAddress (addr.go) for addresses. Rules of places and client
+// networks (ParseNetwork, CheckCountry, ...) are geo's. Field errors are
+// *FieldError values with paths relative to what was judged
+// (fielderror.go).
 package gslb
 
 import (

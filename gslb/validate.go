@@ -3,8 +3,9 @@ package gslb
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
+
+	"github.com/meridian-gslb/meridian/geo"
 )
 
 // Defaults applied by ApplyDefaults. They are documented in docs/configuration.md.
@@ -23,15 +24,6 @@ const (
 	DefaultNSTTL       = 3600
 	maxMembersAnswered = MaxAddrs
 )
-
-// FieldError is a validation failure at a field path written as in the
-// configuration file ("services[2].members[0].site").
-type FieldError struct {
-	Path string
-	Msg  string
-}
-
-func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
 
 // CanonicalName lower-cases a DNS name and makes it fully qualified.
 func CanonicalName(s string) string {
@@ -71,32 +63,7 @@ func (st *State) ApplyDefaults() {
 	for i := range st.Services {
 		s := &st.Services[i]
 		s.Name = CanonicalName(s.Name)
-		p := &s.Policy
-		if p.Strategy == "" {
-			p.Strategy = StrategyGeo
-		}
-		p.Strategy = Strategy(strings.ToLower(string(p.Strategy)))
-		setDefault(&p.TTL, DefaultTTL)
-		if p.MinUp == 0 {
-			p.MinUp = DefaultMinUp
-		}
-		if p.GeoTieKm == 0 {
-			p.GeoTieKm = DefaultGeoTieKm
-		}
-		defaultMask(&p.HashMask)
-		defaultMask(&p.Persistence.Mask)
-		if p.Down.Type == "" {
-			p.Down.Type = DownNone
-		}
-		for j := range p.Topology {
-			r := &p.Topology[j]
-			for k := range r.Countries {
-				r.Countries[k] = strings.ToUpper(r.Countries[k])
-			}
-			for k := range r.Continents {
-				r.Continents[k] = strings.ToUpper(r.Continents[k])
-			}
-		}
+		s.Policy.ApplyDefaults()
 		for j := range s.Members {
 			m := &s.Members[j]
 			m.Hostname = CanonicalName(m.Hostname)
@@ -186,12 +153,9 @@ func (st *State) Validate() error {
 			bad(p+".name", "site %q is defined twice", s.Name)
 		}
 		sites[s.Name] = true
-		l := s.Location
-		if l.HasCoords && (l.Lat < -90 || l.Lat > 90) {
-			bad(p+".location.lat", "latitude %v is outside -90..90", l.Lat)
-		}
-		if l.HasCoords && (l.Lon < -180 || l.Lon > 180) {
-			bad(p+".location.lon", "longitude %v is outside -180..180", l.Lon)
+		if l := s.Location; l.HasCoords {
+			reportError(bad, p+".location.lat", geo.CheckLatitude(l.Lat))
+			reportError(bad, p+".location.lon", geo.CheckLongitude(l.Lon))
 		}
 	}
 
@@ -216,81 +180,13 @@ func (st *State) validateService(i int, zones, sites, seen map[string]bool, bad 
 	if zoneOf(s.Name, zones) == "" {
 		bad(p+".name", "%s is not inside any configured zone", s.Name)
 	}
-	pol := &s.Policy
-	pp := p + ".policy"
-	if !slices.Contains(Strategies, pol.Strategy) {
-		bad(pp+".strategy", "unknown strategy %q (want one of %v)", pol.Strategy, Strategies)
-	}
-	if pol.MinUp < 1 {
-		bad(pp+".min_up", "must be at least 1, got %d", pol.MinUp)
-	}
-	if pol.Answers < 0 || pol.Answers > maxMembersAnswered {
-		bad(pp+".answers", "must be between 0 and %d, got %d", maxMembersAnswered, pol.Answers)
-	}
-	if pol.GeoTieKm < 0 {
-		bad(pp+".geo_tie_km", "must not be negative")
-	}
-	checkMask(pp+".hash_mask", pol.HashMask, bad)
-	checkMask(pp+".persistence.mask", pol.Persistence.Mask, bad)
+	reportFields(bad, p+".policy.", s.Policy.Validate(sites))
 	if hc := s.ProbeHealthCheck(); hc != nil {
 		// The same rule as the config loader's and the policy
 		// compiler's: a State from another site gets no easier pass.
 		// Judged on the check as health will probe it (defaulted, Host
 		// from the service name), so a State that validates is probed.
-		for _, e := range unjoinErrors(hc.Validate()) {
-			if fe, ok := e.(*FieldError); ok {
-				bad(p+".health_check."+fe.Path, "%s", fe.Msg)
-			}
-		}
-	}
-	switch pol.Down.Type {
-	case DownNone, DownAll:
-		if len(pol.Down.Addresses) > 0 {
-			bad(pp+".down_response.addresses", "addresses are only used with type %q", DownFallback)
-		}
-	case DownFallback:
-		if len(pol.Down.Addresses) == 0 {
-			bad(pp+".down_response.addresses", "type %q needs at least one address", DownFallback)
-		}
-	default:
-		bad(pp+".down_response.type", "unknown down response %q (want none, all or fallback)", pol.Down.Type)
-	}
-	for k, a := range pol.Down.Addresses {
-		if !a.IsValid() {
-			bad(fmt.Sprintf("%s.down_response.addresses[%d]", pp, k), "not an IP address")
-		}
-	}
-	if pol.Strategy == StrategyTopology && len(pol.Topology) == 0 {
-		bad(pp+".topology", "strategy topology needs at least one rule")
-	}
-	for j, r := range pol.Topology {
-		rp := fmt.Sprintf("%s.topology[%d]", pp, j)
-		if len(r.CIDRs)+len(r.Countries)+len(r.Continents) == 0 {
-			bad(rp, "a rule needs cidrs, countries or continents")
-		}
-		if len(r.Sites) == 0 {
-			bad(rp+".sites", "a rule needs at least one site")
-		}
-		for k, site := range r.Sites {
-			if !sites[site] {
-				bad(fmt.Sprintf("%s.sites[%d]", rp, k), "unknown site %q", site)
-			}
-		}
-		for k, c := range r.CIDRs {
-			if !c.IsValid() {
-				bad(fmt.Sprintf("%s.cidrs[%d]", rp, k), "not a CIDR prefix")
-			}
-		}
-		for k, c := range r.Continents {
-			if !slices.Contains(continents, c) {
-				bad(fmt.Sprintf("%s.continents[%d]", rp, k), "unknown continent code %q (want one of %v)", c, continents)
-			}
-		}
-		for k, c := range r.Countries {
-			if len(c) != 2 {
-				bad(fmt.Sprintf("%s.countries[%d]", rp, k), "want an ISO 3166-1 alpha-2 code, got %q", c)
-			}
-		}
+		reportFields(bad, p+".health_check.", hc.Validate())
 	}
 
 	if len(s.Members) == 0 {
@@ -319,8 +215,10 @@ func (st *State) validateService(i int, zones, sites, seen map[string]bool, bad 
 				bad(fmt.Sprintf("%s.addresses[%d]", mp, k), "not an IP address")
 			}
 		}
-		if a := m.ProbeAddress; a.IsValid() && (a.IsUnspecified() || a.IsMulticast()) {
-			bad(mp+".probe_address", "%s cannot be probed: want a unicast address", a)
+		if a := m.ProbeAddress; a.IsValid() {
+			if err := CheckProbeAddress(a); err != nil {
+				bad(mp+".probe_address", "%v", err)
+			}
 		}
 		for _, f := range []struct {
 			key string
@@ -330,7 +228,7 @@ func (st *State) validateService(i int, zones, sites, seen map[string]bool, bad 
 			case !f.set:
 			case s.HealthCheck == nil:
 				bad(mp+"."+f.key, "the service has no health check")
-			case strings.EqualFold(s.HealthCheck.Kind, "none"):
+			case !s.HealthCheck.Probes():
 				bad(mp+"."+f.key, "the service's health check is kind none: nothing is probed")
 			}
 		}
@@ -339,19 +237,6 @@ func (st *State) validateService(i int, zones, sites, seen map[string]bool, bad 
 		}
 		ids[m.ID()] = true
 	}
-}
-
-var continents = []string{"AF", "AN", "AS", "EU", "NA", "OC", "SA"}
-
-// unjoinErrors lists the errors joined in err (errors.Join), or err itself.
-func unjoinErrors(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }
 
 func checkMask(path string, m Mask, bad func(string, string, ...any)) {

@@ -2,6 +2,7 @@ package gslb
 
 import (
 	"errors"
+	"math"
 	"net/netip"
 	"strings"
 	"testing"
@@ -25,10 +26,13 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"fallback without addresses", func(s *State) { s.Services[3].Policy.Down.Addresses = nil }, "services[3].policy.down_response.addresses", "needs at least one address"},
 		{"bad down type", func(s *State) { s.Services[0].Policy.Down.Type = "nxdomain" }, "services[0].policy.down_response.type", "unknown down response"},
 		{"topology site", func(s *State) { s.Services[6].Policy.Topology[1].Sites[0] = "moon" }, "services[6].policy.topology[1].sites[0]", `unknown site "moon"`},
-		{"topology continent", func(s *State) { s.Services[6].Policy.Topology[1].Continents[0] = "XX" }, "services[6].policy.topology[1].continents[0]", "unknown continent"},
+		{"topology continent", func(s *State) { s.Services[6].Policy.Topology[1].Continents[0] = "XX" }, "services[6].policy.topology[1].continents[0]", "is not a continent code"},
 		{"mask", func(s *State) { s.Services[5].Policy.HashMask.IPv4 = 33 }, "services[5].policy.hash_mask.ipv4", "between 0 and 32"},
 		{"min_up", func(s *State) { s.Services[0].Policy.MinUp = -1 }, "services[0].policy.min_up", "at least 1"},
 		{"latitude", func(s *State) { s.Sites[0].Location.Lat = 91 }, "sites[0].location.lat", "outside -90..90"},
+		// geo's rules, the same as the config loader's and NewLocator's
+		{"latitude NaN", func(s *State) { s.Sites[0].Location.Lat = math.NaN() }, "sites[0].location.lat", "outside -90..90"},
+		{"topology country", func(s *State) { s.Services[6].Policy.Topology[1].Countries = []string{"12"} }, "services[6].policy.topology[1].countries[0]", "ISO 3166-1 alpha-2"},
 		{"cname loop", func(s *State) { s.Services[7].Members[0].Hostname = "edge.gslb.example." }, "services[7].members[0].hostname", "loop"},
 		{"long label", func(s *State) { s.Services[0].Name = strings.Repeat("a", 64) + ".gslb.example." }, "services[0].name", "longer than 63"},
 		{"health check kind", func(s *State) { s.Services[0].HealthCheck = &HealthCheck{Kind: "icmp"} }, "services[0].health_check.kind", `must be one of [tcp http https none], got "icmp"`},

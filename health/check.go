@@ -19,9 +19,6 @@ const (
 	KindNone  Kind = gslb.CheckNone  // no probe: always up
 )
 
-// Kinds lists every valid kind, for validation messages.
-var Kinds = []Kind{KindTCP, KindHTTP, KindHTTPS, KindNone}
-
 // BodyLimit is how much of a response is searched for BodyContains: the
 // longest BodyContains the rule allows.
 const BodyLimit = gslb.MaxCheckBodyContains
@@ -92,30 +89,6 @@ func (c *Check) Spec() gslb.HealthCheck {
 	}
 	return hc
 }
-
-// Defaults fills the unset fields of c with gslb.HealthCheck's defaults.
-//
-// Deprecated: transitional, use gslb.HealthCheck.Defaults (Compile applies
-// it).
-func (c *Check) Defaults() {
-	spec := c.Spec()
-	spec.Defaults()
-	// Texts that do not parse keep their parsed zero values; Validate
-	// reports them.
-	*c, _ = CheckFromSpec(&spec)
-}
-
-// Validate reports every problem of a defaulted check by gslb's rule, as
-// *gslb.FieldError values joined with errors.Join.
-//
-// Deprecated: transitional, use gslb.HealthCheck.Validate (Compile applies
-// it).
-func (c *Check) Validate() error {
-	spec := c.Spec()
-	return spec.Validate()
-}
-
-func (c *Check) isHTTP() bool { return c.Kind == KindHTTP || c.Kind == KindHTTPS }
 
 // caPool returns the roots that verify the server: nil means the system
 // roots.

@@ -38,7 +38,7 @@ func TestCompile(t *testing.T) {
 	// A refused check: the rule's field errors, nothing of health's own.
 	_, err = Compile(&gslb.HealthCheck{Kind: "tcp", Path: "/x", Jitter: "lots"})
 	var got []string
-	for _, e := range leaves(err) {
+	for _, e := range gslb.Leaves(err) {
 		var fe *gslb.FieldError
 		if !errors.As(e, &fe) {
 			t.Errorf("%v is not a *gslb.FieldError", e)
@@ -53,52 +53,8 @@ func TestCompile(t *testing.T) {
 	}
 }
 
-// The deprecated Check.Defaults and Check.Validate are the gslb rule.
-func TestCheckWrappersDelegate(t *testing.T) {
-	t.Parallel()
-	c := Check{Kind: "HTTP"}
-	c.Defaults()
-	want := Check{
-		Kind: KindHTTP, Port: 80, Interval: gslb.DefaultCheckInterval, Timeout: gslb.DefaultCheckTimeout,
-		Rise: gslb.DefaultCheckRise, Fall: gslb.DefaultCheckFall, Jitter: Jitter{Fraction: 0.1}, Method: "GET", Path: "/",
-		ExpectStatus: []StatusRange{{Low: 200, High: 399}},
-	}
-	if !equalChecks(c, want) {
-		t.Errorf("Defaults:\n got %+v\nwant %+v", c, want)
-	}
-	for _, tc := range []struct {
-		check Check
-		want  string
-	}{
-		{Check{Kind: KindHTTP, ExpectStatus: []StatusRange{{Low: 200, High: 299}, {Low: 600, High: 600}}}, "expect_status[1]: must be a code or a range within 100-599, got 600"},
-		{Check{Kind: KindTCP}, "port: required for tcp checks"},
-		{Check{Kind: KindHTTP, Host: "bad host"}, `host: must be a host name or host:port, got "bad host"`},
-		{Check{Port: 1, Jitter: Jitter{Fraction: 1.5}}, "jitter: fraction must be in [0, 1), got 1.5"},
-	} {
-		c := tc.check
-		c.Defaults()
-		if err := c.Validate(); err == nil || err.Error() != tc.want {
-			t.Errorf("Validate(%+v) = %v, want %s", tc.check, err, tc.want)
-		}
-	}
-}
-
 func equalChecks(a, b Check) bool {
 	return slices.Equal(a.ExpectStatus, b.ExpectStatus) && a.fingerprint() == b.fingerprint()
-}
-
-func leaves(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, leaves(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }
 
 func TestWaits(t *testing.T) {

@@ -17,12 +17,6 @@ import (
 // verdict comes quickly but a thousand new targets do not fire at once.
 type Jitter = gslb.Jitter
 
-// ParseJitter reads "10%", "0.1", "250ms", or "0" / "off" / "none".
-//
-// Deprecated: transitional, use gslb.ParseJitter (or
-// gslb.HealthCheck.JitterValue).
-func ParseJitter(s string) (Jitter, error) { return gslb.ParseJitter(s) }
-
 // nextWait is the wait before the next probe: interval ± J/2.
 func nextWait(interval, j time.Duration) time.Duration {
 	if j <= 0 {

@@ -32,13 +32,3 @@ func CheckFromSpec(hc *gslb.HealthCheck) (Check, error) {
 	c.Jitter = jitter
 	return c, errors.Join(statusErr, jitterErr)
 }
-
-// SpecChecks returns a service's own gslb.Service.HealthCheck as written
-// (CheckFromSpec), and false when it has none or it does not parse.
-func SpecChecks(svc *gslb.Service) (Check, bool, error) {
-	if svc.HealthCheck == nil {
-		return Check{}, false, nil
-	}
-	c, err := CheckFromSpec(svc.HealthCheck)
-	return c, err == nil, err
-}

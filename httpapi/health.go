@@ -85,7 +85,7 @@ func (a *API) health(w http.ResponseWriter, r *http.Request) {
 	users := map[health.Key][]gslb.MemberRef{}
 	for i := range snap.State.Services {
 		svc := &snap.State.Services[i]
-		sh := serviceHealth{Name: svc.Name, Check: checkOf(snap.State, svc.Name), Members: []memberHealth{}}
+		sh := serviceHealth{Name: svc.Name, Check: checkOf(svc), Members: []memberHealth{}}
 		for j, mh := range snap.MemberHealth(svc.Name) {
 			m := &svc.Members[j]
 			keys := plan.MemberKeys(svc.Name, mh.Member)
@@ -140,22 +140,15 @@ func healthWord(up, known bool) string {
 	return "down"
 }
 
-// checkOf is the check of a service as it is probed, or nil.
-func checkOf(st *gslb.State, service string) *checkInfo {
-	i := slices.IndexFunc(st.Services, func(s gslb.Service) bool { return s.Name == service })
-	if i < 0 {
+// checkOf is the check of svc as it is probed (gslb's ProbeHealthCheck:
+// defaulted, Host from the service name), or nil when it has none.
+func checkOf(svc *gslb.Service) *checkInfo {
+	c := svc.ProbeHealthCheck()
+	if c == nil {
 		return nil
-	}
-	c, ok, _ := health.SpecChecks(&st.Services[i])
-	if !ok {
-		return nil
-	}
-	c.Defaults()
-	if (c.Kind == health.KindHTTP || c.Kind == health.KindHTTPS) && c.Host == "" {
-		c.Host = strings.TrimSuffix(service, ".") // as health.NewPlan does
 	}
 	return &checkInfo{
-		Kind: string(c.Kind), Port: c.Port, Path: c.Path, Host: c.Host,
+		Kind: c.Kind, Port: c.Port, Path: c.Path, Host: c.Host,
 		Interval: health.Duration(c.Interval), Timeout: health.Duration(c.Timeout), Rise: c.Rise, Fall: c.Fall,
 	}
 }

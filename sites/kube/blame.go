@@ -2,6 +2,7 @@ package kube
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/meridian-gslb/meridian/gslb"
@@ -36,6 +37,38 @@ func (b *builder) judge(svc *gslb.Service, gov *compiledGlobal, hp *compiledHost
 			b.newVetoes[k] = fmt.Sprintf("%s (as applied to service %s)", strings.Join(msgs[k], "; "), svc.Name)
 		}
 	}
+}
+
+// judgeWeights answers a service whose members all have weight 0
+// (gslb.CheckWeights: it would answer NODATA for ever). The policy whose
+// weights drained them is vetoed, naming those weights: the HostPolicy
+// when any of them is its own, else the GlobalPolicy. Weights from
+// annotations alone are not a policy's: reported as a problem.
+func (b *builder) judgeWeights(service string, err error, drainedBy []weightSource, gov *compiledGlobal, hp *compiledHost) {
+	var candidates []vetoKey
+	if hp != nil {
+		candidates = append(candidates, vetoKey{PolicyKey{KindHostPolicy, hp.name}, hp.generation})
+	}
+	if gov != nil {
+		candidates = append(candidates, vetoKey{PolicyKey{KindGlobalPolicy, gov.name}, gov.generation})
+	}
+	for _, k := range candidates {
+		var paths []string
+		for _, w := range drainedBy {
+			if w.policy == k.policy.Kind {
+				paths = append(paths, w.path)
+			}
+		}
+		if len(paths) == 0 {
+			continue
+		}
+		slices.Sort(paths)
+		if _, done := b.newVetoes[k]; !done {
+			b.newVetoes[k] = fmt.Sprintf("%s: %v (as applied to service %s)", strings.Join(slices.Compact(paths), ", "), err, service)
+		}
+		return
+	}
+	b.problem("%s: %v (weights from annotations)", service, err)
 }
 
 // blame picks the policy answerable for a problem of a service's check

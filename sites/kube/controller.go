@@ -49,7 +49,7 @@ func (b Build) clone() Build {
 }
 
 func cloneService(s gslb.Service) gslb.Service {
-	s.Policy = clonePolicy(s.Policy)
+	s.Policy = s.Policy.Clone()
 	s.HealthCheck = s.HealthCheck.Clone()
 	s.Members = slices.Clone(s.Members)
 	for i := range s.Members {

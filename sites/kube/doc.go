@@ -139,7 +139,7 @@
 // in the policy cluster) are read with dynamic informers and converted
 // with runtime.DefaultUnstructuredConverter (unknown fields are an
 // error), then validated. The rules are gslb's, the same the config file
-// and every follower apply (gslb.State.Validate, gslb.HealthCheck.Validate),
+// and every follower apply (gslb.Policy.Validate, gslb.HealthCheck.Validate),
 // on the policy laid over the config's defaults, then again on every
 // service the policy shapes (the GlobalPolicy, annotations, HostPolicy and
 // the members' port together): a policy whose check cannot be probed there
@@ -176,7 +176,10 @@
 // annotations of the first object that sets them, then the HostPolicy of
 // the FQDN (the first by name; another for the same FQDN is a Conflict).
 // Weight and priority per cluster: default 1 and 0, GlobalPolicy
-// spec.sites, annotations, HostPolicy spec.sites. A HostPolicy's
+// spec.sites, annotations, HostPolicy spec.sites. Weights that drain every
+// member of a service (gslb.CheckWeights: it would answer NODATA for ever)
+// reject the policy that set them, the HostPolicy before the GlobalPolicy,
+// naming each weight. A HostPolicy's
 // publicAddresses replace the cluster's VIPs (NAT) and the first status IP
 // becomes the member's ProbeAddress; its thirdPartyMembers are added, and
 // make a service even when no object exposes the FQDN.

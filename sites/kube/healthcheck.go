@@ -1,7 +1,6 @@
 package kube
 
 import (
-	"strings"
 	"time"
 
 	"github.com/meridian-gslb/meridian/gslb"
@@ -43,7 +42,7 @@ func compileHealthCheck(h *HealthCheckSpec, errs *problems) *compiledHealthCheck
 // probes reports whether a service under this policy is probed, as far as
 // the policy says: not when it sets kind none.
 func (c *compiledFields) probes() bool {
-	return c.hc == nil || !strings.EqualFold(c.hc.spec.Kind, gslb.CheckNone)
+	return c.hc == nil || gslb.CheckKind(c.hc.spec.Kind) != gslb.CheckNone
 }
 
 // applyHealthCheck overlays the template on hc (nil: no check yet) and
@@ -61,7 +60,7 @@ func (c *compiledFields) applyHealthCheck(hc *gslb.HealthCheck) *gslb.HealthChec
 		out = &gslb.HealthCheck{}
 	}
 	h := &c.hc.spec
-	if kind := canonicalKind(h.Kind); h.Kind != "" && kind != canonicalKind(out.Kind) {
+	if kind := gslb.CheckKind(h.Kind); h.Kind != "" && kind != gslb.CheckKind(out.Kind) {
 		dropInapplicable(out, kind)
 		out.Kind = kind
 	}
@@ -97,15 +96,6 @@ func setString(dst *string, v string) {
 	if v != "" {
 		*dst = v
 	}
-}
-
-// canonicalKind is the kind as gslb.HealthCheck.Defaults reads it.
-func canonicalKind(k string) string {
-	k = strings.ToLower(strings.TrimSpace(k))
-	if k == "" {
-		return gslb.CheckTCP
-	}
-	return k
 }
 
 // dropInapplicable clears the fields an inherited check had that a check

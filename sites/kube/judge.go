@@ -1,58 +1,28 @@
 package kube
 
 import (
-	"errors"
-	"maps"
-	"net/netip"
-	"slices"
 	"strings"
 
 	"github.com/meridian-gslb/meridian/gslb"
 )
 
 // judgeService validates a service's policy and health check with gslb's
-// rules (gslb.State.Validate, the check as health will probe it), exactly
-// as the published State will be validated here and at every follower, so
-// that a policy is never Accepted while the State it makes would be
-// refused or its members left unprobed. It returns the problems of the
-// policy and of the check, with paths relative to the service
+// rules (gslb.Policy.Validate, and HealthCheck.Validate on the check as
+// health will probe it), exactly as gslb.State.Validate judges the
+// published State here and at every follower, so that a policy is never
+// Accepted while the State it makes would be refused or its members left
+// unprobed. It returns the problems with paths relative to the service
 // ("policy.strategy", "health_check.port"); the service's name and
 // members are the build's business and are not judged here.
 func judgeService(name string, pol gslb.Policy, hc *gslb.HealthCheck, sites map[string]bool) []*gslb.FieldError {
-	st := gslb.State{Services: []gslb.Service{{
-		Name:        name,
-		Policy:      clonePolicy(pol),
-		HealthCheck: hc.Clone(),
-		// one member, so that the service itself is well formed
-		Members: []gslb.Member{{Site: "judge", Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.1")}}},
-	}}}
-	for _, s := range slices.Sorted(maps.Keys(sites)) {
-		st.Sites = append(st.Sites, gslb.Site{Name: s})
-	}
-	st.Sites = append(st.Sites, gslb.Site{Name: "judge"})
-	st.ApplyDefaults()
-	var out []*gslb.FieldError
-	for _, e := range unjoin(st.Validate()) {
-		var fe *gslb.FieldError
-		if !errors.As(e, &fe) {
-			continue
-		}
-		rel, ok := strings.CutPrefix(fe.Path, "services[0].")
-		if ok && (strings.HasPrefix(rel, "policy.") || strings.HasPrefix(rel, "health_check.")) {
-			out = append(out, &gslb.FieldError{Path: rel, Msg: fe.Msg})
-		}
+	pol = pol.Clone()
+	pol.ApplyDefaults()
+	out := gslb.FieldErrors(gslb.WithPathPrefix("policy.", pol.Validate(sites)))
+	svc := gslb.Service{Name: gslb.CanonicalName(name), HealthCheck: hc}
+	if probe := svc.ProbeHealthCheck(); probe != nil {
+		out = append(out, gslb.FieldErrors(gslb.WithPathPrefix("health_check.", probe.Validate()))...)
 	}
 	return out
-}
-
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	if err == nil {
-		return nil
-	}
-	return []error{err}
 }
 
 // policyFields maps the policy's json names in gslb (snake_case) to the

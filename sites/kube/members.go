@@ -5,7 +5,6 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"github.com/meridian-gslb/meridian/gslb"
 )
@@ -35,7 +34,7 @@ func (b *builder) service1(fqdn string) (gslb.Service, bool) {
 	hp := b.hosts[fqdn]
 	gov := governing(srcs)
 	pol, hc, mode := b.effectivePolicy(srcs, gov, hp)
-	probe := hc != nil && !strings.EqualFold(hc.Kind, gslb.CheckNone)
+	probe := hc.Probes()
 
 	members := b.clusterMembers(fqdn, b.accumulate(srcs, hc), gov, hp, mode, probe)
 	if probe {
@@ -44,6 +43,7 @@ func (b *builder) service1(fqdn string) (gslb.Service, bool) {
 
 	svc := gslb.Service{Name: fqdn, Policy: pol, HealthCheck: hc}
 	seen := map[string]bool{}
+	var drainedBy []weightSource // who set each weight-0 member's weight
 	for _, k := range members {
 		id := k.m.ID()
 		if seen[id] {
@@ -52,9 +52,13 @@ func (b *builder) service1(fqdn string) (gslb.Service, bool) {
 		seen[id] = true
 		svc.Members = append(svc.Members, k.m)
 		b.out.Readiness[gslb.MemberRef{Service: fqdn, Member: id}] = k.ready
+		if k.m.Weight == 0 {
+			drainedBy = append(drainedBy, k.weightBy)
+		}
 	}
 	if hp != nil {
-		for _, m := range hp.thirdParty {
+		for _, tp := range hp.thirdParty {
+			m := tp.Member
 			m.Addresses = slices.Clone(m.Addresses)
 			if !probe {
 				m.ProbeAddress, m.ProbePort = netip.Addr{}, 0
@@ -65,6 +69,9 @@ func (b *builder) service1(fqdn string) (gslb.Service, bool) {
 			}
 			seen[m.ID()] = true
 			svc.Members = append(svc.Members, m)
+			if m.Weight == 0 {
+				drainedBy = append(drainedBy, weightSource{KindHostPolicy, tp.weightPath})
+			}
 		}
 	}
 	if len(svc.Members) == 0 {
@@ -72,6 +79,9 @@ func (b *builder) service1(fqdn string) (gslb.Service, bool) {
 	}
 	slices.SortFunc(svc.Members, func(x, y gslb.Member) int { return cmp.Compare(x.ID(), y.ID()) })
 	b.judge(&svc, gov, hp)
+	if err := gslb.CheckWeights(svc.Members); err != nil {
+		b.judgeWeights(svc.Name, err, drainedBy, gov, hp)
+	}
 	if gov != nil {
 		st := b.out.Policies[PolicyKey{KindGlobalPolicy, gov.name}]
 		st.Services++
@@ -100,7 +110,7 @@ func governing(srcs []*source) *compiledGlobal {
 // effectivePolicy layers, field by field: the config's defaults, the
 // governing GlobalPolicy, the sources' annotations, the HostPolicy.
 func (b *builder) effectivePolicy(srcs []*source, gov *compiledGlobal, hp *compiledHost) (gslb.Policy, *gslb.HealthCheck, string) {
-	pol := clonePolicy(b.in.DefaultPolicy)
+	pol := b.in.DefaultPolicy.Clone()
 	hc := b.in.DefaultHealthCheck.Clone()
 	mode := HostnameVIPsCNAME
 	if gov != nil {
@@ -166,10 +176,19 @@ func (b *builder) accumulate(srcs []*source, hc *gslb.HealthCheck) []*memberAcc 
 // k8sMember is a member built from a cluster's objects, with what the
 // build still needs of it.
 type k8sMember struct {
-	m     gslb.Member
-	ready bool
-	port  uint16
-	annot bool
+	m        gslb.Member
+	ready    bool
+	port     uint16
+	annot    bool
+	weightBy weightSource
+}
+
+// weightSource is the policy field that set a member's weight: a kind
+// (KindHostPolicy, KindGlobalPolicy) and a spec path; zero when the
+// default or an annotation did.
+type weightSource struct {
+	policy string
+	path   string
 }
 
 // clusterMembers turns each cluster's contribution into members: one for
@@ -181,18 +200,21 @@ func (b *builder) clusterMembers(fqdn string, accs []*memberAcc, gov *compiledGl
 	for _, a := range accs {
 		cl := &b.in.Clusters[a.cluster]
 		weight, prio := uint32(gslb.DefaultWeight), 0
+		var weightBy weightSource
 		var nat siteOverride
 		if gov != nil {
 			if o, ok := gov.sites[cl.Name]; ok {
-				setIf(&weight, o.weight)
+				setWeight(&weight, &weightBy, o, KindGlobalPolicy)
 				setIf(&prio, o.priority)
 			}
 		}
-		setIf(&weight, a.weight)
+		if a.weight != nil {
+			weight, weightBy = *a.weight, weightSource{} // an annotation's
+		}
 		setIf(&prio, a.prio)
 		if hp != nil {
 			if o, ok := hp.sites[cl.Name]; ok {
-				setIf(&weight, o.weight)
+				setWeight(&weight, &weightBy, o, KindHostPolicy)
 				setIf(&prio, o.priority)
 				nat = o
 			}
@@ -200,7 +222,7 @@ func (b *builder) clusterMembers(fqdn string, accs []*memberAcc, gov *compiledGl
 		ips, hosts := b.vips(a, mode)
 		member := func(m gslb.Member) k8sMember {
 			m.Site, m.Weight, m.Priority = cl.Site, weight, prio
-			return k8sMember{m, a.ready, a.port, a.annot}
+			return k8sMember{m, a.ready, a.port, a.annot, weightBy}
 		}
 		if len(nat.public) > 0 {
 			// behind NAT: answer the public addresses, probe the status IP
@@ -225,6 +247,14 @@ func (b *builder) clusterMembers(fqdn string, accs []*memberAcc, gov *compiledGl
 		}
 	}
 	return members
+}
+
+// setWeight applies o's weight, if it sets one, recording where it was
+// written.
+func setWeight(weight *uint32, by *weightSource, o siteOverride, kind string) {
+	if o.weight != nil {
+		*weight, *by = *o.weight, weightSource{kind, o.weightPath}
+	}
 }
 
 // vips returns a cluster's addresses and host names, sorted: with

@@ -8,25 +8,20 @@ import (
 	"github.com/meridian-gslb/meridian/gslb"
 )
 
-// checkName checks a canonical DNS name: RFC 1035 lengths and host-name
-// characters (letters, digits, hyphen, underscore).
+// checkName checks a canonical host name: gslb's rule for names
+// (gslb.CheckName: RFC 1035 lengths), and host-name characters only
+// (letters, digits, hyphen, underscore; '*' is left for the callers that
+// refuse wildcards to name), which is what Kubernetes objects carry.
 func checkName(n string) error {
-	switch {
-	case n == "" || n == ".":
+	if n == "." {
 		return errors.New("a host name is required")
-	case !strings.HasSuffix(n, "."):
-		return fmt.Errorf("%q is not fully qualified", n)
-	case len(n) > 254:
-		return fmt.Errorf("%q is longer than 253 characters", n)
 	}
-	for _, l := range strings.Split(strings.TrimSuffix(n, "."), ".") {
-		if l == "" || len(l) > 63 {
-			return fmt.Errorf("%q has an empty label or one longer than 63 characters", n)
-		}
-		for _, r := range l {
-			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '*') {
-				return fmt.Errorf("%q has a character that does not belong in a host name", n)
-			}
+	if err := gslb.CheckName(n); err != nil {
+		return err
+	}
+	for _, r := range strings.TrimSuffix(n, ".") {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '*' || r == '.') {
+			return fmt.Errorf("%q has a character that does not belong in a host name", n)
 		}
 	}
 	return nil

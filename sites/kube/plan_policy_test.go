@@ -245,3 +245,79 @@ func TestStaleChange(t *testing.T) {
 		t.Error("a cluster that fails before its first sync is not reported")
 	}
 }
+
+// A service whose members all have weight 0 would answer NODATA for ever
+// (gslb.CheckWeights): the policy whose weights drain every member is
+// rejected, naming them, and the service is built without them.
+func TestPlanEveryWeightZero(t *testing.T) {
+	twoClusters := func() *Input {
+		in := baseInput(
+			ClusterObjects{Name: "east", Site: "east", Ingresses: []*networkingv1.Ingress{
+				ingress(meta("a", "x", "label:app", "x"), "", []string{"x.gslb.example"}, "192.0.2.1")}},
+			ClusterObjects{Name: "west", Site: "west", Ingresses: []*networkingv1.Ingress{
+				ingress(meta("a", "x", "label:app", "x"), "", []string{"x.gslb.example"}, "198.51.100.1")}},
+		)
+		in.GlobalPolicies = []GlobalPolicy{gpol("x", GlobalPolicySpec{Selector: selectLabels("app", "x")})}
+		return in
+	}
+	drained := "every member has weight 0, so the service would never be answered"
+	undrained := []string{"x.gslb.example. geo ttl=30", "  east/192.0.2.1 w=1 p=0 ready", "  west/198.51.100.1 w=1 p=0 ready"}
+
+	t.Run("a HostPolicy draining every cluster", func(t *testing.T) {
+		in := twoClusters()
+		in.HostPolicies = []HostPolicy{hpol("x", HostPolicySpec{FQDN: "x.gslb.example",
+			Sites: []HostClusterSite{{Cluster: "east", Weight: i64(0)}, {Cluster: "west", Weight: i64(0)}}})}
+		out := Plan(in)
+		st := statusOfPolicy(t, out, KindHostPolicy, "x")
+		if st.Accepted || !strings.Contains(st.Message, "spec.sites[0].weight, spec.sites[1].weight: "+drained) {
+			t.Errorf("HostPolicy %+v", st)
+		}
+		if got := summarize(out); !slices.Equal(got, undrained) {
+			t.Errorf("services %v, want %v", got, undrained)
+		}
+		checkValid(t, in, out)
+	})
+	t.Run("the HostPolicy's weight completes the GlobalPolicy's: the HostPolicy answers", func(t *testing.T) {
+		in := twoClusters()
+		in.GlobalPolicies[0].Spec.Sites = []ClusterSite{{Cluster: "west", Weight: i64(0)}}
+		in.HostPolicies = []HostPolicy{hpol("x", HostPolicySpec{FQDN: "x.gslb.example",
+			Sites: []HostClusterSite{{Cluster: "east", Weight: i64(0)}}})}
+		out := Plan(in)
+		if st := statusOfPolicy(t, out, KindGlobalPolicy, "x"); !st.Accepted {
+			t.Errorf("GlobalPolicy %+v", st)
+		}
+		if st := statusOfPolicy(t, out, KindHostPolicy, "x"); st.Accepted || !strings.Contains(st.Message, "spec.sites[0].weight: "+drained) {
+			t.Errorf("HostPolicy %+v", st)
+		}
+	})
+	t.Run("a GlobalPolicy draining every cluster", func(t *testing.T) {
+		in := twoClusters()
+		in.GlobalPolicies[0].Spec.Sites = []ClusterSite{{Cluster: "east", Weight: i64(0)}, {Cluster: "west", Weight: i64(0)}}
+		out := Plan(in)
+		if st := statusOfPolicy(t, out, KindGlobalPolicy, "x"); st.Accepted || !strings.Contains(st.Message, drained) {
+			t.Errorf("GlobalPolicy %+v", st)
+		}
+	})
+	t.Run("third-party members at weight 0", func(t *testing.T) {
+		in := baseInput()
+		in.HostPolicies = []HostPolicy{hpol("static", HostPolicySpec{FQDN: "static.gslb.example",
+			ThirdPartyMembers: []ThirdPartyMember{{Site: "dc1", Addresses: []string{"203.0.113.2"}, Weight: i64(0)}}})}
+		out := Plan(in)
+		if st := statusOfPolicy(t, out, KindHostPolicy, "static"); st.Accepted || !strings.Contains(st.Message, "spec.thirdPartyMembers[0].weight: "+drained) {
+			t.Errorf("HostPolicy %+v", st)
+		}
+		if len(out.Services) != 0 {
+			t.Errorf("built %v from a rejected policy", summarize(out))
+		}
+	})
+	t.Run("one cluster drained is fine", func(t *testing.T) {
+		in := twoClusters()
+		in.HostPolicies = []HostPolicy{hpol("x", HostPolicySpec{FQDN: "x.gslb.example",
+			Sites: []HostClusterSite{{Cluster: "east", Weight: i64(0)}}})}
+		out := Plan(in)
+		if st := statusOfPolicy(t, out, KindHostPolicy, "x"); !st.Accepted {
+			t.Errorf("HostPolicy %+v", st)
+		}
+		checkValid(t, in, out)
+	})
+}

@@ -26,9 +26,16 @@ type policyContext struct {
 // siteOverride is a policy's weight, priority and NAT addresses for the
 // members of one cluster.
 type siteOverride struct {
-	weight   *uint32
-	priority *int
-	public   []netip.Addr
+	weight     *uint32
+	weightPath string // where weight is written: spec.sites[i].weight
+	priority   *int
+	public     []netip.Addr
+}
+
+// thirdPartyMember is a HostPolicy's member outside Kubernetes.
+type thirdPartyMember struct {
+	gslb.Member
+	weightPath string // spec.thirdPartyMembers[i].weight; "" when unset
 }
 
 // compiledGlobal is an accepted GlobalPolicy ready to select objects.
@@ -51,7 +58,7 @@ type compiledHost struct {
 	generation int64
 	fqdn       string
 	sites      map[string]siteOverride
-	thirdParty []gslb.Member
+	thirdParty []thirdPartyMember
 	fields     compiledFields
 	warnings   []string
 }
@@ -160,7 +167,7 @@ func compileHost(name string, gen int64, s *HostPolicySpec, pc *policyContext) (
 	probeOK := c.fields.probes()
 	for i, tp := range s.ThirdPartyMembers {
 		p := fmt.Sprintf("spec.thirdPartyMembers[%d]", i)
-		m := gslb.Member{Site: tp.Site, Weight: gslb.DefaultWeight}
+		m := thirdPartyMember{Member: gslb.Member{Site: tp.Site, Weight: gslb.DefaultWeight}}
 		switch {
 		case tp.Site == "":
 			errs.add(p+".site", "required")
@@ -180,31 +187,23 @@ func compileHost(name string, gen int64, s *HostPolicySpec, pc *policyContext) (
 				errs.add(p+".hostname", "a CNAME to the FQDN itself would loop")
 			}
 		}
-		for j, a := range tp.Addresses {
-			ip, err := netip.ParseAddr(a)
-			if err != nil || ip.Zone() != "" {
-				errs.add(fmt.Sprintf("%s.addresses[%d]", p, j), "%q is not an IP address", a)
-				continue
-			}
-			m.Addresses = append(m.Addresses, ip.Unmap())
-		}
-		slices.SortFunc(m.Addresses, netip.Addr.Compare)
-		m.Addresses = slices.Compact(m.Addresses)
+		m.Addresses = parseAddrSet(p+".addresses", tp.Addresses, &errs)
 		if tp.Weight != nil {
 			w, _ := rangeCheck(p+".weight", *tp.Weight, 0, 65535, &errs)
-			m.Weight = uint32(w)
+			m.Weight, m.weightPath = uint32(w), p+".weight"
 		}
 		if tp.Priority != nil {
 			pr, _ := rangeCheck(p+".priority", *tp.Priority, 0, 1000, &errs)
 			m.Priority = int(pr)
 		}
 		if tp.ProbeAddress != "" {
-			ip, err := netip.ParseAddr(tp.ProbeAddress)
+			ip, err := gslb.ParseAddr(tp.ProbeAddress)
+			if err == nil {
+				err = gslb.CheckProbeAddress(ip)
+			}
 			switch {
-			case err != nil || ip.Zone() != "":
-				errs.add(p+".probeAddress", "%q is not an IP address", tp.ProbeAddress)
-			case ip.IsUnspecified() || ip.IsMulticast():
-				errs.add(p+".probeAddress", "%s cannot be probed: want a unicast address", ip)
+			case err != nil:
+				errs.add(p+".probeAddress", "%v", err)
 			case !probeOK:
 				errs.add(p+".probeAddress", "the health check is kind none: nothing is probed")
 			default:
@@ -242,7 +241,7 @@ func compileSite(p, cluster string, weight, priority *int64, public []string, pc
 	if weight != nil {
 		if w, ok := rangeCheck(p+".weight", *weight, 0, 65535, errs); ok {
 			u := uint32(w)
-			o.weight = &u
+			o.weight, o.weightPath = &u, p+".weight"
 		}
 	}
 	if priority != nil {
@@ -251,16 +250,7 @@ func compileSite(p, cluster string, weight, priority *int64, public []string, pc
 			o.priority = &i
 		}
 	}
-	for j, a := range public {
-		ip, err := netip.ParseAddr(a)
-		if err != nil || ip.Zone() != "" {
-			errs.add(fmt.Sprintf("%s.publicAddresses[%d]", p, j), "%q is not an IP address", a)
-			continue
-		}
-		o.public = append(o.public, ip.Unmap())
-	}
-	slices.SortFunc(o.public, netip.Addr.Compare)
-	o.public = slices.Compact(o.public)
+	o.public = parseAddrSet(p+".publicAddresses", public, errs)
 	return o
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/meridian-gslb/meridian/geo"
 	"github.com/meridian-gslb/meridian/gslb"
 )
 
@@ -81,7 +82,7 @@ func compileFields(f *PolicyFields, pc *policyContext, errs *problems) compiledF
 		c.hc = compileHealthCheck(h, errs)
 	}
 
-	pol := clonePolicy(pc.base)
+	pol := pc.base.Clone()
 	c.applyPolicy(&pol)
 	hc := c.applyHealthCheck(pc.baseCheck)
 	if hc != nil && hc.Port == 0 {
@@ -109,13 +110,9 @@ func compileTopology(rules []TopologyRuleSpec, errs *problems) []gslb.TopologyRu
 			Sites:      slices.Clone(r.Sites),
 		}
 		for j, s := range r.CIDRs {
-			pfx, err := netip.ParsePrefix(s)
-			switch {
-			case err != nil:
-				errs.add(fmt.Sprintf("%s.cidrs[%d]", p, j), "%q is not a CIDR prefix", s)
-				continue
-			case pfx.Masked() != pfx:
-				errs.add(fmt.Sprintf("%s.cidrs[%d]", p, j), "%q has host bits set: did you mean %s?", s, pfx.Masked())
+			pfx, err := geo.ParseNetwork(s)
+			if err != nil {
+				errs.add(fmt.Sprintf("%s.cidrs[%d]", p, j), "%v", err)
 				continue
 			}
 			rule.CIDRs = append(rule.CIDRs, pfx)
@@ -125,17 +122,27 @@ func compileTopology(rules []TopologyRuleSpec, errs *problems) []gslb.TopologyRu
 	return out
 }
 
+// parseAddrs reads the addresses at path (gslb.ParseAddr), unmapped; a
+// bad one is reported at its index and left out.
 func parseAddrs(path string, ss []string, errs *problems) []netip.Addr {
 	var out []netip.Addr
-	for i, a := range ss {
-		ip, err := netip.ParseAddr(a)
-		if err != nil || ip.Zone() != "" {
-			errs.add(fmt.Sprintf("%s[%d]", path, i), "%q is not an IP address", a)
+	for i, s := range ss {
+		ip, err := gslb.ParseAddr(s)
+		if err != nil {
+			errs.add(fmt.Sprintf("%s[%d]", path, i), "%v", err)
 			continue
 		}
 		out = append(out, ip.Unmap())
 	}
 	return out
+}
+
+// parseAddrSet is parseAddrs sorted and without repeats: a member's
+// addresses.
+func parseAddrSet(path string, ss []string, errs *problems) []netip.Addr {
+	out := parseAddrs(path, ss, errs)
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
 }
 
 // applyPolicy overrides the set fields of p.
@@ -149,7 +156,7 @@ func (c *compiledFields) applyPolicy(p *gslb.Policy) {
 	setIf(&p.Answers, c.answers)
 	setIf(&p.GeoTieKm, c.geoTieKm)
 	if c.topology != nil {
-		p.Topology = cloneTopology(c.topology)
+		p.Topology = gslb.CloneTopology(c.topology)
 	}
 	if m := c.hashMask; m != nil {
 		setIf(&p.HashMask.IPv4, intPtr(m.IPv4))
@@ -186,22 +193,3 @@ func intPtr(v *int64) *int {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func cloneTopology(rules []gslb.TopologyRule) []gslb.TopologyRule {
-	out := slices.Clone(rules)
-	for i := range out {
-		r := &out[i]
-		r.CIDRs = slices.Clone(r.CIDRs)
-		r.Countries = slices.Clone(r.Countries)
-		r.Continents = slices.Clone(r.Continents)
-		r.Sites = slices.Clone(r.Sites)
-	}
-	return out
-}
-
-// clonePolicy is a deep copy of p.
-func clonePolicy(p gslb.Policy) gslb.Policy {
-	p.Topology = cloneTopology(p.Topology)
-	p.Down.Addresses = slices.Clone(p.Down.Addresses)
-	return p
-}

@@ -32,7 +32,7 @@ func firstPort[T any](xs []T, port func(T) uint16) uint16 {
 // defaultPort is the probe port of an object without an explicit one:
 // 443 for TLS routes and https checks, else 80.
 func defaultPort(s *source, hc *gslb.HealthCheck) uint16 {
-	if s.defaultTLS || hc != nil && strings.EqualFold(hc.Kind, "https") {
+	if s.defaultTLS || hc != nil && gslb.CheckKind(hc.Kind) == gslb.CheckHTTPS {
 		return 443
 	}
 	return 80
