@@ -15,7 +15,7 @@
 //	view.go      a gslb.Snapshot compiled for queries
 //	edns.go      OPT, ECS and NSID on the wire
 //	zone.go      static records and zone files: CheckZone, LoadZoneFile
-//	parsed.go    the last load's parse of each zone, so the server parses nothing twice
+//	parsed.go    the one cache of parsed static records, by zone: parsed once per load
 //	metrics.go   counters in atomics and their prometheus.Collector
 //
 // # Answers

@@ -29,7 +29,7 @@ func TestZoneParsedOncePerLoad(t *testing.T) {
 	if err := CheckZone(z); err != nil {
 		t.Fatal(err)
 	}
-	c := &compiler{cache: map[string]parsedZone{}}
+	c := &compiler{}
 	rrs, err := c.records(z)
 	if err != nil {
 		t.Fatal(err)

@@ -107,43 +107,33 @@ func parent(n string) string {
 	return n[i+1:]
 }
 
-// compiler turns snapshots into views. It keeps the parsed static records
-// of each zone so that a snapshot that changes only health (the common
-// case) does not parse them again.
+// compiler turns snapshots into views. Static records come parsed from
+// the package's cache (parsed.go), so a snapshot that changes only
+// services or health does not parse them again.
 type compiler struct {
 	mu      sync.Mutex
 	metrics *metrics
-	cache   map[string]parsedZone
 	prev    *view
 }
 
-type parsedZone struct {
-	records []string
-	rrs     []dns.RR
-}
-
+// records returns the parsed static records of z, parsing (and
+// remembering) them only when no load or build has.
 func (c *compiler) records(z *gslb.Zone) ([]dns.RR, error) {
-	if p, ok := c.cache[z.Name]; ok && slices.Equal(p.records, z.Records) {
-		return p.rrs, nil
-	}
-	if rrs, ok := parsedBefore(zoneName(z), z.Records); ok {
-		c.cache[z.Name] = parsedZone{records: z.Records, rrs: rrs}
+	name := zoneName(z)
+	if rrs, ok := parsedBefore(name, z.Records); ok {
 		return rrs, nil
 	}
 	rrs, err := parseRecords(z)
 	if err != nil {
 		return nil, err
 	}
-	c.cache[z.Name] = parsedZone{records: z.Records, rrs: rrs}
+	rememberParsed(name, z.Records, rrs)
 	return rrs, nil
 }
 
 func (c *compiler) compile(snap *gslb.Snapshot) (*view, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cache == nil {
-		c.cache = map[string]parsedZone{}
-	}
 	// Most snapshots change only health: same zones, same service names.
 	// Then the compiled zones are reused as they are; only the snapshot
 	// that Select reads is new.
@@ -199,11 +189,7 @@ func (c *compiler) build(snap *gslb.Snapshot) (*view, error) {
 		seen[zc.Name] = true
 		v.zones[zc.Name] = c.buildZone(zc, rrs)
 	}
-	for name := range c.cache {
-		if !seen[name] {
-			delete(c.cache, name)
-		}
-	}
+	keepParsed(seen)
 	svcs := make(map[string]bool, len(snap.State.Services))
 	for i := range snap.State.Services {
 		svc := &snap.State.Services[i]

@@ -15,10 +15,6 @@ import (
 // Continents are the continent codes MaxMind and GeoNames use.
 var Continents = []string{"AF", "AN", "AS", "EU", "NA", "OC", "SA"}
 
-// validContinents is Continents as one string, for geo/countries_test.go
-// (owned by another change; it can move to CheckContinent).
-var validContinents = strings.Join(Continents, " ")
-
 // CheckContinent refuses what is not one of Continents (upper case).
 func CheckContinent(s string) error {
 	if !slices.Contains(Continents, s) {

@@ -19,7 +19,7 @@ import (
 func TestCountryPoint(t *testing.T) {
 	for _, cc := range []string{"US", "GB", "XK", "AQ"} {
 		lat, lon, cont, ok := countryPoint(cc)
-		if !ok || lat < -90 || lat > 90 || lon < -180 || lon > 180 || !strings.Contains(validContinents, cont) {
+		if !ok || lat < -90 || lat > 90 || lon < -180 || lon > 180 || CheckContinent(cont) != nil {
 			t.Errorf("countryPoint(%s) = %v, %v, %q, %v", cc, lat, lon, cont, ok)
 		}
 	}

@@ -142,8 +142,9 @@ func checkRule(r Rule) (Rule, error) {
 		return r, errors.New("invalid or missing network")
 	case p.Addr().Is4In6():
 		return r, fmt.Errorf("%s is an IPv4-mapped IPv6 network; clients are unmapped before lookup, so write it as an IPv4 network", p)
-	case CheckNetwork(p) != nil:
-		return r, CheckNetwork(p)
+	}
+	if err := CheckNetwork(p); err != nil {
+		return r, err
 	}
 	l := &r.Location
 	l.Country = strings.ToUpper(l.Country)
@@ -164,20 +165,21 @@ func checkRule(r Rule) (Rule, error) {
 
 // check reports the first field of l that breaks the rules of codes.go.
 func (l Location) check() error {
-	var errs []error
 	if l.HasCoords {
-		errs = append(errs, CheckLatitude(l.Lat), CheckLongitude(l.Lon))
-	}
-	if l.Country != "" {
-		errs = append(errs, CheckCountry(l.Country))
-	}
-	if l.Continent != "" {
-		errs = append(errs, CheckContinent(l.Continent))
-	}
-	for _, err := range errs {
-		if err != nil {
+		if err := CheckLatitude(l.Lat); err != nil {
 			return err
 		}
+		if err := CheckLongitude(l.Lon); err != nil {
+			return err
+		}
+	}
+	if l.Country != "" {
+		if err := CheckCountry(l.Country); err != nil {
+			return err
+		}
+	}
+	if l.Continent != "" {
+		return CheckContinent(l.Continent)
 	}
 	return nil
 }

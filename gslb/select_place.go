@@ -8,6 +8,7 @@ package gslb
 import (
 	"math"
 	"net/netip"
+	"slices"
 
 	"github.com/meridian-gslb/meridian/geo"
 )
@@ -56,7 +57,7 @@ func (s *Snapshot) byGeo(svc *service, q Query, l []int, a *Answer, t *Trace) ([
 		}
 		l = l[:n]
 		if t != nil {
-			t.distances(svc, loc)
+			t.distances(svc, cp)
 		}
 	case loc.Country != "" || loc.Continent != "":
 		a.Reason.Rule = RuleGeoCountry
@@ -81,14 +82,6 @@ func (s *Snapshot) locScope(m geo.Match, q Query) int {
 	default:
 		return q.SourcePrefix
 	}
-}
-
-func memberDistance(svc *service, i int, loc geo.Location) float64 {
-	st := svc.members[i].site
-	if st == nil || !st.Location.HasCoords {
-		return math.Inf(1)
-	}
-	return geo.DistanceKm(loc, st.Location)
 }
 
 // atSite narrows l to members at site, if there are any.
@@ -133,7 +126,7 @@ func (s *Snapshot) byTopology(svc *service, q Query, l []int, a *Answer, t *Trac
 				}
 			}
 			scope = max(scope, s.locScope(m, q))
-			hit = containsFold(r.Countries, m.Location.Country) || containsFold(r.Continents, m.Location.Continent)
+			hit = containsSet(r.Countries, m.Location.Country) || containsSet(r.Continents, m.Location.Continent)
 		}
 		if !hit {
 			continue
@@ -190,14 +183,8 @@ func commonBits(a, b netip.Addr) int {
 	return n
 }
 
-func containsFold(list []string, v string) bool {
-	if v == "" {
-		return false
-	}
-	for _, s := range list {
-		if s == v {
-			return true
-		}
-	}
-	return false
+// containsSet reports whether v is set and in list (Policy.ApplyDefaults
+// upper-cases the codes, as geo's are).
+func containsSet(list []string, v string) bool {
+	return v != "" && slices.Contains(list, v)
 }

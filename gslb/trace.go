@@ -119,10 +119,12 @@ func (t *Trace) located(m geo.Match) {
 	t.add("client located by %s: network %s site %q country %q continent %q", m.Source, l.Network, m.Site, l.Country, l.Continent)
 }
 
-func (t *Trace) distances(svc *service, loc geo.Location) {
+// distances records each member's great-circle distance from the point
+// the geo strategy measured from.
+func (t *Trace) distances(svc *service, from geo.Point) {
 	for i := range svc.members {
 		if v := t.verdict(svc, i); v != nil {
-			d := memberDistance(svc, i, loc)
+			d := geo.HaversineToKm(from.Haversine(svc.members[i].pt)) // +Inf without coordinates
 			v.DistanceKm = &d
 		}
 	}

@@ -74,8 +74,8 @@ func NewPlan(st *gslb.State, opts PlanOptions) (*Plan, error) {
 		for i := range st.Services {
 			svc := &st.Services[i]
 			c, ok, err := checkOf(svc, opts.Check)
-			if err == nil && ok {
-				err = p.addService(svc, c, opts.ProbeAddr)
+			if ok {
+				p.addService(svc, c, opts.ProbeAddr)
 			}
 			if err != nil {
 				p.refused[svc.Name] = err
@@ -108,13 +108,9 @@ func checkOf(svc *gslb.Service, custom func(*gslb.Service) (Check, bool)) (Check
 }
 
 // addService adds the targets of every member of svc, probed with c (a
-// compiled check). Nothing is added when any target is refused.
-func (p *Plan) addService(svc *gslb.Service, c Check, probeAddr func(*gslb.Service, *gslb.Member, netip.Addr) netip.AddrPort) error {
-	type planned struct {
-		ref    memberRef
-		target Target
-	}
-	var add []planned
+// compiled check). A member's probe port changes only the port, which the
+// rule accepts whatever it is: nothing is compiled again per address.
+func (p *Plan) addService(svc *gslb.Service, c Check, probeAddr func(*gslb.Service, *gslb.Member, netip.Addr) netip.AddrPort) {
 	for j := range svc.Members {
 		m := &svc.Members[j]
 		ref := memberRef{svc.Name, m.ID()}
@@ -130,29 +126,27 @@ func (p *Plan) addService(svc *gslb.Service, c Check, probeAddr func(*gslb.Servi
 			if !ap.Addr().IsValid() {
 				continue
 			}
-			t, err := NewTarget(ap.Addr(), ap.Port(), c)
-			if err != nil {
-				return fmt.Errorf("member %s: %w", m.ID(), err)
+			tc := c
+			if ap.Port() != 0 {
+				tc.Port = ap.Port()
 			}
-			add = append(add, planned{ref, t})
+			t := compiledTarget(ap.Addr(), tc)
+			k := t.Key()
+			p.targets[k] = t
+			if !slices.Contains(p.members[ref], k) {
+				p.members[ref] = append(p.members[ref], k)
+			}
+			// A service's targets are all added here, one service after
+			// another, so the name can only repeat at the end of the
+			// list: checking the last entry keeps a target shared by
+			// every service (one tcp check on shared VIPs) linear, where
+			// a search of the whole list was quadratic (issue 10: ~100 s
+			// at 100k services).
+			if names := p.services[k]; len(names) == 0 || names[len(names)-1] != svc.Name {
+				p.services[k] = append(names, svc.Name)
+			}
 		}
 	}
-	for _, a := range add {
-		k := a.target.Key()
-		p.targets[k] = a.target
-		if !slices.Contains(p.members[a.ref], k) {
-			p.members[a.ref] = append(p.members[a.ref], k)
-		}
-		// A service's targets are all added here, one service after
-		// another, so the name can only repeat at the end of the list:
-		// checking the last entry keeps a target shared by every service
-		// (one tcp check on shared VIPs) linear, where a search of the
-		// whole list was quadratic (issue 10: ~100 s at 100k services).
-		if names := p.services[k]; len(names) == 0 || names[len(names)-1] != svc.Name {
-			p.services[k] = append(names, svc.Name)
-		}
-	}
-	return nil
 }
 
 // Refused returns the names of the services whose check was refused

@@ -91,12 +91,18 @@ func NewTarget(addr netip.Addr, port uint16, c Check) (Target, error) {
 	if err != nil {
 		return Target{}, err
 	}
+	return compiledTarget(addr, c), nil
+}
+
+// compiledTarget is NewTarget for a valid addr and a check from Compile
+// with the probed port already set: nothing to compile again.
+func compiledTarget(addr netip.Addr, c Check) Target {
 	t := Target{Addr: addr.Unmap(), Port: c.Port, Check: c}
 	t.key = Key{Addr: t.Addr, Port: t.Port, Check: c.fingerprint()}
 	sched := c
 	sched.Interval, sched.Timeout, sched.Rise, sched.Fall, sched.Jitter = 0, 0, 0, 0, Jitter{}
 	t.probe = sched.fingerprint()
-	return t, nil
+	return t
 }
 
 // Key returns the target's identity.

@@ -137,13 +137,21 @@ func (v *View) targetDetail(k Key) string {
 			}
 			srcs = append(srcs, s)
 		}
-		verdict := "unknown"
-		if known {
-			verdict = map[bool]string{true: "up", false: "down"}[up]
-		}
-		fmt.Fprintf(&b, " [sources: %s; rule %s: %s]", strings.Join(srcs, ", "), v.obs.Rule(), verdict)
+		fmt.Fprintf(&b, " [sources: %s; rule %s: %s]", strings.Join(srcs, ", "), v.obs.Rule(), VerdictWord(up, known))
 	}
 	return b.String()
+}
+
+// VerdictWord is how explain and the health API write a verdict: "up",
+// "down", or "unknown" before any probe has decided.
+func VerdictWord(up, known bool) string {
+	switch {
+	case !known:
+		return "unknown"
+	case up:
+		return "up"
+	}
+	return "down"
 }
 
 // clock is a time of day in UTC: explain reads "since 12:01:02 UTC"; a

@@ -90,7 +90,7 @@ func (a *API) health(w http.ResponseWriter, r *http.Request) {
 			m := &svc.Members[j]
 			keys := plan.MemberKeys(svc.Name, mh.Member)
 			info := memberHealth{
-				Member: mh.Member, Site: mh.Site, Health: healthWord(mh.Up, mh.Known),
+				Member: mh.Member, Site: mh.Site, Health: health.VerdictWord(mh.Up, mh.Known),
 				Admin: mh.Admin.String(), Eligible: mh.Eligible, Detail: view.MemberDetail(svc.Name, m), Targets: []string{},
 			}
 			for _, k := range keys {
@@ -113,7 +113,7 @@ func (a *API) health(w http.ResponseWriter, r *http.Request) {
 		}
 		up, known := a.Pub.Observations().Verdict(st.Key)
 		th := targetHealth{
-			TargetStatus: st, Verdict: healthWord(up, known), Sources: a.Pub.Observations().Sources(st.Key),
+			TargetStatus: st, Verdict: health.VerdictWord(up, known), Sources: a.Pub.Observations().Sources(st.Key),
 			Services: plan.Services([]health.Key{st.Key}), Members: refs,
 		}
 		if th.Sources == nil {
@@ -128,16 +128,6 @@ func (a *API) health(w http.ResponseWriter, r *http.Request) {
 		resp.Targets = append(resp.Targets, th)
 	}
 	writeJSON(w, http.StatusOK, resp)
-}
-
-func healthWord(up, known bool) string {
-	switch {
-	case !known:
-		return "unknown"
-	case up:
-		return "up"
-	}
-	return "down"
 }
 
 // checkOf is the check of svc as it is probed (gslb's ProbeHealthCheck:
