@@ -15,12 +15,15 @@ import (
 
 // A node's life: Start, then one stop sequence.
 //
-// Stopping runs once, in one order: the node's own loops end (no rejoin,
-// fetch or metadata update races the rest), the node leaves the cluster
-// if asked to (memberlist gossips the leave and waits for it up to a
-// bound, so peers drop the node at once instead of suspecting it and
-// declaring it failed), memberlist shuts down, and the stop returns once
-// every goroutine and connection the node started is done.
+// Stopping runs once, in one order: the node's own loops are told to end
+// (they start no further rejoin, fetch or metadata update; one already
+// under way ends with its context or when memberlist shuts down, which is
+// why they are not waited for first), the node leaves the cluster if
+// asked to (memberlist gossips the leave and waits for it up to a bound,
+// so peers drop the node at once instead of suspecting it and declaring
+// it failed; memberlist ignores an update of the node's own record after
+// a leave), memberlist shuts down, and the stop returns once every
+// goroutine and connection the node started is done.
 //
 // Leave, Shutdown and the end of Start's ctx all run that sequence, in
 // any order, any number of times, from any goroutine: the first call

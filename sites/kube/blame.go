@@ -47,10 +47,10 @@ func (b *builder) judge(svc *gslb.Service, gov *compiledGlobal, hp *compiledHost
 func (b *builder) judgeWeights(service string, err error, drainedBy []weightSource, gov *compiledGlobal, hp *compiledHost) {
 	var candidates []vetoKey
 	if hp != nil {
-		candidates = append(candidates, vetoKey{PolicyKey{KindHostPolicy, hp.name}, hp.generation})
+		candidates = append(candidates, hp.vetoKey())
 	}
 	if gov != nil {
-		candidates = append(candidates, vetoKey{PolicyKey{KindGlobalPolicy, gov.name}, gov.generation})
+		candidates = append(candidates, gov.vetoKey())
 	}
 	for _, k := range candidates {
 		var paths []string
@@ -84,21 +84,11 @@ func blame(check bool, gov *compiledGlobal, hp *compiledHost) (vetoKey, *compile
 		}
 		return f.setsPolicy()
 	}
-	host := func() (vetoKey, *compiledFields, bool) {
-		return vetoKey{PolicyKey{KindHostPolicy, hp.name}, hp.generation}, &hp.fields, true
-	}
-	global := func() (vetoKey, *compiledFields, bool) {
-		return vetoKey{PolicyKey{KindGlobalPolicy, gov.name}, gov.generation}, &gov.fields, true
-	}
 	switch {
-	case hp != nil && sets(&hp.fields):
-		return host()
-	case gov != nil && sets(&gov.fields):
-		return global()
-	case hp != nil:
-		return host()
+	case hp != nil && (sets(&hp.fields) || gov == nil || !sets(&gov.fields)):
+		return hp.vetoKey(), &hp.fields, true
 	case gov != nil:
-		return global()
+		return gov.vetoKey(), &gov.fields, true
 	}
 	return vetoKey{}, nil, false
 }

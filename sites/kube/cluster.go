@@ -160,13 +160,13 @@ func (mc *memberCluster) snapshotStatus() ClusterStatus {
 
 func (mc *memberCluster) setStatus(f func(*ClusterStatus)) {
 	mc.mu.Lock()
-	before := mc.status
+	before := mc.status.Stale
 	f(&mc.status)
 	after := mc.status
 	report := staleChange(&mc.reported, after)
 	mc.mu.Unlock()
 	mc.ctl.metrics.clusterStatus(after)
-	if before.Stale != after.Stale {
+	if before != after.Stale {
 		if after.Stale {
 			mc.log.Warn("member cluster is stale: serving its last-known objects", "error", after.Error)
 		} else {

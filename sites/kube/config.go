@@ -135,7 +135,7 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// options are the Config's durations with defaults applied.
+// options are the Config's durations and hooks with defaults applied.
 type options struct {
 	debounce, maxDelay, initialSync         time.Duration
 	probeInterval, probeTimeout, maxBackoff time.Duration
@@ -143,6 +143,7 @@ type options struct {
 	namespaces                              []string
 	labelSelector                           string
 	selector                                labels.Selector // nil: everything
+	mayWrite                                func() bool     // WriteStatus, default always
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -167,6 +168,9 @@ func (c *Config) options() options {
 	}
 	if len(o.namespaces) == 0 {
 		o.namespaces = []string{""}
+	}
+	if o.mayWrite = c.WriteStatus; o.mayWrite == nil {
+		o.mayWrite = func() bool { return true }
 	}
 	if c.LabelSelector != "" {
 		o.selector, _ = labels.Parse(c.LabelSelector) // checked by validate

@@ -115,7 +115,7 @@ func New(cfg Config) (*Controller, error) {
 	if c.policy, err = newPolicyCluster(c, prc); err != nil {
 		return nil, fmt.Errorf("kube: policy cluster: %w", err)
 	}
-	if c.events, err = newEvents(&cfg, prc); err != nil {
+	if c.events, err = newEvents(&cfg, prc, c.opts.mayWrite); err != nil {
 		return nil, err
 	}
 	c.resolver = newResolver(cfg.Resolve, orDefault(cfg.ResolveInterval, 30*time.Second), c.opts.probeTimeout, c.markDirty)
@@ -499,7 +499,7 @@ func (c *Controller) rebuild(ctx context.Context) {
 		}
 	}
 
-	if c.cfg.WriteStatus == nil || c.cfg.WriteStatus() {
+	if c.opts.mayWrite() {
 		if !c.policy.writeStatus(ctx, out.Policies) && ctx.Err() == nil {
 			// retry later: a rebuild reads the statuses again
 			time.AfterFunc(c.opts.probeInterval, c.markDirty)

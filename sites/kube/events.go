@@ -44,7 +44,9 @@ type events struct {
 	recorder    record.EventRecorder
 }
 
-func newEvents(cfg *Config, rc *rest.Config) (*events, error) {
+// newEvents prepares the Events of cfg (nil when it wants none); may says
+// whether this process may file them now (options.mayWrite).
+func newEvents(cfg *Config, rc *rest.Config, may func() bool) (*events, error) {
 	if cfg.EventNamespace == "" {
 		return nil, nil
 	}
@@ -52,12 +54,9 @@ func newEvents(cfg *Config, rc *rest.Config) (*events, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kube: events: %w", err)
 	}
-	e := &events{ns: cfg.EventNamespace, pod: cfg.EventPod, may: cfg.WriteStatus, core: core}
+	e := &events{ns: cfg.EventNamespace, pod: cfg.EventPod, may: may, core: core}
 	if e.pod == "" {
 		e.pod, _ = os.Hostname() // a pod's host name is its name
-	}
-	if e.may == nil {
-		e.may = func() bool { return true }
 	}
 	e.component = cfg.EventComponent
 	if e.component == "" {

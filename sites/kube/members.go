@@ -83,14 +83,14 @@ func (b *builder) service1(fqdn string) (gslb.Service, bool) {
 		b.judgeWeights(svc.Name, err, drainedBy, gov, hp)
 	}
 	if gov != nil {
-		st := b.out.Policies[PolicyKey{KindGlobalPolicy, gov.name}]
+		st := b.out.Policies[gov.key()]
 		st.Services++
-		b.out.Policies[PolicyKey{KindGlobalPolicy, gov.name}] = st
+		b.out.Policies[gov.key()] = st
 	}
 	if hp != nil {
-		st := b.out.Policies[PolicyKey{KindHostPolicy, hp.name}]
+		st := b.out.Policies[hp.key()]
 		st.Services = 1
-		b.out.Policies[PolicyKey{KindHostPolicy, hp.name}] = st
+		b.out.Policies[hp.key()] = st
 	}
 	return svc, true
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // ClusterObjects are the (slim) objects of one member cluster, as its
-// informers cache them. Order does not matter: Build sorts.
+// informers cache them. Order does not matter: Plan sorts.
 type ClusterObjects struct {
 	Name string // the cluster (kubeconfig context)
 	Site string // the Meridian site its members belong to
@@ -154,7 +154,7 @@ func (b *builder) run() {
 		b.walkCluster(i)
 	}
 	b.assemble()
-	b.policyStatus()
+	b.conflictNotes()
 	for p := range b.problems {
 		b.out.Problems = append(b.out.Problems, p)
 	}
@@ -184,8 +184,8 @@ func (b *builder) policyContext() *policyContext {
 	return pc
 }
 
-// policyStatus adds conflict notes to the accepted GlobalPolicies.
-func (b *builder) policyStatus() {
+// conflictNotes adds conflict notes to the accepted GlobalPolicies.
+func (b *builder) conflictNotes() {
 	for name, objs := range b.conflict {
 		key := PolicyKey{KindGlobalPolicy, name}
 		st := b.out.Policies[key]

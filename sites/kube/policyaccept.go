@@ -2,6 +2,7 @@ package kube
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -65,7 +66,7 @@ func acceptOrFallBack[S any, C interface{ warningList() []string }](b *builder, 
 	vetoed := func(gen int64, s *S) (C, error) {
 		if why, found := b.vetoes[vetoKey{key, gen}]; found {
 			var zero C
-			return zero, fmt.Errorf("%s", why)
+			return zero, errors.New(why)
 		}
 		return compile(gen, s)
 	}
@@ -108,7 +109,7 @@ func errorString(s string) error {
 	if s == "" {
 		return nil
 	}
-	return fmt.Errorf("%s", s)
+	return errors.New(s)
 }
 
 func acceptedMessage(warnings []string) string {

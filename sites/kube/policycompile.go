@@ -125,12 +125,7 @@ func compileGlobal(name string, gen int64, s *GlobalPolicySpec, pc *policyContex
 	}
 	c.sites = map[string]siteOverride{}
 	for i, st := range s.Sites {
-		p := fmt.Sprintf("spec.sites[%d]", i)
-		o := compileSite(p, st.Cluster, st.Weight, st.Priority, nil, pc, &errs, &c.warnings)
-		if _, dup := c.sites[st.Cluster]; dup {
-			errs.add(p+".cluster", "cluster %q is listed twice", st.Cluster)
-		}
-		c.sites[st.Cluster] = o
+		compileSite(c.sites, fmt.Sprintf("spec.sites[%d]", i), st.Cluster, st.Weight, st.Priority, nil, pc, &errs, &c.warnings)
 	}
 	c.fields = compileFields(&s.PolicyFields, pc, &errs)
 	if err := errs.err(); err != nil {
@@ -156,12 +151,7 @@ func compileHost(name string, gen int64, s *HostPolicySpec, pc *policyContext) (
 	}
 	c.sites = map[string]siteOverride{}
 	for i, st := range s.Sites {
-		p := fmt.Sprintf("spec.sites[%d]", i)
-		o := compileSite(p, st.Cluster, st.Weight, st.Priority, st.PublicAddresses, pc, &errs, &c.warnings)
-		if _, dup := c.sites[st.Cluster]; dup {
-			errs.add(p+".cluster", "cluster %q is listed twice", st.Cluster)
-		}
-		c.sites[st.Cluster] = o
+		compileSite(c.sites, fmt.Sprintf("spec.sites[%d]", i), st.Cluster, st.Weight, st.Priority, st.PublicAddresses, pc, &errs, &c.warnings)
 	}
 	c.fields = compileFields(&s.PolicyFields, pc, &errs)
 	probeOK := c.fields.probes()
@@ -230,8 +220,8 @@ func compileHost(name string, gen int64, s *HostPolicySpec, pc *policyContext) (
 	return c, nil
 }
 
-// compileSite reads one entry of spec.sites.
-func compileSite(p, cluster string, weight, priority *int64, public []string, pc *policyContext, errs *problems, warnings *[]string) siteOverride {
+// compileSite reads one entry of spec.sites (at path p) into sites.
+func compileSite(sites map[string]siteOverride, p, cluster string, weight, priority *int64, public []string, pc *policyContext, errs *problems, warnings *[]string) {
 	var o siteOverride
 	if cluster == "" {
 		errs.add(p+".cluster", "required")
@@ -251,7 +241,10 @@ func compileSite(p, cluster string, weight, priority *int64, public []string, pc
 		}
 	}
 	o.public = parseAddrSet(p+".publicAddresses", public, errs)
-	return o
+	if _, dup := sites[cluster]; dup {
+		errs.add(p+".cluster", "cluster %q is listed twice", cluster)
+	}
+	sites[cluster] = o
 }
 
 // rangeCheck checks a number the CRD schema also bounds: an object
@@ -285,7 +278,11 @@ func (c *compiledGlobal) selects(cluster, kind, namespace string, objLabels, nsL
 	return true
 }
 
-// checkName checks a canonical DNS name: RFC 1035 lengths and host-name
-
 func (c *compiledGlobal) warningList() []string { return c.warnings }
 func (c *compiledHost) warningList() []string   { return c.warnings }
+
+// key names the policy; vetoKey names this version of it.
+func (c *compiledGlobal) key() PolicyKey   { return PolicyKey{KindGlobalPolicy, c.name} }
+func (c *compiledHost) key() PolicyKey     { return PolicyKey{KindHostPolicy, c.name} }
+func (c *compiledGlobal) vetoKey() vetoKey { return vetoKey{c.key(), c.generation} }
+func (c *compiledHost) vetoKey() vetoKey   { return vetoKey{c.key(), c.generation} }

@@ -10,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // A policy's status: the Accepted condition, observedGeneration,
@@ -86,11 +85,8 @@ func (pc *policyCluster) lastAccepted(u *unstructured.Unstructured, spec any) (i
 // condition. It reports whether every write succeeded.
 func (pc *policyCluster) writeStatus(ctx context.Context, want map[PolicyKey]PolicyStatus) bool {
 	ok := true
-	for _, gvr := range []schema.GroupVersionResource{GlobalPolicyResource, HostPolicyResource} {
-		kind := KindGlobalPolicy
-		if gvr == HostPolicyResource {
-			kind = KindHostPolicy
-		}
+	for _, r := range policyResources {
+		kind, gvr := r.kind, r.gvr
 		for _, u := range pc.list(gvr) {
 			st, found := want[PolicyKey{kind, u.GetName()}]
 			if !found {

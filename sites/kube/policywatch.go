@@ -68,9 +68,9 @@ func (pc *policyCluster) run(ctx context.Context) {
 			pc.mu.Lock()
 			pc.contacted, pc.err = true, ""
 			pc.mu.Unlock()
-			for _, gvr := range []schema.GroupVersionResource{GlobalPolicyResource, HostPolicyResource} {
-				if served[gvr.Resource] {
-					pc.startInformer(ctx, gvr)
+			for _, r := range policyResources {
+				if served[r.gvr.Resource] {
+					pc.startInformer(ctx, r.gvr)
 				}
 			}
 			if pc.allStarted() {

@@ -1,8 +1,6 @@
 package kube
 
 import (
-	"fmt"
-
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
@@ -13,7 +11,7 @@ func (b *builder) route(ci int, ix *clusterIndex, kind string, m *metav1.ObjectM
 	if !ok {
 		return
 	}
-	ref := fmt.Sprintf("%s/%s/%s/%s", b.in.Clusters[ci].Name, kind, m.Namespace, m.Name)
+	ref := b.ref(ci, kind, m)
 	var backends []string
 	for _, br := range backendRefs {
 		if br.Group != nil && *br.Group != "" || br.Kind != nil && *br.Kind != "Service" {
@@ -26,6 +24,10 @@ func (b *builder) route(ci int, ix *clusterIndex, kind string, m *metav1.ObjectM
 		backends = append(backends, key(ns, string(br.Name)))
 	}
 	ready := ix.ready(backends)
+	routeHosts := make([]string, 0, len(hostnames))
+	for _, h := range hostnames {
+		routeHosts = append(routeHosts, string(h))
+	}
 	annotPort := b.healthPort(ref, m.Annotations)
 	for _, pr := range parents {
 		if pr.Group != nil && *pr.Group != gatewayv1.GroupName || pr.Kind != nil && *pr.Kind != "Gateway" {
@@ -52,7 +54,7 @@ func (b *builder) route(ci int, ix *clusterIndex, kind string, m *metav1.ObjectM
 				hosts = append(hosts, a.Value)
 			}
 		}
-		addrs, names := lbVIPs(ref, ips, hosts, b)
+		addrs, names := b.lbVIPs(ref, ips, hosts)
 		port := annotPort
 		var listenerHosts []string
 		for _, l := range gw.Spec.Listeners {
@@ -66,10 +68,7 @@ func (b *builder) route(ci int, ix *clusterIndex, kind string, m *metav1.ObjectM
 				listenerHosts = append(listenerHosts, string(*l.Hostname))
 			}
 		}
-		hs := make([]string, 0, len(hostnames))
-		for _, h := range hostnames {
-			hs = append(hs, string(h))
-		}
+		hs := routeHosts
 		if len(hs) == 0 {
 			// a route without hostnames takes its listeners'
 			hs = listenerHosts

@@ -13,7 +13,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
-// The informers' transforms: cached objects keep only what Build reads
+// The informers' transforms: cached objects keep only what Plan reads
 // (the CoreDNS plugin/kubernetes/object habit). Every transform is
 // idempotent, as client-go may apply it to an object twice.
 

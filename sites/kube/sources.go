@@ -111,9 +111,14 @@ func (b *builder) optIn(ci int, ix *clusterIndex, kind string, m *metav1.ObjectM
 		return winner, true
 	}
 	if v != "" && v != "true" {
-		b.problem("%s/%s/%s/%s: annotation %s=%q: want \"true\" or \"false\"", cluster, kind, m.Namespace, m.Name, AnnotationGSLB, v)
+		b.problem("%s: annotation %s=%q: want \"true\" or \"false\"", b.ref(ci, kind, m), AnnotationGSLB, v)
 	}
 	return nil, v == "true"
+}
+
+// ref names an object in messages: cluster/Kind/namespace/name.
+func (b *builder) ref(ci int, kind string, m *metav1.ObjectMeta) string {
+	return fmt.Sprintf("%s/%s/%s/%s", b.in.Clusters[ci].Name, kind, m.Namespace, m.Name)
 }
 
 // addSource records one FQDN of an opted-in object, if it is in a zone.
@@ -149,7 +154,7 @@ func (b *builder) addSource(s *source, host string) {
 }
 
 // lbVIPs reads a load-balancer status.
-func lbVIPs(ref string, ips []string, hosts []string, b *builder) ([]netip.Addr, []string) {
+func (b *builder) lbVIPs(ref string, ips, hosts []string) ([]netip.Addr, []string) {
 	var addrs []netip.Addr
 	for _, s := range ips {
 		a, err := netip.ParseAddr(s)
@@ -176,7 +181,7 @@ func (b *builder) ingress(ci int, ix *clusterIndex, ing *networkingv1.Ingress) {
 	if !ok {
 		return
 	}
-	ref := fmt.Sprintf("%s/%s/%s/%s", b.in.Clusters[ci].Name, KindIngress, ing.Namespace, ing.Name)
+	ref := b.ref(ci, KindIngress, &ing.ObjectMeta)
 	var ips, hosts []string
 	for _, lb := range ing.Status.LoadBalancer.Ingress {
 		if lb.IP != "" {
@@ -186,7 +191,7 @@ func (b *builder) ingress(ci int, ix *clusterIndex, ing *networkingv1.Ingress) {
 			hosts = append(hosts, lb.Hostname)
 		}
 	}
-	addrs, names := lbVIPs(ref, ips, hosts, b)
+	addrs, names := b.lbVIPs(ref, ips, hosts)
 	var defaultBackend []string
 	if d := ing.Spec.DefaultBackend; d != nil && d.Service != nil {
 		defaultBackend = []string{key(ing.Namespace, d.Service.Name)}
@@ -230,7 +235,7 @@ func (b *builder) service(ci int, ix *clusterIndex, svc *corev1.Service) {
 	if !ok {
 		return
 	}
-	ref := fmt.Sprintf("%s/%s/%s/%s", b.in.Clusters[ci].Name, KindService, svc.Namespace, svc.Name)
+	ref := b.ref(ci, KindService, &svc.ObjectMeta)
 	var ips, hosts []string
 	for _, lb := range svc.Status.LoadBalancer.Ingress {
 		if lb.IP != "" {
@@ -240,7 +245,7 @@ func (b *builder) service(ci int, ix *clusterIndex, svc *corev1.Service) {
 			hosts = append(hosts, lb.Hostname)
 		}
 	}
-	addrs, names := lbVIPs(ref, ips, hosts, b)
+	addrs, names := b.lbVIPs(ref, ips, hosts)
 	port := b.healthPort(ref, svc.Annotations)
 	annotPort := port != 0
 	if port == 0 && len(svc.Spec.Ports) > 0 {

@@ -40,6 +40,12 @@ const (
 	KindHostPolicy   = "HostPolicy"
 )
 
+// policyResources pairs each policy kind with its resource.
+var policyResources = []struct {
+	kind string
+	gvr  schema.GroupVersionResource
+}{{KindGlobalPolicy, GlobalPolicyResource}, {KindHostPolicy, HostPolicyResource}}
+
 // Object kinds a GlobalPolicy may select (spec.selector.kinds).
 const (
 	KindIngress   = "Ingress"
