@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +16,8 @@ import (
 
 // The CLI tests run the real binary, built once per test run with the
 // same -ldflags a release uses, and with -race when the tests run with it
-// (as test/e2e does), so a data race in a served process fails its test.
+// (proctest.BuildMeridian, as for test/e2e), so a data race in a served
+// process fails its test.
 const (
 	testVersion = "v9.9.9-test"
 	testCommit  = "abc1234"
@@ -47,32 +47,13 @@ func binary(t *testing.T) string {
 			return
 		}
 		build.path = filepath.Join(build.dir, "meridian")
-		args := []string{"build", "-o", build.path,
-			"-ldflags", "-X main.version=" + testVersion + " -X main.commit=" + testCommit}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		cmd := exec.Command("go", append(args, ".")...)
-		if out, err := proctest.Run(5*time.Minute, cmd); err != nil {
-			build.err = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
+		build.err = proctest.BuildMeridian(".", build.path,
+			"-ldflags", "-X main.version="+testVersion+" -X main.commit="+testCommit)
 	})
 	if build.err != nil {
 		t.Fatal(build.err)
 	}
 	return build.path
-}
-
-// cleanEnv is the test process's environment without MERIDIAN_*
-// variables, so that a developer's shell cannot change the results.
-func cleanEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "MERIDIAN_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, extra...)
 }
 
 type result struct {
@@ -99,11 +80,11 @@ func runBinary(t *testing.T, env []string, args ...string) result {
 }
 
 func TestCLICheckConfigGood(t *testing.T) {
-	r := runBinary(t, cleanEnv(), "check-config", goodFixture)
+	r := runBinary(t, proctest.MeridianEnv(), "check-config", goodFixture)
 	if r.code != 0 || r.stdout != goodFixture+": OK (2 zones, 3 sites, 4 services)\n" || r.stderr != "" {
 		t.Fatalf("exit %d\nstdout %q\nstderr %q", r.code, r.stdout, r.stderr)
 	}
-	r = runBinary(t, cleanEnv(), "check-config", "../../testdata/demo/meridian.yaml")
+	r = runBinary(t, proctest.MeridianEnv(), "check-config", "../../testdata/demo/meridian.yaml")
 	if r.code != 0 || !strings.HasSuffix(r.stdout, ": OK (1 zones, 3 sites, 4 services)\n") {
 		t.Fatalf("demo: exit %d\nstdout %q\nstderr %q", r.code, r.stdout, r.stderr)
 	}
@@ -122,7 +103,7 @@ func TestCLICheckConfigBroken(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			abs, _ := filepath.Abs(f)
 			want := wantLines(t, f, abs)
-			r := runBinary(t, cleanEnv(), "check-config", f)
+			r := runBinary(t, proctest.MeridianEnv(), "check-config", f)
 			if r.code != 1 || r.stdout != "" {
 				t.Fatalf("exit %d, stdout %q, want exit 1 and nothing on stdout", r.code, r.stdout)
 			}
@@ -158,7 +139,7 @@ func wantLines(t *testing.T, file, abs string) []string {
 }
 
 func TestCLICheckConfigSeesEnvironment(t *testing.T) {
-	r := runBinary(t, cleanEnv("MERIDIAN_LOG_LEVEL=chatty"), "check-config", goodFixture)
+	r := runBinary(t, proctest.MeridianEnv("MERIDIAN_LOG_LEVEL=chatty"), "check-config", goodFixture)
 	if r.code != 1 || !strings.HasPrefix(r.stderr, `log.level: unknown level "chatty"`) {
 		t.Fatalf("exit %d\nstderr %q", r.code, r.stderr)
 	}
@@ -192,7 +173,7 @@ func TestCLIUsage(t *testing.T) {
 		{[]string{"version", "extra"}, 2, "", "version takes no arguments"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			r := runBinary(t, cleanEnv(), tc.args...)
+			r := runBinary(t, proctest.MeridianEnv(), tc.args...)
 			if r.code != tc.code || !strings.Contains(r.stdout, tc.stdout) || !strings.Contains(r.stderr, tc.stderr) {
 				t.Fatalf("exit %d (want %d)\nstdout %q (want %q)\nstderr %q (want %q)", r.code, tc.code, r.stdout, tc.stdout, r.stderr, tc.stderr)
 			}
@@ -201,7 +182,7 @@ func TestCLIUsage(t *testing.T) {
 }
 
 func TestCLIVersion(t *testing.T) {
-	r := runBinary(t, cleanEnv(), "version")
+	r := runBinary(t, proctest.MeridianEnv(), "version")
 	want := "meridian " + testVersion + " (commit " + testCommit + ", " + runtime.Version() + ")\n"
 	if r.code != 0 || r.stdout != want {
 		t.Fatalf("exit %d, stdout %q, want %q", r.code, r.stdout, want)
@@ -216,20 +197,20 @@ func TestCLIBinaryRace(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go version -m: %v\n%s", err, out)
 	}
-	if got := strings.Contains(out, "-race=true"); got != raceEnabled {
-		t.Errorf("binary built with -race: %v, tests run with -race: %v\n%s", got, raceEnabled, out)
+	if got := strings.Contains(out, "-race=true"); got != proctest.Race {
+		t.Errorf("binary built with -race: %v, tests run with -race: %v\n%s", got, proctest.Race, out)
 	}
 }
 
 func TestCLIServeRefusesBrokenConfig(t *testing.T) {
-	r := runBinary(t, cleanEnv(), "serve", "--config", fixtures+"/broken/many-errors.yaml",
+	r := runBinary(t, proctest.MeridianEnv(), "serve", "--config", fixtures+"/broken/many-errors.yaml",
 		"--dns-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0")
 	if r.code != 1 || !strings.Contains(r.stderr, "is not a valid configuration:\n") ||
 		!strings.Contains(r.stderr, `services[0].members[1].site: unknown site "mars"`) {
 		t.Fatalf("exit %d\nstderr %s", r.code, r.stderr)
 	}
 	// MERIDIAN_CONFIG names the file when --config is not given.
-	r = runBinary(t, cleanEnv("MERIDIAN_CONFIG="+fixtures+"/broken/unknown-key.yaml"), "serve")
+	r = runBinary(t, proctest.MeridianEnv("MERIDIAN_CONFIG="+fixtures+"/broken/unknown-key.yaml"), "serve")
 	if r.code != 1 || !strings.Contains(r.stderr, "unknown-key.yaml is not a valid configuration") {
 		t.Fatalf("MERIDIAN_CONFIG: exit %d\nstderr %s", r.code, r.stderr)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/meridian-gslb/meridian/test/proctest"
 )
@@ -21,24 +19,24 @@ import (
 // the first, each fails and recovers on its own, and SIGTERM ends it with
 // exit 0 and removes the ready file.
 func TestDemoBackends(t *testing.T) {
-	port, p := proctest.StartDemoBackends(t, binary(t), cleanEnv(),
+	port, p := proctest.StartDemoBackends(t, binary(t), proctest.MeridianEnv(),
 		[]string{"127.0.0.1", "127.0.0.2"}, []string{"one", "two"})
 	one := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	two := "http://" + net.JoinHostPort("127.0.0.2", strconv.Itoa(port))
 	for _, u := range []string{one, two} {
-		if code, body := httpDo(t, "GET", u+"/healthz"); code != http.StatusOK || !strings.HasPrefix(body, "ok: ") {
+		if code, body := proctest.HTTP(t, "GET", u+"/healthz"); code != http.StatusOK || !strings.HasPrefix(body, "ok: ") {
 			t.Fatalf("GET %s/healthz: %d %q", u, code, body)
 		}
 	}
-	httpDo(t, "POST", two+"/fail")
-	if code, _ := httpDo(t, "GET", two+"/healthz"); code != http.StatusServiceUnavailable {
+	proctest.HTTP(t, "POST", two+"/fail")
+	if code, _ := proctest.HTTP(t, "GET", two+"/healthz"); code != http.StatusServiceUnavailable {
 		t.Errorf("two after /fail: %d, want 503", code)
 	}
-	if code, _ := httpDo(t, "GET", one+"/healthz"); code != http.StatusOK {
+	if code, _ := proctest.HTTP(t, "GET", one+"/healthz"); code != http.StatusOK {
 		t.Errorf("one after two's /fail: %d, want 200", code)
 	}
-	httpDo(t, "POST", two+"/recover")
-	if code, _ := httpDo(t, "GET", two+"/healthz"); code != http.StatusOK {
+	proctest.HTTP(t, "POST", two+"/recover")
+	if code, _ := proctest.HTTP(t, "GET", two+"/healthz"); code != http.StatusOK {
 		t.Errorf("two after /recover: %d, want 200", code)
 	}
 
@@ -70,7 +68,7 @@ func TestDemoBackendsRefuses(t *testing.T) {
 		{[]string{"demo-backends", "127.0.0.1:http2x=a"}, exitUsage, `argument 1 "127.0.0.1:http2x=a": port "http2x"`},
 		{[]string{"demo-backends", "--ready-file", filepath.Join(t.TempDir(), "no", "dir", "r.json"), "127.0.0.1:0"}, exitFail, "--ready-file: "},
 	} {
-		r := runBinary(t, cleanEnv(), tc.args...)
+		r := runBinary(t, proctest.MeridianEnv(), tc.args...)
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("%q: exit %d (want %d), stderr lacks %q:\n%s", tc.args, r.code, tc.code, tc.want, r.stderr)
 		}
@@ -132,23 +130,4 @@ func TestDemoBackendsPicksAgain(t *testing.T) {
 		}
 		t.Errorf("a taken fixed port: %v, want address already in use", err)
 	}
-}
-
-// httpDo sends one request and returns the status and body.
-func httpDo(t *testing.T, method, url string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.StatusCode, string(b)
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/meridian-gslb/meridian/control"
+	"github.com/meridian-gslb/meridian/httpapi"
 	"github.com/meridian-gslb/meridian/test/proctest"
 )
 
@@ -45,26 +46,24 @@ func startServe(t *testing.T) *served {
 	dir := t.TempDir()
 	// The demo's health checks probe its backends: serve them here, on a
 	// port of their own (make run's 8080 may be in use).
-	port, _ := proctest.StartDemoBackends(t, binary(t), cleanEnv(),
+	port, _ := proctest.StartDemoBackends(t, binary(t), proctest.MeridianEnv(),
 		[]string{"127.10.1.1", "127.10.2.1", "127.10.3.1"}, []string{"us-east", "eu-west", "ap-south"})
-	copyFile(t, "../../testdata/demo/meridian.yaml", filepath.Join(dir, "meridian.yaml"))
-	b, err := os.ReadFile(filepath.Join(dir, "meridian.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "meridian.yaml"), strings.ReplaceAll(string(b), "port: 8080", "port: "+strconv.Itoa(port)))
-	copyFile(t, "../../testdata/demo/demo.mmdb", filepath.Join(dir, "demo.mmdb"))
-	copyFile(t, "../../testdata/demo/admin-token", filepath.Join(dir, "admin-token"))
+	demo := proctest.ReadFile(t, "../../testdata/demo/meridian.yaml")
+	s := &served{t: t, config: proctest.WriteFile(t, filepath.Join(dir, "meridian.yaml"),
+		strings.ReplaceAll(demo, "port: 8080", "port: "+strconv.Itoa(port)))}
+	proctest.CopyFile(t, "../../testdata/demo/demo.mmdb", filepath.Join(dir, "demo.mmdb"))
+	proctest.CopyFile(t, "../../testdata/demo/admin-token", filepath.Join(dir, "admin-token"))
 	readyFile := filepath.Join(dir, "ready.json")
-	s := &served{t: t, config: filepath.Join(dir, "meridian.yaml")}
 	cmd := exec.Command(binary(t), "serve", "--config", s.config,
 		"--dns-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
 		"--ready-file", readyFile, "--log-level", "debug")
-	cmd.Env = cleanEnv()
+	cmd.Env = proctest.MeridianEnv()
 	s.proc = proctest.Start(t, "meridian serve", cmd)
-	if s.ready, err = proctest.WaitServeReady(s.proc, readyFile, waitBound); err != nil {
+	ready, err := proctest.WaitServeReady(s.proc, readyFile, waitBound)
+	if err != nil {
 		t.Fatal(err)
 	}
+	s.ready = ready
 	return s
 }
 
@@ -80,17 +79,7 @@ func (s *served) url(path string) string { return "http://" + s.ready.HTTP + pat
 
 func (s *served) get(path string) (int, string) {
 	s.t.Helper()
-	client := &http.Client{Timeout: 5 * time.Second}
-	res, err := client.Get(s.url(path))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return res.StatusCode, string(b)
+	return proctest.HTTP(s.t, "GET", s.url(path))
 }
 
 // query asks the server over proto ("udp" or "tcp"), with an ECS option
@@ -176,17 +165,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // do: write a temporary file beside it and rename it over the original.
 func (s *served) rewrite(edit func(string) string) {
 	s.t.Helper()
-	b, err := os.ReadFile(s.config)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	tmp := s.config + ".tmp"
-	if err := os.WriteFile(tmp, []byte(edit(string(b))), 0o644); err != nil {
-		s.t.Fatal(err)
-	}
-	if err := os.Rename(tmp, s.config); err != nil {
-		s.t.Fatal(err)
-	}
+	proctest.ReplaceFile(s.t, s.config, edit(proctest.ReadFile(s.t, s.config)))
 }
 
 // stop signals the server (the process only) and returns its exit status.
@@ -256,7 +235,7 @@ func TestServeEndToEnd(t *testing.T) {
 
 	// The explain API answers from the same snapshot.
 	code, body := s.get("/api/v1/explain?name=app.gslb.example&client=10.1.2.0/24")
-	var ex explainResponse
+	var ex httpapi.ExplainResponse
 	if code != 200 || json.Unmarshal([]byte(body), &ex) != nil {
 		t.Fatalf("/api/v1/explain: %d %s", code, body)
 	}
@@ -276,13 +255,13 @@ func TestServeEndToEnd(t *testing.T) {
 
 	// `meridian explain` against the running server; 81.2.69.0/24 is in
 	// London in the demo database.
-	r := runBinary(t, cleanEnv(), "explain", "app.gslb.example.", "--client", "81.2.69.0/24", "--server", s.url(""))
+	r := runBinary(t, proctest.MeridianEnv(), "explain", "app.gslb.example.", "--client", "81.2.69.0/24", "--server", s.url(""))
 	for _, want := range []string{"answer:   success 198.51.100.10", "rule:     geo-nearest", "by database, network 81.2.69.0/24, country GB", "eu-west/198.51.100.10", "answered"} {
 		if r.code != 0 || !strings.Contains(r.stdout, want) {
 			t.Errorf("meridian explain: exit %d, output lacks %q:\n%s%s", r.code, want, r.stdout, r.stderr)
 		}
 	}
-	r = runBinary(t, cleanEnv(), "explain", "app.gslb.example.", "--client", "81.2.69.1", "--json", "--server", s.ready.HTTP)
+	r = runBinary(t, proctest.MeridianEnv(), "explain", "app.gslb.example.", "--client", "81.2.69.1", "--json", "--server", s.ready.HTTP)
 	if r.code != 0 || !strings.Contains(r.stdout, `"source_prefix": 32`) {
 		t.Errorf("meridian explain --json: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -329,9 +308,9 @@ func TestServeEndToEnd(t *testing.T) {
 	if err := s.stop(syscall.SIGTERM); err != nil {
 		t.Errorf("exit after SIGTERM: %v", err)
 	}
-	// The drain is bounded by shutdownTimeout; the slack is for the
+	// The drain is bounded by control.ShutdownTimeout; the slack is for the
 	// process's exit on a loaded machine, not for the drain.
-	if d := time.Since(start); d > shutdownTimeout+5*time.Second {
+	if d := time.Since(start); d > control.ShutdownTimeout+5*time.Second {
 		t.Errorf("shutdown took %v", d)
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(s.config), "ready.json")); !errors.Is(err, os.ErrNotExist) {
@@ -346,10 +325,7 @@ func TestServeSIGHUPRejected(t *testing.T) {
 	s := startServe(t)
 	// Break the file in place (a plain write, not a rename) and signal at
 	// once; the watcher may see it too, which only adds a second rejection.
-	b, _ := os.ReadFile(s.config)
-	if err := os.WriteFile(s.config, []byte(strings.Replace(string(b), "weight: 3", "wieght: 3", 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	proctest.WriteFile(t, s.config, strings.Replace(proctest.ReadFile(t, s.config), "weight: 3", "wieght: 3", 1))
 	if err := s.proc.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}

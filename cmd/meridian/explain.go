@@ -13,10 +13,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/httpapi"
 )
 
-const defaultServer = "http://127.0.0.1:8053"
+// defaultServer is the HTTP API of a server that keeps the default
+// http.listen.
+const defaultServer = "http://" + config.DefaultHTTPListen
 
 func runExplain(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("explain", "meridian explain NAME --client IP[/PREFIX] [flags]",
@@ -229,6 +232,3 @@ func locatedLine(source, network, site, country, continent string, lat, lon floa
 	}
 	return strings.Join(parts, ", ")
 }
-
-// explainResponse is the body the server answers (the tests decode it).
-type explainResponse = httpapi.ExplainResponse

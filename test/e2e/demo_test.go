@@ -52,7 +52,7 @@ func startDemo(t *testing.T) *demo {
 	t.Helper()
 	src := filepath.Dir(demoConfig())
 	dir := t.TempDir()
-	port, _ := proctest.StartDemoBackends(t, meridianBin, cleanEnv(), demoBackendIPs, []string{"us-east", "eu-west", "ap-south"})
+	port, _ := proctest.StartDemoBackends(t, meridianBin, proctest.MeridianEnv(), demoBackendIPs, []string{"us-east", "eu-west", "ap-south"})
 	raw, err := os.ReadFile(demoConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +97,7 @@ const walkthroughHeader = "Failover walk-through"
 func TestDemoContract(t *testing.T) {
 	t.Parallel()
 	watchdog(t, 2*time.Minute)
-	dig := requireTool(t, "dig", "bind9-dnsutils")
+	dig := proctest.RequireTool(t, "dig", "bind9-dnsutils")
 	m := startDemo(t)
 	srv := m.DNS[0]
 	host, port, _ := strings.Cut(srv, ":")
@@ -359,7 +359,7 @@ func TestDemoContract(t *testing.T) {
 			t.Errorf("meridian explain app.gslb.example --type A --client 81.2.69.0/24: want %s (eu-west) in the output, got (err %v):\n%s", appEU, err, out)
 		}
 		t.Logf("meridian explain:\n%s", out)
-		code, body := httpGet(t, m.HTTP+"/api/v1/explain?name=app.gslb.example&type=A&client=202.12.27.0/24")
+		code, body := proctest.HTTP(t, "GET", m.HTTP+"/api/v1/explain?name=app.gslb.example&type=A&client=202.12.27.0/24")
 		if code != 200 || !strings.Contains(body, appAP) {
 			t.Errorf("GET /api/v1/explain for 202.12.27.0/24: want 200 with %s, got %d:\n%s", appAP, code, body)
 		}
@@ -367,11 +367,11 @@ func TestDemoContract(t *testing.T) {
 
 	t.Run("http endpoints", func(t *testing.T) {
 		for _, p := range []string{"/healthz", "/readyz"} {
-			if code, body := httpGet(t, m.HTTP+p); code != 200 {
+			if code, body := proctest.HTTP(t, "GET", m.HTTP+p); code != 200 {
 				t.Errorf("GET %s: %d %s", p, code, body)
 			}
 		}
-		code, body := httpGet(t, m.HTTP+"/metrics")
+		code, body := proctest.HTTP(t, "GET", m.HTTP+"/metrics")
 		if code != 200 || !regexp.MustCompile(`(?m)^meridian_\w+`).MatchString(body) {
 			t.Errorf("GET /metrics: want 200 with meridian_* series, got %d:\n%.2000s", code, body)
 		}

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/meridian-gslb/meridian/test/proctest"
 )
 
 // Operator overrides: a site or member drained (or forced) through the
@@ -93,12 +95,12 @@ func TestHealthAdmin(t *testing.T) {
 	}
 
 	// A reload keeps the API's overrides.
-	if err := m.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := m.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(hangGuard)
 	for {
-		_, cfgBody := httpGet(t, m.HTTP+"/api/v1/config")
+		_, cfgBody := proctest.HTTP(t, "GET", m.HTTP+"/api/v1/config")
 		if strings.Contains(cfgBody, `"generation": 2`) {
 			break
 		}

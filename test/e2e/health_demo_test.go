@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meridian-gslb/meridian/test/proctest"
 )
 
 // TestDemoFailoverWalkthrough runs the failover walk-through that `make
@@ -15,8 +17,8 @@ import (
 func TestDemoFailoverWalkthrough(t *testing.T) {
 	t.Parallel()
 	watchdog(t, 2*time.Minute)
-	dig := requireTool(t, "dig", "bind9-dnsutils")
-	requireTool(t, "curl", "curl")
+	dig := proctest.RequireTool(t, "dig", "bind9-dnsutils")
+	proctest.RequireTool(t, "curl", "curl")
 	d := startDemo(t)
 	_, walk, ok := strings.Cut(demoCommands(t, d), walkthroughHeader)
 	if !ok {

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/meridian-gslb/meridian/test/proctest"
 )
 
 // A backend killed leaves the answers after fall failed probes, and comes
@@ -57,7 +59,7 @@ func TestHealthKillAndRevive(t *testing.T) {
 	if err != nil || !regexp.MustCompile(`b/127\.31\.1\.2 +down since \d\d:\d\d:\d\d UTC: refused: .*connection refused`).MatchString(out) {
 		t.Errorf("explain while b is down: want b's health line with the probe error (err %v):\n%s", err, out)
 	}
-	_, metrics := httpGet(t, m.HTTP+"/metrics")
+	_, metrics := proctest.HTTP(t, "GET", m.HTTP+"/metrics")
 	for _, re := range []string{
 		`(?m)^meridian_health_target_up\{check="[0-9a-f]{8}",target="127\.31\.1\.2:\d+/http"\} 0$`,
 		`(?m)^meridian_health_target_up\{check="[0-9a-f]{8}",target="127\.31\.1\.1:\d+/http"\} 1$`,

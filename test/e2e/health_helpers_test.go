@@ -15,7 +15,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -338,7 +337,7 @@ func waitAnswer(t *testing.T, m *meridian, name, what string, want func(answer) 
 			return last
 		}
 		if time.Now().After(deadline) {
-			_, body := httpGet(t, m.HTTP+"/api/v1/health")
+			_, body := proctest.HTTP(t, "GET", m.HTTP+"/api/v1/health")
 			t.Fatalf("%s: %s still answers %s after %v\n/api/v1/health:\n%s", what, name, last, hangGuard, body)
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -380,7 +379,7 @@ type healthStatus struct {
 
 func getHealth(t *testing.T, m *meridian) healthStatus {
 	t.Helper()
-	code, body := httpGet(t, m.HTTP+"/api/v1/health")
+	code, body := proctest.HTTP(t, "GET", m.HTTP+"/api/v1/health")
 	var h healthStatus
 	if code != http.StatusOK || json.Unmarshal([]byte(body), &h) != nil {
 		t.Fatalf("/api/v1/health: %d %s", code, body)
@@ -484,14 +483,5 @@ func adminCall(t *testing.T, m *meridian, method, path, token, body string) (int
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil && !errors.Is(err, io.EOF) {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
+	return proctest.HTTPDo(t, req)
 }

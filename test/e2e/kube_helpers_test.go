@@ -21,6 +21,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/meridian-gslb/meridian/test/k8s/k8stest"
+	"github.com/meridian-gslb/meridian/test/proctest"
 )
 
 // kubeEnv is a k8stest environment (one etcd, one kube-apiserver per
@@ -192,7 +193,7 @@ type kubeState struct {
 
 func kubeStatus(t *testing.T, m *meridian) kubeState {
 	t.Helper()
-	_, body := httpGet(t, m.HTTP+"/api/v1/kubernetes")
+	_, body := proctest.HTTP(t, "GET", m.HTTP+"/api/v1/kubernetes")
 	var s kubeState
 	if err := json.Unmarshal([]byte(body), &s); err != nil {
 		t.Fatalf("/api/v1/kubernetes: %v\n%s", err, body)
@@ -242,7 +243,7 @@ func waitRRs(t *testing.T, m *meridian, what, name string, qtype uint16, want ..
 			return
 		}
 		if time.Now().After(deadline) {
-			_, k := httpGet(t, m.HTTP+"/api/v1/kubernetes")
+			_, k := proctest.HTTP(t, "GET", m.HTTP+"/api/v1/kubernetes")
 			t.Fatalf("%s: %s %s at %s answers %s %v (err %v), want NOERROR %v\n/api/v1/kubernetes:\n%s",
 				what, name, dns.TypeToString[qtype], m.HTTP, dns.RcodeToString[rcode], got, err, want, k)
 		}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/meridian-gslb/meridian/test/proctest"
 )
 
 // The Kubernetes leader against three real kube-apiservers (east, west,
@@ -134,7 +136,7 @@ spec:
 	waitKube(t, a, "south marked stale", func(s kubeState) bool { return slices.Contains(s.Stale, "south") })
 	want(a, "south unreachable: last-known", "api.k8s.test", dns.TypeA, "203.0.113.5")
 	explainSays(t, a, "api.k8s.test", "stale: south/203.0.113.5")
-	if _, metrics := httpGet(t, a.HTTP+"/metrics"); !strings.Contains(metrics, `meridian_kube_cluster_stale{cluster="south"} 1`) {
+	if _, metrics := proctest.HTTP(t, "GET", a.HTTP+"/metrics"); !strings.Contains(metrics, `meridian_kube_cluster_stale{cluster="south"} 1`) {
 		t.Errorf("/metrics does not mark south stale")
 	}
 	must(t, k.StartCluster("south"))
@@ -154,8 +156,8 @@ spec:
 		return leader != nil
 	})
 	term := kubeStatus(t, leader).Term
-	leader.cmd.Process.Kill()
-	<-leader.done
+	leader.Cmd.Process.Kill()
+	<-leader.Done()
 	waitKube(t, standby, "the standby takes over at a higher term", func(s kubeState) bool { return s.Leading && s.Term > term })
 	want(standby, "the new leader serves", "web.k8s.test", dns.TypeA, "198.51.100.1")
 }

@@ -3,13 +3,14 @@ package e2e
 import (
 	"bufio"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/meridian-gslb/meridian/test/proctest"
 )
 
 // Helpers of lifecycle_test.go: a small config, a process stopped the way
@@ -41,14 +42,6 @@ func lifeServices(ttl int) string {
 // lifeConfig is the whole file: zone, sites, the app with TTL 30, then
 // extra top-level YAML.
 func lifeConfig(extra string) string { return lifeZone + lifeServices(30) + extra }
-
-// replaceFile writes content to path atomically (temp file, rename), as
-// config management does; a running server reloads on the change.
-func replaceFile(t *testing.T, path, content string) {
-	t.Helper()
-	must(t, os.WriteFile(path+".tmp", []byte(content), 0o644))
-	must(t, os.Rename(path+".tmp", path))
-}
 
 // makeFIFO creates a named pipe that nobody ever writes to: opening it
 // for reading blocks until a writer comes, that is for ever.
@@ -86,18 +79,18 @@ const stopBound = 20 * time.Second
 // returns its exit code and its whole output once it has exited.
 func terminate(t *testing.T, m *meridian) (int, string) {
 	t.Helper()
-	if m.exited() {
-		t.Fatalf("meridian exited before SIGTERM (%v):\n%s", m.err, m.out.String())
+	if m.Exited() {
+		t.Fatalf("meridian exited before SIGTERM (%v):\n%s", m.Err(), m.Out.String())
 	}
-	if err := m.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := m.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM: %v", err)
 	}
 	select {
-	case <-m.done:
+	case <-m.Done():
 	case <-time.After(stopBound):
-		t.Fatalf("meridian still running %v after SIGTERM:\n%s", stopBound, m.out.String())
+		t.Fatalf("meridian still running %v after SIGTERM:\n%s", stopBound, m.Out.String())
 	}
-	return exitCode(m.err), m.out.String()
+	return exitCode(m.Err()), m.Out.String()
 }
 
 // metric is the value of one sample of the Prometheus text exposition at
@@ -105,7 +98,7 @@ func terminate(t *testing.T, m *meridian) (int, string) {
 // (`meridian_config_reloads_total{result="failure"}`); -1 when absent.
 func metric(t *testing.T, m *meridian, sample string) float64 {
 	t.Helper()
-	code, body := httpGet(t, m.HTTP+"/metrics")
+	code, body := proctest.HTTP(t, "GET", m.HTTP+"/metrics")
 	if code != 200 {
 		t.Fatalf("/metrics: status %d", code)
 	}

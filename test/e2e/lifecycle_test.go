@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/meridian-gslb/meridian/test/proctest"
 )
 
 // Lifecycle and input defects found by an attack run (issue 9, item 5),
@@ -67,8 +69,8 @@ func TestLifecycleShutdown(t *testing.T) {
 			section, _ := gossipSection(t, "follower", "b", fmt.Sprintf("peer-follower-%d", i), leaderAddr, false)
 			cfg := writeFile(t, dir, fmt.Sprintf("peer-follower-%d.yaml", i), section)
 			checkExit(t, startHealthMeridian(t, cfg))
-			if leader.exited() {
-				t.Fatalf("the leader exited when a follower left (%v)", leader.err)
+			if leader.Exited() {
+				t.Fatalf("the leader exited when a follower left (%v)", leader.Err())
 			}
 		}
 		// And the other way round: the leader, with its last follower up.
@@ -123,12 +125,12 @@ func TestLifecycleNonRegularFiles(t *testing.T) {
 		const bound = 10 * time.Second
 
 		t.Run("rejected", func(t *testing.T) {
-			replaceFile(t, cfg, lifeZone+lifeServices(50)+"geo: {database: "+fifo+"}\n")
+			proctest.ReplaceFile(t, cfg, lifeZone+lifeServices(50)+"geo: {database: "+fifo+"}\n")
 			if !waitMetric(t, m, failures, 1, bound) {
-				t.Errorf("a reload with geo.database a FIFO was neither applied nor rejected within %v: it blocks the reload loop\n%s", bound, m.out.String())
+				t.Errorf("a reload with geo.database a FIFO was neither applied nor rejected within %v: it blocks the reload loop\n%s", bound, m.Out.String())
 				return
 			}
-			if out := m.out.String(); !strings.Contains(out, "geo.database") || !strings.Contains(out, "not a regular file") {
+			if out := m.Out.String(); !strings.Contains(out, "geo.database") || !strings.Contains(out, "not a regular file") {
 				t.Errorf("the rejected reload's log does not name geo.database with \"not a regular file\":\n%s", out)
 			}
 		})
@@ -139,13 +141,13 @@ func TestLifecycleNonRegularFiles(t *testing.T) {
 		})
 		t.Run("SIGHUP still reloads", func(t *testing.T) {
 			before := metric(t, m, failures)
-			must(t, m.cmd.Process.Signal(syscall.SIGHUP))
+			must(t, m.Signal(syscall.SIGHUP))
 			if !waitMetric(t, m, failures, before+1, bound) {
 				t.Errorf("SIGHUP after the FIFO reload: no reload within %v (failures still %v)", bound, before)
 			}
 		})
 		t.Run("later good edit applied", func(t *testing.T) {
-			replaceFile(t, cfg, lifeZone+lifeServices(40))
+			proctest.ReplaceFile(t, cfg, lifeZone+lifeServices(40))
 			deadline := time.Now().Add(bound)
 			for a := ask(t, m, "app.life.test"); !both(40)(a); a = ask(t, m, "app.life.test") {
 				if time.Now().After(deadline) {
@@ -249,7 +251,7 @@ func TestLifecycleHTTPInput(t *testing.T) {
 
 	explain := func(name string) (int, string) {
 		q := url.Values{"name": {name}, "type": {"A"}, "client": {"192.0.2.1"}}
-		return httpGet(t, m.HTTP+"/api/v1/explain?"+q.Encode())
+		return proctest.HTTP(t, "GET", m.HTTP+"/api/v1/explain?"+q.Encode())
 	}
 	for _, c := range []struct{ what, name string }{
 		{"two dots", ".."},

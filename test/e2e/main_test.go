@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -13,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -51,17 +48,8 @@ func runMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	meridianBin = filepath.Join(dir, "meridian")
-	args := []string{"build", "-o", meridianBin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	args = append(args, "./cmd/meridian")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: go %s: %v\n%s", strings.Join(args, " "), err, out)
+	if err := proctest.BuildMeridian(filepath.Join(root, "cmd", "meridian"), meridianBin); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
 	return m.Run()
@@ -80,19 +68,6 @@ func watchdog(t *testing.T, d time.Duration) {
 	t.Cleanup(func() { timer.Stop() })
 }
 
-// requireTool returns the path of an external program, or skips the test
-// (locally) or fails it (when CI is set: CI never silently skips).
-func requireTool(t *testing.T, name, debPackage string) string {
-	t.Helper()
-	return proctest.RequireTool(t, name, debPackage)
-}
-
-// missing skips locally and fails in CI.
-func missing(t *testing.T, msg string) {
-	t.Helper()
-	proctest.Missing(t, msg)
-}
-
 // freePort returns a port that is free for both UDP and TCP on ip, for a
 // program that cannot listen on port 0 and report the port it bound
 // (proctest.PortFreeOn says which). meridian serve can: give it ip:0.
@@ -107,57 +82,15 @@ func freePort(t *testing.T, ip string) int {
 
 func hostPort(ip string, port int) string { return net.JoinHostPort(ip, strconv.Itoa(port)) }
 
+// writeFile writes content to dir/name and returns the path.
 func writeFile(t *testing.T, dir, name, content string) string {
 	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// proc is a subprocess of a test (see proctest.Start: its own process
-// group, killed as a whole when the test ends; its output is printed if
-// the test failed, and a data race in it fails the test).
-type proc struct {
-	*proctest.Proc
-	cmd  *exec.Cmd
-	out  *proctest.Buffer
-	done chan struct{}
-	err  error // the exit status, set when done is closed
-}
-
-func startProc(t *testing.T, name string, cmd *exec.Cmd) *proc {
-	t.Helper()
-	hp := proctest.Start(t, name, cmd)
-	p := &proc{Proc: hp, cmd: cmd, out: hp.Out, done: make(chan struct{})}
-	go func() {
-		<-hp.Done()
-		p.err = hp.Err()
-		close(p.done)
-	}()
-	return p
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop sends SIGTERM to the process group, then SIGKILL after
-// proctest.StopGrace, and waits until err is set.
-func (p *proc) stop() {
-	_ = p.Stop(syscall.SIGTERM, proctest.StopGrace)
-	<-p.done
+	return proctest.WriteFile(t, filepath.Join(dir, name), content)
 }
 
 // meridian is one running `meridian serve`.
 type meridian struct {
-	*proc
+	*proctest.Proc
 	DNS  []string // where it listens for DNS (UDP and TCP), host:port
 	HTTP string   // http://host:port
 }
@@ -174,13 +107,13 @@ func startMeridian(t *testing.T, cfg string, dnsAddrs []string, httpAddr string,
 	args := []string{"serve", "--config", cfg, "--dns-listen", strings.Join(dnsAddrs, ","), "--http-listen", httpAddr, "--ready-file", readyFile}
 	args = append(args, extra...)
 	cmd := exec.Command(meridianBin, args...)
-	cmd.Env = cleanEnv()
-	p := startProc(t, "meridian", cmd)
-	ready, err := proctest.WaitServeReady(p.Proc, readyFile, startTimeout)
+	cmd.Env = proctest.MeridianEnv()
+	p := proctest.Start(t, "meridian", cmd)
+	ready, err := proctest.WaitServeReady(p, readyFile, startTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &meridian{proc: p, DNS: ready.DNSUDP, HTTP: "http://" + ready.HTTP}
+	m := &meridian{Proc: p, DNS: ready.DNSUDP, HTTP: "http://" + ready.HTTP}
 	m.waitReady(t, startTimeout)
 	return m
 }
@@ -189,26 +122,14 @@ func startMeridian(t *testing.T, cfg string, dnsAddrs []string, httpAddr string,
 // machine can take seconds.
 const startTimeout = 60 * time.Second
 
-// cleanEnv is the test's environment without MERIDIAN_* settings, which
-// would override the flags and files the tests give.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "MERIDIAN_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
 func (m *meridian) waitReady(t *testing.T, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	hc := &http.Client{Timeout: time.Second}
 	var last string
 	for time.Now().Before(deadline) {
-		if m.exited() {
-			t.Fatalf("meridian exited before it was ready (%v):\n%s", m.err, m.out.String())
+		if m.Exited() {
+			t.Fatalf("meridian exited before it was ready (%v):\n%s", m.Err(), m.Out.String())
 		}
 		resp, err := hc.Get(m.HTTP + "/readyz")
 		if err == nil {
@@ -231,23 +152,7 @@ func (m *meridian) waitReady(t *testing.T, d time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("meridian not ready after %v (last: %s):\n%s", d, last, m.out.String())
-}
-
-// httpGet returns the status and body of a GET.
-func httpGet(t *testing.T, url string) (int, string) {
-	t.Helper()
-	hc := &http.Client{Timeout: 5 * time.Second}
-	resp, err := hc.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	return resp.StatusCode, string(b)
+	t.Fatalf("meridian not ready after %v (last: %s):\n%s", d, last, m.Out.String())
 }
 
 // run runs a command with a timeout (its whole process group killed at
@@ -255,7 +160,7 @@ func httpGet(t *testing.T, url string) (int, string) {
 func run(t *testing.T, timeout time.Duration, name string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(name, args...)
-	cmd.Env = cleanEnv()
+	cmd.Env = proctest.MeridianEnv()
 	return proctest.Run(timeout, cmd)
 }
 

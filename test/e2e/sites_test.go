@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -120,7 +121,7 @@ gossip: {role: %s, site: %s, node_name: node-%s, listen: %s, key_file: %s, state
 	// its peers' (rule majority).
 	bs[1].kill()
 	everywhere(all, "b killed", exactly(ips[0], ips[2]))
-	if _, body := httpGet(t, fb.HTTP+"/api/v1/sites"); !strings.Contains(body, `"observations"`) || !strings.Contains(body, `"site": "a"`) {
+	if _, body := proctest.HTTP(t, "GET", fb.HTTP+"/api/v1/sites"); !strings.Contains(body, `"observations"`) || !strings.Contains(body, `"site": "a"`) {
 		t.Errorf("/api/v1/sites of a follower lacks the observation table or the leader's site:\n%s", body)
 	}
 	out, err := run(t, 15*time.Second, meridianBin, "explain", "app.health.test", "--client", "192.0.2.1", "--server", fb.HTTP)
@@ -130,8 +131,8 @@ gossip: {role: %s, site: %s, node_name: node-%s, listen: %s, key_file: %s, state
 
 	// The leader killed: the followers keep answering, and keep failing
 	// over on their own and each other's probes.
-	leader.cmd.Process.Kill()
-	<-leader.done
+	leader.Cmd.Process.Kill()
+	<-leader.Done()
 	bs[1].revive()
 	everywhere([]*node{fb, fc}, "b revived, leader gone", exactly(ips...))
 	bs[2].kill()
@@ -140,7 +141,7 @@ gossip: {role: %s, site: %s, node_name: node-%s, listen: %s, key_file: %s, state
 	// A follower restarted while the leader is down serves its state file
 	// at once (startMeridian waits for /readyz, which a follower without
 	// a state refuses).
-	fc.stop()
+	fc.Stop(syscall.SIGTERM, proctest.StopGrace)
 	restart(fc)
 	if a := ask(t, fc.meridian, "app.health.test"); a.rcode != 0 || len(a.addrs) == 0 {
 		t.Errorf("restarted follower without a leader answers %s, want its state file's service", a)
@@ -182,7 +183,7 @@ gossip: {role: %s, site: %s, node_name: node-%s, listen: %s, key_file: %s, state
 	if _, err := rogue.WaitLine(hangGuard, "different gossip key"); err != nil {
 		t.Fatalf("the node with the wrong key logs no key problem: %v", err)
 	}
-	_, body := httpGet(t, rogue.HTTP+"/api/v1/sites")
+	_, body := proctest.HTTP(t, "GET", rogue.HTTP+"/api/v1/sites")
 	if !strings.Contains(body, `"joined": false`) {
 		t.Errorf("the wrong-key node says it joined:\n%s", body)
 	}
@@ -245,7 +246,7 @@ func newer(a, b version) bool {
 // stateVersion is the version of the state m serves (/api/v1/sites).
 func stateVersion(t *testing.T, m *meridian) version {
 	t.Helper()
-	_, body := httpGet(t, m.HTTP+"/api/v1/sites")
+	_, body := proctest.HTTP(t, "GET", m.HTTP+"/api/v1/sites")
 	var s struct {
 		State *struct {
 			Version version `json:"version"`

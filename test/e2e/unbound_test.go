@@ -18,7 +18,7 @@ import (
 // unbound is a real recursive resolver with its ECS cache (subnetcache) in
 // front of Meridian, as many clients will meet it.
 type unbound struct {
-	*proc
+	*proctest.Proc
 	addr string
 	conf string
 	ctl  string // unbound-control, "" when not installed (never under CI)
@@ -31,7 +31,7 @@ type unbound struct {
 // make the test stronger; under CI they are required.
 func startUnbound(t *testing.T, meridianAddr string) *unbound {
 	t.Helper()
-	bin := requireTool(t, "unbound", "unbound")
+	bin := proctest.RequireTool(t, "unbound", "unbound")
 	checkconf := proctest.OptionalTool(t, "unbound-checkconf", "unbound")
 	ctl := proctest.OptionalTool(t, "unbound-control", "unbound")
 	for attempt := 1; ; attempt++ {
@@ -45,13 +45,13 @@ func startUnbound(t *testing.T, meridianAddr string) *unbound {
 				t.Fatalf("unbound-checkconf: %v\n%s", err, out)
 			}
 		}
-		u.proc = startProc(t, "unbound", exec.Command(bin, "-d", "-c", u.conf))
+		u.Proc = proctest.Start(t, "unbound", exec.Command(bin, "-d", "-c", u.conf))
 		// unbound logs nothing when it is ready: the first answer is the sync point
 		err := u.waitAnswer(30 * time.Second)
 		if err == nil {
 			return u
 		}
-		if attempt < 3 && u.exited() && strings.Contains(u.out.String(), "already in use") {
+		if attempt < 3 && u.Exited() && strings.Contains(u.Out.String(), "already in use") {
 			t.Logf("unbound: port %d was taken meanwhile; choosing again", port)
 			continue
 		}
@@ -62,14 +62,14 @@ func startUnbound(t *testing.T, meridianAddr string) *unbound {
 func (u *unbound) waitAnswer(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		if u.exited() {
-			return fmt.Errorf("unbound exited at start (%v):\n%s", u.err, u.out.String())
+		if u.Exited() {
+			return fmt.Errorf("unbound exited at start (%v):\n%s", u.Err(), u.Out.String())
 		}
 		if _, err := tryExchange(u.addr, dnsQuery{name: "ns1.gslb.example", qtype: dns.TypeA}); err == nil {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("unbound on %s did not answer in %v:\n%s", u.addr, timeout, u.out.String())
+			return fmt.Errorf("unbound on %s did not answer in %v:\n%s", u.addr, timeout, u.Out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/meridian-gslb/meridian/test/proctest"
 )
 
 // zonemaster-cli only talks to port 53, so this test needs 127.53.0.0/24
@@ -60,7 +62,7 @@ func (m zmMessage) String() string {
 func TestZonemaster(t *testing.T) {
 	t.Parallel()
 	watchdog(t, 2*time.Minute)
-	zm := requireTool(t, "zonemaster-cli", "zonemaster-cli")
+	zm := proctest.RequireTool(t, "zonemaster-cli", "zonemaster-cli")
 	for _, a := range []string{zmRoot, zmNS1, zmNS2} {
 		requirePort53(t, a)
 	}
@@ -251,7 +253,7 @@ func requirePort53(t *testing.T, addr string) {
 		switch {
 		case err == nil:
 		case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM):
-			missing(t, fmt.Sprintf("zonemaster-cli needs name servers on port 53, and binding %s:53/%s was refused (%v): run as root or grant CAP_NET_BIND_SERVICE", addr, network, err))
+			proctest.Missing(t, fmt.Sprintf("zonemaster-cli needs name servers on port 53, and binding %s:53/%s was refused (%v): run as root or grant CAP_NET_BIND_SERVICE", addr, network, err))
 		default:
 			t.Fatalf("%s:53/%s is not free: %v", addr, network, err)
 		}

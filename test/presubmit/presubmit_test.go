@@ -6,10 +6,10 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -147,12 +147,7 @@ func TestImportDirection(t *testing.T) {
 			}
 		}
 	}
-	names := make([]string, 0, len(unruled))
-	for top := range unruled {
-		names = append(names, top)
-	}
-	sort.Strings(names)
-	for _, top := range names {
+	for _, top := range slices.Sorted(maps.Keys(unruled)) {
 		t.Errorf("%s/ holds Go files but has no import rule: add it to allowedInternal in test/presubmit", top)
 	}
 }

@@ -18,6 +18,12 @@
 // (RequireTool, RequireFile, Missing; OptionalTool for a tool that only
 // makes a test stronger), and -short never skips under CI (SkipShort).
 //
+// And the small pieces the subprocess tests of several packages need:
+// building the binary with -race when the tests run with it
+// (BuildMeridian, Race), its environment without MERIDIAN_* settings
+// (MeridianEnv), the files a child reads (WriteFile, CopyFile,
+// ReplaceFile) and bounded HTTP requests to it (HTTP, HTTPDo).
+//
 // The package is for tests only (test/presubmit refuses it in non-test
 // code) and uses only the standard library.
 package proctest

@@ -4,12 +4,27 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
+
+// MeridianEnv is the test process's environment without MERIDIAN_*
+// variables, which would override the flags and files a test gives the
+// binary (a developer's shell cannot change the results), then extra.
+func MeridianEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MERIDIAN_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
 
 // ServeReady is what `meridian serve --ready-file FILE` writes once its
 // listeners are bound: with port 0 on the command line, the only place a

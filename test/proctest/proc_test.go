@@ -33,10 +33,10 @@ func waitGone(t *testing.T, pid int, what string) {
 }
 
 // childPid starts sh in a group of its own that starts a sleep and prints
-// its pid; it returns both.
-func childPid(t *testing.T) (*Proc, int) {
+// its pid; it returns both. script is what sh runs after that.
+func childPid(t *testing.T, script string) (*Proc, int) {
 	t.Helper()
-	p := Start(t, "sh", exec.Command("sh", "-c", "sleep 300 & echo child $!; wait"))
+	p := Start(t, "sh", exec.Command("sh", "-c", "sleep 300 & echo child $!"+script))
 	line, err := p.WaitLine(10*time.Second, "child ")
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +49,7 @@ func childPid(t *testing.T) (*Proc, int) {
 }
 
 func TestStopKillsTheWholeGroup(t *testing.T) {
-	p, child := childPid(t)
+	p, child := childPid(t, "; wait")
 	if err := p.Stop(syscall.SIGTERM, 2*time.Second); err == nil {
 		t.Errorf("sh killed by SIGTERM exited with status 0")
 	}
@@ -57,15 +57,7 @@ func TestStopKillsTheWholeGroup(t *testing.T) {
 }
 
 func TestLeaderExitKillsTheRestOfTheGroup(t *testing.T) {
-	p := Start(t, "sh", exec.Command("sh", "-c", "sleep 300 & echo child $!"))
-	line, err := p.WaitLine(10*time.Second, "child ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(line), "child "))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, pid := childPid(t, "")
 	if err := p.Wait(10 * time.Second); err != nil {
 		t.Fatalf("sh: %v", err)
 	}
@@ -74,7 +66,7 @@ func TestLeaderExitKillsTheRestOfTheGroup(t *testing.T) {
 
 func TestCleanupKillsTheWholeGroup(t *testing.T) {
 	var child int
-	t.Run("owner", func(t *testing.T) { _, child = childPid(t) })
+	t.Run("owner", func(t *testing.T) { _, child = childPid(t, "; wait") })
 	waitGone(t, child, "the grandchild sleep, after its test's cleanup")
 }
 
