@@ -43,7 +43,7 @@ func (c *Config) adminOverrides(st *gslb.State, p *problems) gslb.Admin {
 	for _, name := range names {
 		path := "admin.sites." + name
 		site := FindSite(st, name)
-		mode, ok := gslb.ParseAdminMode(strings.ToLower(strings.TrimSpace(c.Admin.Sites[name])))
+		mode, ok := ParseAdminMode(c.Admin.Sites[name])
 		switch {
 		case site == "":
 			p.add(path, "unknown site %q", name)
@@ -55,7 +55,7 @@ func (c *Config) adminOverrides(st *gslb.State, p *problems) gslb.Admin {
 	}
 	for i, m := range c.Admin.Members {
 		path := fmt.Sprintf("admin.members[%d]", i)
-		mode, ok := gslb.ParseAdminMode(strings.ToLower(strings.TrimSpace(m.Mode)))
+		mode, ok := ParseAdminMode(m.Mode)
 		if !ok {
 			p.add(path+".mode", "unknown mode %q (want one of %v)", m.Mode, AdminModes)
 		}
@@ -71,9 +71,17 @@ func (c *Config) adminOverrides(st *gslb.State, p *problems) gslb.Admin {
 	return a
 }
 
-var AdminModes = []string{"none", "up", "down", "drain"}
+// AdminModes are the words of gslb's overrides, for the messages that
+// list them.
+var AdminModes = []string{gslb.AdminNone.String(), gslb.AdminUp.String(), gslb.AdminDown.String(), gslb.AdminDrain.String()}
 
-// findSite returns the configured name of site, matched exactly or else
+// ParseAdminMode reads an override as the file and the admin API write
+// it: gslb's words in any case, with spaces around.
+func ParseAdminMode(s string) (gslb.AdminMode, bool) {
+	return gslb.ParseAdminMode(strings.ToLower(strings.TrimSpace(s)))
+}
+
+// FindSite returns the configured name of site, matched exactly or else
 // case-insensitively (the file's map keys may have been lower-cased), or
 // "".
 func FindSite(st *gslb.State, name string) string {
@@ -93,7 +101,7 @@ func FindSite(st *gslb.State, name string) string {
 // RefError names the field of a reference that does not resolve.
 type RefError struct{ Field, Msg string }
 
-// findMember resolves a service name (any case, with or without the final
+// FindMember resolves a service name (any case, with or without the final
 // dot) and a member ID within it.
 func FindMember(st *gslb.State, service, member string) (gslb.MemberRef, *RefError) {
 	name := gslb.CanonicalName(service)

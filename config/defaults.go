@@ -6,12 +6,15 @@ import "time"
 // applied by gslb.State.ApplyDefaults.
 const (
 	defaultDNSListen      = ":53"
-	defaultHTTPListen     = "127.0.0.1:8053"
 	defaultLogLevel       = "info"
 	defaultLogFormat      = "text"
 	defaultTCPIdleTimeout = Duration(10 * time.Second)
 	defaultMaxTCPConns    = 1024
 )
+
+// DefaultHTTPListen is http.listen when the file leaves it out, where
+// `meridian explain` looks for a server by default.
+const DefaultHTTPListen = "127.0.0.1:8053"
 
 // applyServerDefaults fills the process settings that were left out.
 func (c *Config) applyServerDefaults() {
@@ -25,7 +28,7 @@ func (c *Config) applyServerDefaults() {
 		c.DNS.MaxTCPConnections = defaultMaxTCPConns
 	}
 	if c.HTTP.Listen == "" {
-		c.HTTP.Listen = defaultHTTPListen
+		c.HTTP.Listen = DefaultHTTPListen
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = defaultLogLevel

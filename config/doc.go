@@ -11,6 +11,7 @@
 //	config.go    Config: the file, key for key, and its redacted form
 //	defaults.go  the process settings left out
 //	check.go     the process settings gslb does not know (listeners, log)
+//	logging.go   log.level and the process logger
 //	convert.go   zones, sites, services and geo rules into gslb's model
 //	health.go    health settings and checks, judged by gslb.HealthCheck's rules
 //	admin.go     the admin token and the file's overrides; FindSite, FindMember

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -20,6 +21,32 @@ func (p *problems) regularFile(field, path string) bool {
 		return false
 	}
 	return true
+}
+
+// existingFile is regularFile for a file that is not read here, so that
+// no reader would say what is wrong with it (the geo database, opened by
+// a library; the member kubeconfig): a path that cannot be stat'ed is
+// reported too. It returns the file's info when the file passes.
+func (p *problems) existingFile(field, path string) (fs.FileInfo, bool) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		p.add(field, "%s: %v", path, statReason(err))
+		return nil, false
+	}
+	return fi, p.regularFile(field, path)
+}
+
+// statReason is a stat or read error without the path, which the caller
+// prints.
+func statReason(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		if errors.Is(err, os.ErrNotExist) {
+			return errors.New("no such file")
+		}
+		return pe.Err
+	}
+	return err
 }
 
 // checkRegular returns the error regularFile records, naming the path.

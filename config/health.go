@@ -131,9 +131,7 @@ func (c *Config) applyHealthChecks(st *gslb.State, p *problems) *gslb.HealthChec
 				svc.HealthCheck = brokenCheckPlaceholder()
 			}
 		case def != nil:
-			spec := *def
-			spec.ExpectStatus = slices.Clone(def.ExpectStatus)
-			svc.HealthCheck = &spec
+			svc.HealthCheck = def.Clone()
 		case c.Health.DefaultCheck != nil:
 			// a broken default, reported once above
 			svc.HealthCheck = brokenCheckPlaceholder()

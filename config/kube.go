@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"regexp"
 	"time"
 
@@ -86,11 +85,7 @@ func (c *Config) checkKubernetes(st *gslb.State, p *problems) gslb.Policy {
 	if c.Gossip.Follower() {
 		p.add("kubernetes", "a follower serves the leader's state; watch Kubernetes on the leader")
 	}
-	if _, err := os.Stat(k.Kubeconfig); err != nil {
-		p.add("kubernetes.kubeconfig", "%s: %v", k.Kubeconfig, statReason(err))
-	} else {
-		p.regularFile("kubernetes.kubeconfig", k.Kubeconfig)
-	}
+	p.existingFile("kubernetes.kubeconfig", k.Kubeconfig)
 	seen := map[string]bool{}
 	for i, cl := range k.Clusters {
 		path := fmt.Sprintf("kubernetes.clusters[%d]", i)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 )
@@ -22,4 +23,20 @@ func ParseLevel(s string) (slog.Level, error) {
 		return slog.LevelError, nil
 	}
 	return 0, fmt.Errorf("unknown level %q (want debug, info, warn or error)", s)
+}
+
+// Logger builds the process logger the log section describes, writing to
+// w. The level is a LevelVar so that a reload can change it (ParseLevel)
+// without rebuilding the handler chain; the format (text or JSON) is
+// fixed for the life of the process. The section must have been
+// validated by Load.
+func (lc LogConfig) Logger(w io.Writer) (*slog.Logger, *slog.LevelVar) {
+	level := new(slog.LevelVar)
+	lv, _ := ParseLevel(lc.Level) // validated by Load
+	level.Set(lv)
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(lc.Format, "json") {
+		return slog.New(slog.NewJSONHandler(w, opts)), level
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), level
 }

@@ -1,9 +1,7 @@
 package config
 
 import (
-	"errors"
 	"fmt"
-	"os"
 
 	"github.com/meridian-gslb/meridian/dnsserver"
 	"github.com/meridian-gslb/meridian/geo"
@@ -63,13 +61,9 @@ func openGeo(g GeoConfig, rules []geo.Rule, p *problems) (*geo.DB, fileStamp, *g
 	var db *geo.DB
 	var stamp fileStamp
 	if g.Database != "" {
-		fi, err := os.Stat(g.Database)
-		switch {
-		case err != nil:
-			p.add("geo.database", "%s: %v", g.Database, statReason(err))
-		case !p.regularFile("geo.database", g.Database):
-		default:
+		if fi, ok := p.existingFile("geo.database", g.Database); ok {
 			stamp = fileStamp{size: fi.Size(), modTime: fi.ModTime()}
+			var err error
 			if db, err = geo.Open(g.Database); err != nil {
 				p.add("geo.database", "%s", trimPackage(err.Error())) // names the file
 				db = nil
@@ -84,16 +78,4 @@ func openGeo(g GeoConfig, rules []geo.Rule, p *problems) (*geo.DB, fileStamp, *g
 		return db, stamp, nil
 	}
 	return db, stamp, loc
-}
-
-// statReason is a stat error without the path, which the caller prints.
-func statReason(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		if errors.Is(err, os.ErrNotExist) {
-			return errors.New("no such file")
-		}
-		return pe.Err
-	}
-	return err
 }

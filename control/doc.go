@@ -2,9 +2,10 @@
 // configuration file's State, the Kubernetes builds, the leader's State
 // (on a follower), the admin overrides and health are merged into the
 // next Snapshot (plan.go, the "plan" step of external-dns), and the one
-// place a State's Term and Generation are set (nextVersion, versioned).
+// place a State's Term and Generation are decided and set (nextVersion,
+// leaderTerm, versioned).
 //
-//	plan.go       the merge and the versioning rule
+//	plan.go       the merge and the versioning rules
 //	publisher.go  Publisher: publishes every snapshot, owns the health monitor
 //	admin.go      the admin API's overrides, laid over the file's
 //	gossip.go     the gossip member: a leader publishes, a follower serves

@@ -29,7 +29,6 @@ import (
 type Gossip struct {
 	node    *sites.Node
 	role    sites.Role
-	site    string
 	pub     *Publisher
 	log     *slog.Logger
 	metrics *sites.Metrics
@@ -41,17 +40,16 @@ type Gossip struct {
 
 	stopOnce sync.Once // leave and shut down once, whoever asks first
 
-	mu      sync.Mutex  // serialises leader publishing
-	term    uint64      // the leader's current term; 0 until it first publishes
-	floor   uint64      // the lowest term to publish under (the Lease's)
-	last    *gslb.State // the leader's last published state
-	started bool        // Start has returned: OnState is the cluster's, not the state file's
+	mu      sync.Mutex // serialises leader publishing
+	term    uint64     // the leader's current term; 0 until it first publishes
+	floor   uint64     // the lowest term to publish under (the Lease's)
+	started bool       // Start has returned: OnState is the cluster's, not the state file's
 }
 
 // newGossip prepares the node; nothing listens until start.
 func newGossip(l *config.Loaded, pub *Publisher, log *slog.Logger, version string) (*Gossip, error) {
 	gc := &l.Config.Gossip
-	g := &Gossip{role: gc.SiteRole(), site: gc.Site, pub: pub, log: log.With("component", "gossip"), metrics: sites.NewMetrics()}
+	g := &Gossip{role: gc.SiteRole(), pub: pub, log: log.With("component", "gossip"), metrics: sites.NewMetrics()}
 	cfg := gc.SitesConfig(version)
 	cfg.Logger = g.log
 	cfg.Metrics = g.metrics
@@ -105,12 +103,10 @@ func (g *Gossip) Role() sites.Role { return g.role }
 // Status is the cluster as this node sees it (GET /api/v1/sites).
 func (g *Gossip) Status() sites.Status { return g.node.Status() }
 
-// publish makes st, the leader's configuration, the cluster's state. The
-// term is one above the highest version this node holds or has heard of
-// (its state file included), so a restarted or new leader always
-// outranks the previous one; reloads keep the term and raise the
-// generation. st is the served State: a copy goes out under the term
-// (nextVersion), and setTerm then shows the term locally too.
+// publish makes st, the leader's configuration, the cluster's state,
+// under the term leaderTerm gives. st is the served State: a copy goes
+// out under the term (nextVersion), and setTerm then shows the term
+// locally too.
 func (g *Gossip) publish(st *gslb.State) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -118,16 +114,11 @@ func (g *Gossip) publish(st *gslb.State) {
 		return // start (or taking the Lease) publishes what is current
 	}
 	for attempt := 0; attempt < 3; attempt++ {
-		hv := g.node.HighestVersion()
-		if g.term == 0 || hv.Term > g.term || hv.Term == g.term && hv.Generation >= st.Generation {
-			g.term = hv.Term + 1
-		}
-		g.term = max(g.term, g.floor)
+		g.term = leaderTerm(g.term, g.floor, g.node.HighestVersion(), st.Generation)
 		pub := versioned(st, nextVersion(st, g.term, false))
 		err := g.node.Publish(pub)
 		if err == nil {
 			g.pub.setTerm(g.term)
-			g.last = pub
 			g.log.Info("state published", "version", pub.Version().String(), "services", len(pub.Services))
 			return
 		}

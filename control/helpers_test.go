@@ -2,6 +2,7 @@ package control
 
 import (
 	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -9,6 +10,9 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/meridian-gslb/meridian/config"
+	"github.com/meridian-gslb/meridian/gslb"
 )
 
 // goodFixture is the config package's test configuration, with a zone
@@ -28,6 +32,19 @@ func fixtureDir(t *testing.T) string {
 	path := filepath.Join(dir, "meridian.yaml")
 	writeFile(t, path, string(b))
 	return path
+}
+
+// newTestPublisher loads goodFixture and starts a Publisher with its
+// health settings and an empty Store; nothing is published yet. Both are
+// closed when the test ends.
+func newTestPublisher(t *testing.T) (*config.Loaded, *Publisher) {
+	t.Helper()
+	l, err := config.Load(config.Options{File: goodFixture})
+	must(t, err)
+	t.Cleanup(l.Close)
+	pub := NewPublisher(&gslb.Store{}, l.Config.HealthSettings(), slog.New(slog.DiscardHandler))
+	t.Cleanup(pub.Stop)
+	return l, pub
 }
 
 func writeFile(t *testing.T, path, text string) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/gslb"
+	"github.com/meridian-gslb/meridian/sites"
 	"github.com/meridian-gslb/meridian/sites/kube"
 )
 
@@ -28,9 +28,6 @@ type Kube struct {
 	gossip  *Gossip // nil when standalone
 	log     *slog.Logger
 	leading atomic.Bool
-
-	mu   sync.Mutex
-	term uint64 // the Lease's term while leading
 }
 
 // newKube prepares the controller and, when configured, the elector.
@@ -129,16 +126,13 @@ func (k *Kube) built(b kube.Build) {
 
 // publish hands st to the gossip when this process leads.
 func (k *Kube) publish(st *gslb.State) {
-	if k.gossip == nil || k.gossip.role != "leader" || !k.leading.Load() {
+	if k.gossip == nil || k.gossip.role != sites.RoleLeader || !k.leading.Load() {
 		return
 	}
 	k.gossip.publish(st)
 }
 
 func (k *Kube) startedLeading(ctx context.Context, term uint64) {
-	k.mu.Lock()
-	k.term = term
-	k.mu.Unlock()
 	k.leading.Store(true)
 	k.log.Info("leading", "identity", k.elector.Identity(), "term", term)
 	if k.gossip != nil {

@@ -68,6 +68,20 @@ func nextVersion(cur *gslb.State, term uint64, newGeneration bool) gslb.Version 
 	return v
 }
 
+// leaderTerm is the term a leader publishes generation gen under, given
+// its current term (0 before its first publication), the lowest term it
+// may use (floor: the Lease's) and the highest version this node holds or
+// has heard of (its state file included). A first publication, or one
+// that would not outrank what the cluster holds, takes the term above
+// it, so a restarted or new leader always outranks the previous one;
+// otherwise (reloads) the term stays and the generation rises.
+func leaderTerm(cur, floor uint64, heard gslb.Version, gen uint64) uint64 {
+	if cur == 0 || heard.Term > cur || heard.Term == cur && heard.Generation >= gen {
+		cur = heard.Term + 1
+	}
+	return max(cur, floor)
+}
+
 // versioned returns a copy of st carrying version v. It is the one place
 // a serve process writes a State's Term and Generation.
 func versioned(st *gslb.State, v gslb.Version) *gslb.State {

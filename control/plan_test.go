@@ -1,10 +1,8 @@
 package control
 
 import (
-	"log/slog"
 	"testing"
 
-	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/gslb"
 	"github.com/meridian-gslb/meridian/sites/kube"
 )
@@ -13,11 +11,7 @@ import (
 // each serves: the rule of nextVersion, applied by every path, and the
 // loaded configuration never stamped.
 func TestVersioning(t *testing.T) {
-	l, err := config.Load(config.Options{File: goodFixture})
-	must(t, err)
-	defer l.Close()
-	pub := NewPublisher(&gslb.Store{}, l.Config.HealthSettings(), slog.New(slog.DiscardHandler))
-	defer pub.Stop()
+	l, pub := newTestPublisher(t)
 	want := func(step string, term, gen uint64) {
 		t.Helper()
 		_, st := pub.Current()
@@ -35,7 +29,7 @@ func TestVersioning(t *testing.T) {
 	want("a gossip term", 5, 1)
 	must(t, pub.PublishConfig(l))
 	want("a reload", 5, 2)
-	_, err = pub.publishKube(&kube.Build{Generation: 1})
+	_, err := pub.publishKube(&kube.Build{Generation: 1})
 	must(t, err)
 	want("a Kubernetes build", 5, 3)
 
@@ -56,5 +50,28 @@ func TestVersioning(t *testing.T) {
 
 	if v := l.State.Version(); v != (gslb.Version{}) {
 		t.Errorf("the loaded configuration was stamped %s", v)
+	}
+}
+
+// TestLeaderTerm: a first publication and one the cluster has outrun take
+// the term above what was heard; a reload keeps the term; the Lease's
+// term is a floor.
+func TestLeaderTerm(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		cur, floor uint64
+		heard      gslb.Version
+		gen, want  uint64
+	}{
+		{"first publication", 0, 0, gslb.Version{}, 1, 1},
+		{"first, after a state file", 0, 0, gslb.Version{Term: 4, Generation: 9}, 1, 5},
+		{"a reload", 5, 0, gslb.Version{Term: 5, Generation: 2}, 3, 5},
+		{"the cluster holds this generation", 5, 0, gslb.Version{Term: 5, Generation: 3}, 3, 6},
+		{"another leader's higher term", 5, 0, gslb.Version{Term: 7, Generation: 1}, 3, 8},
+		{"the Lease's term", 5, 9, gslb.Version{Term: 5, Generation: 2}, 3, 9},
+	} {
+		if got := leaderTerm(c.cur, c.floor, c.heard, c.gen); got != c.want {
+			t.Errorf("%s: leaderTerm(%d, %d, %s, %d) = %d, want %d", c.name, c.cur, c.floor, c.heard, c.gen, got, c.want)
+		}
 	}
 }

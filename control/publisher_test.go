@@ -1,12 +1,10 @@
 package control
 
 import (
-	"log/slog"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/gslb"
 )
 
@@ -14,11 +12,7 @@ import (
 // passed the same rule) shows in meridian_health_checks_refused, scraped
 // from the registry the server registers the publisher's metrics in.
 func TestRefusedChecksGaugeIsLive(t *testing.T) {
-	l, err := config.Load(config.Options{File: goodFixture})
-	must(t, err)
-	t.Cleanup(l.Close)
-	pub := NewPublisher(&gslb.Store{}, l.Config.HealthSettings(), slog.New(slog.DiscardHandler))
-	t.Cleanup(pub.Stop)
+	l, pub := newTestPublisher(t)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(pub.collectors()...)
 
@@ -26,7 +20,7 @@ func TestRefusedChecksGaugeIsLive(t *testing.T) {
 	st.Services = append([]gslb.Service(nil), l.State.Services...)
 	st.Services[0].HealthCheck = &gslb.HealthCheck{Kind: gslb.CheckTCP} // no port: refused
 	pub.mu.Lock()
-	err = pub.publishLocked(l, &st)
+	err := pub.publishLocked(l, &st)
 	pub.mu.Unlock()
 	must(t, err)
 	if got := gaugeValue(t, reg, "meridian_health_checks_refused"); got != 1 {

@@ -25,12 +25,15 @@ type watchTest struct {
 }
 
 // startWatcher watches files, and a marker file in the first one's
-// directory, with a short debounce until the test ends.
+// directory, until the test ends. The debounce is short, but long enough
+// that one burst of a test's file operations stays one burst on a loaded
+// machine under the race detector (at 100ms a ConfigMap swap was seen
+// split in two).
 func startWatcher(t *testing.T, files ...string) *watchTest {
 	t.Helper()
 	wt := &watchTest{t: t, log: &lockedBuffer{}, marker: filepath.Join(filepath.Dir(files[0]), "marker.yaml")}
 	writeFile(t, wt.marker, "0\n")
-	w, err := newWatcher(100*time.Millisecond, slog.New(slog.NewTextHandler(wt.log, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	w, err := newWatcher(300*time.Millisecond, slog.New(slog.NewTextHandler(wt.log, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -151,10 +151,6 @@ func (s *Server) Registry() *prometheus.Registry { return s.registry }
 // Logger is the process logger.
 func (s *Server) Logger() *slog.Logger { return s.log }
 
-// DNSAddrs are the addresses the DNS server listens on, once Run has
-// started it.
-func (s *Server) DNSAddrs() (udp, tcp []net.Addr) { return s.dns.Addrs() }
-
 // cfg is the configuration being served.
 func (s *Server) cfg() *config.Loaded {
 	l, _ := s.pub.Current()

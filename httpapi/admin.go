@@ -93,7 +93,7 @@ func modeOf(w http.ResponseWriter, r *http.Request) (*gslb.AdminMode, bool) {
 		badRequest(w, "body: want exactly one JSON object such as {\"mode\": \"drain\"}, found more after it")
 		return nil, false
 	}
-	mode, ok := gslb.ParseAdminMode(strings.ToLower(strings.TrimSpace(req.Mode)))
+	mode, ok := config.ParseAdminMode(req.Mode)
 	if !ok {
 		badRequest(w, fmt.Sprintf("mode: want one of %v, got %q", config.AdminModes, req.Mode))
 		return nil, false

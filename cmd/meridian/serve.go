@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/meridian-gslb/meridian/config"
@@ -59,10 +58,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		printErrors(stderr, err)
 		return exitFail
 	}
-	level := new(slog.LevelVar)
-	lv, _ := config.ParseLevel(l.Config.Log.Level) // validated by Load
-	level.Set(lv)
-	log := newLogger(stderr, l.Config.Log.Format, level)
+	log, level := l.Config.Log.Logger(stderr)
 	slog.SetDefault(log)
 
 	s, err := control.New(l, control.Options{
@@ -83,15 +79,4 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return exitFail // Run logged why
 	}
 	return exitOK
-}
-
-// newLogger builds the process logger. The level is a LevelVar so that a
-// reload can change it without rebuilding the handler chain; the format
-// (text or JSON) is fixed for the life of the process.
-func newLogger(w io.Writer, format string, level *slog.LevelVar) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	if strings.EqualFold(format, "json") {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }
