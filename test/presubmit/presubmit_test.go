@@ -50,7 +50,7 @@ var allowedInternal = map[string][]string{
 }
 
 // harnesses are the test-support packages every package's tests may use.
-var harnesses = []string{"test/k8s/k8stest", "test/proctest"}
+var harnesses = []string{"test/k8s/k8stest", "test/proctest", "test/scale"}
 
 // Third-party modules only one top-level folder may import (outside tests).
 var owner = map[string]string{
