@@ -29,8 +29,9 @@ TEST_FLAGS ?=
 BENCH ?= .
 BENCH_COUNT ?= 6
 BENCH_TIME ?= 1s
-# bench-go skips the health benchmarks by default: they run in bench-health
-BENCH_SKIP ?= $(if $(filter .,$(BENCH)),Failover|Monitor|IngressToAnswer|Controller10k)
+# bench-go skips by default the benchmarks that bench-health, bench-kube and
+# bench-scale run once each (minutes at -count 6)
+BENCH_SKIP ?= $(if $(filter .,$(BENCH)),Failover|Monitor|IngressToAnswer|Controller10k|$(SCALE_NAMES))
 # bench-health: seconds of steady-state probing measured per target count
 HEALTH_BENCH_SECONDS ?= 10
 BENCH_DIR := bench-results
@@ -41,6 +42,12 @@ WORKLOADS ?=
 DUR ?=
 REPS ?=
 FUZZTIME ?= 30s
+# make bench-scale: the stage benchmarks (each with 10k/40k/100k sub-benchmarks) and the process run
+SCALE_NAMES := ^Benchmark(Load|ReloadOneEdit|Validate|Compile|HealthPlan|Publish|StateTransfer|StateDelta|API)$$
+SCALE_BENCH ?= $(SCALE_NAMES)
+SCALE_PKGS ?= ./config ./gslb ./health ./control ./sites ./httpapi
+SCALE_SERVICES ?= 100000
+SCALE_STEPS ?= check,serve,dns,api,gossip
 
 # make lint: tools are installed once per version into .cache/ (git-ignored)
 GOLANGCI_LINT_VERSION := v2.15.0
@@ -50,7 +57,7 @@ GOLANGCI_LINT := $(TOOLS_DIR)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-li
 # Go files we own: everything but caches, build output and VCS data.
 FIND_GO = find . \( -path ./.git -o -path ./.cache -o -path ./bin -o -path ./$(BENCH_DIR) \) -prune -o -name '*.go' -print
 
-.PHONY: help build run test test-deps k8s-tools fmt-check vet bench bench-go bench-health bench-kube bench-anchors fuzz lint tidy tidy-check clean deps
+.PHONY: help build run test test-deps k8s-tools fmt-check vet bench bench-go bench-health bench-kube bench-anchors bench-scale fuzz lint tidy tidy-check clean deps
 
 #? help: list the targets (the default goal)
 help:
@@ -100,7 +107,7 @@ vet:
 	$(GO) vet ./...
 
 #? bench: Go benchmarks (bench-go, bench-health), then the side-by-side anchors run against gdnsd, knot, CoreDNS... (as root)
-bench: bench-go bench-health bench-kube bench-anchors
+bench: bench-go bench-health bench-kube bench-scale bench-anchors
 
 #? bench-go: Go benchmarks with -benchmem into bench-results/ (benchstat format; BENCH, BENCH_COUNT; the health ones are in bench-health)
 bench-go:
@@ -156,6 +163,17 @@ bench-anchors: build
 		PROJECT_CMD='$(CURDIR)/test/bench/anchors-project {{PORT}} {{GEODB}} {{ZONE}} {{WL}}' \
 		$(ANCHORS_DIR)/anchors.sh 2>&1 | tee "$$out"
 	cp "$$out" $(BENCH_DIR)/anchors-latest.txt
+
+#? bench-scale: the scale table (docs/performance.md, "Scale"): Go stage benchmarks at 10k/40k/100k services, then bin/meridian as processes at SCALE_SERVICES (SCALE_STEPS)
+bench-scale: build
+	@mkdir -p $(BENCH_DIR)
+	out=$(BENCH_DIR)/scale-$$(date -u +%Y%m%dT%H%M%SZ).txt
+	echo "+ $(GO) test -run '^$$' -bench '$(SCALE_BENCH)' -benchmem -benchtime 1x -count 1 $(SCALE_PKGS) > $$out"
+	$(GO) test -run '^$$' -bench '$(SCALE_BENCH)' -benchmem -benchtime 1x -count 1 $(SCALE_PKGS) | tee "$$out"
+	echo "+ $(GO) run ./test/scale/scalerun -bin $(BIN) -services $(SCALE_SERVICES) -steps $(SCALE_STEPS) >> $$out"
+	$(GO) run ./test/scale/scalerun -bin $(BIN) -services $(SCALE_SERVICES) -steps $(SCALE_STEPS) | tee -a "$$out"
+	cp "$$out" $(BENCH_DIR)/scale-latest.txt
+	echo "saved $$out"
 
 #? fuzz: run every fuzz target for FUZZTIME each (default 30s)
 fuzz:
