@@ -1,5 +1,7 @@
 package gslb
 
+import "maps"
+
 // Member health and administrative overrides live beside the compiled
 // services, in a table of one byte per member split into fixed chunks. A
 // health change copies only the chunks it touches into a new Snapshot that
@@ -58,10 +60,17 @@ type Admin struct {
 }
 
 func (a *Admin) mode(service string, m *Member) AdminMode {
-	if mode, ok := a.Members[MemberRef{service, m.ID()}]; ok {
-		return mode
+	if len(a.Members) > 0 {
+		if mode, ok := a.Members[MemberRef{service, m.ID()}]; ok {
+			return mode
+		}
 	}
 	return a.Sites[m.Site]
+}
+
+// Equal reports whether a and o override the same members alike.
+func (a *Admin) Equal(o *Admin) bool {
+	return maps.Equal(a.Sites, o.Sites) && maps.Equal(a.Members, o.Members)
 }
 
 // memberState packs a member's health and override into one byte.
@@ -136,6 +145,23 @@ func (t *healthTable) get(i int) memberState { return t.chunks[i/healthChunk][i%
 type healthEdit struct {
 	t      *healthTable
 	copied map[int]bool
+	fresh  bool // every chunk is the edit's own (newHealthEdit)
+}
+
+// newHealthEdit edits a new table of n members: nothing to copy.
+func newHealthEdit(n int) *healthEdit {
+	return &healthEdit{t: newHealthTable(n), fresh: true}
+}
+
+// grow makes the table hold n members at least, with new chunks (all
+// unknown) that nothing shares.
+func (e *healthEdit) grow(n int) {
+	for len(e.t.chunks)*healthChunk < n {
+		if !e.fresh {
+			e.copied[len(e.t.chunks)] = true
+		}
+		e.t.chunks = append(e.t.chunks, new([healthChunk]memberState))
+	}
 }
 
 func (t *healthTable) edit() *healthEdit {
@@ -147,7 +173,7 @@ func (e *healthEdit) set(i int, s memberState) {
 	if e.t.chunks[c][i%healthChunk] == s {
 		return
 	}
-	if !e.copied[c] {
+	if !e.fresh && !e.copied[c] {
 		cp := *e.t.chunks[c]
 		e.t.chunks[c] = &cp
 		e.copied[c] = true
@@ -156,7 +182,7 @@ func (e *healthEdit) set(i int, s memberState) {
 }
 
 // state reads a member's current health and override.
-func (s *Snapshot) state(m *member) memberState { return s.health.get(m.gi) }
+func (s *Snapshot) state(m *member) memberState { return s.health.get(int(m.gi)) }
 
 // WithHealth returns a snapshot that differs from s only in the health of
 // the members of the named services, read again from h (nil: all up). It
@@ -173,29 +199,39 @@ func (s *Snapshot) WithHealth(h HealthView, services []string) *Snapshot {
 		}
 		for i := range svc.members {
 			m := &svc.members[i]
-			up, known := true, false
-			switch {
-			case m.Unready:
-				// Kubernetes sees no ready endpoint behind it: a veto,
-				// whatever the probes say (the VIP may still accept
-				// connections from a dead backend's ingress).
-				up, known = false, true
-			case h != nil:
-				if u, k := h.MemberUp(svc.Name, m.Member); k {
-					up, known = u, true
-				}
-			}
-			e.set(m.gi, makeState(up, known, s.state(m).admin()))
+			up, known := memberUp(h, svc.Name, m)
+			e.set(int(m.gi), makeState(up, known, s.state(m).admin()))
 		}
 	}
 	next.health = e.t
 	return &next
 }
 
+// memberUp is the health of m as h (nil: all up) and the member's
+// readiness make it.
+func memberUp(h HealthView, service string, m *member) (up, known bool) {
+	switch {
+	case m.Unready:
+		// Kubernetes sees no ready endpoint behind it: a veto, whatever
+		// the probes say (the VIP may still accept connections from a
+		// dead backend's ingress).
+		return false, true
+	case h != nil:
+		if u, k := h.MemberUp(service, m.Member); k {
+			return u, true
+		}
+	}
+	return true, false
+}
+
 // WithAdmin returns a snapshot with the overrides a applied to every
 // member (replacing the previous ones). Overrides are rare operator
-// actions, so this walks all members.
+// actions, so this walks all members, unless a is what s has already
+// (every publish sets them again): then it returns s.
 func (s *Snapshot) WithAdmin(a Admin) *Snapshot {
+	if s.admin.Equal(&a) {
+		return s
+	}
 	next := *s
 	next.admin = a
 	e := s.health.edit()
@@ -203,7 +239,7 @@ func (s *Snapshot) WithAdmin(a Admin) *Snapshot {
 		for i := range svc.members {
 			m := &svc.members[i]
 			st := s.state(m)
-			e.set(m.gi, makeState(st.up(), st.known(), a.mode(svc.Name, m.Member)))
+			e.set(int(m.gi), makeState(st.up(), st.known(), a.mode(svc.Name, m.Member)))
 		}
 	}
 	next.health = e.t

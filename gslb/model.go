@@ -4,7 +4,9 @@
 //
 // It is also the one home of the model's rules, which the config loader,
 // the Kubernetes policy compiler and followers receiving a State all call:
-// State.ApplyDefaults and State.Validate (validate.go) for a whole State,
+// State.ApplyDefaults and State.Validate (validate.go) for a whole State
+// (State.ValidateChanged for one that differs from a validated one in a
+// few services, with Service.Equal, equal.go, the one rule of "unchanged"),
 // Policy.ApplyDefaults and Policy.Validate (policy.go) for a policy on
 // its own, HealthCheck.Defaults and Validate (healthcheck.go) for a check,
 // CheckWeights (weights.go) where a person writes weights, ParseAddr and
@@ -119,13 +121,37 @@ type Member struct {
 // ID is a stable identity of the member within its service, used for
 // hashing and health: the same config always gives the same ID.
 func (m *Member) ID() string {
-	if m.Hostname != "" {
-		return m.Site + "/" + m.Hostname
+	if m.Hostname == "" && len(m.Addresses) == 0 {
+		return m.Site
 	}
-	if len(m.Addresses) > 0 {
-		return m.Site + "/" + m.Addresses[0].String()
+	var buf [64]byte
+	return string(m.appendID(buf[:0]))
+}
+
+// HasID reports whether m.ID() == id, without building the ID.
+func (m *Member) HasID(id string) bool {
+	var buf [64]byte
+	return string(m.appendID(buf[:0])) == id
+}
+
+// sameID reports whether m and o have the same ID, without building
+// either.
+func (m *Member) sameID(o *Member) bool {
+	var a, b [64]byte
+	return string(m.appendID(a[:0])) == string(o.appendID(b[:0]))
+}
+
+// appendID appends ID to b: callers pass a stack buffer to hash or compare
+// an ID without allocating.
+func (m *Member) appendID(b []byte) []byte {
+	b = append(b, m.Site...)
+	switch {
+	case m.Hostname != "":
+		b = append(append(b, '/'), m.Hostname...)
+	case len(m.Addresses) > 0:
+		b = m.Addresses[0].AppendTo(append(b, '/'))
 	}
-	return m.Site
+	return b
 }
 
 // Strategy orders the members of a priority group.

@@ -219,7 +219,7 @@ func (s *Snapshot) decide(q Query, t *Trace) (a Answer) {
 		}
 		return a
 	}
-	a.Zone, a.Service, a.TTL = svc.zone, svc.Service, svc.Policy.TTL
+	a.Zone, a.Service, a.TTL = svc.zone, &svc.Service, svc.Policy.TTL
 	var f int
 	switch q.Type {
 	case TypeA:
@@ -318,7 +318,7 @@ func (s *Snapshot) decide(q Query, t *Trace) (a Answer) {
 		if m.Hostname != "" {
 			continue // a CNAME cannot stand beside addresses (RFC 1034 section 3.6.2)
 		}
-		for _, ip := range m.addrs[f] {
+		for _, ip := range m.addrsOf(f) {
 			a.add(ip)
 		}
 	}
@@ -370,7 +370,7 @@ func (s *Snapshot) downResponse(svc *service, f int, a Answer, t *Trace) Answer 
 				if m.Hostname != "" && a.n == 0 && a.Target == "" {
 					a.Target, a.Site = m.Hostname, m.Site
 				}
-				for _, ip := range m.addrs[f] {
+				for _, ip := range m.addrsOf(f) {
 					a.add(ip)
 				}
 			}

@@ -28,7 +28,7 @@ func (s *Snapshot) byGeo(svc *service, q Query, l []int, a *Answer, t *Trace) ([
 			a.Reason.Rule = RuleGeoSite
 			return at, scope
 		}
-		if site := s.sites[m.Site]; site != nil {
+		if site := s.Site(m.Site); site != nil {
 			loc = site.Location // the site is out: go to what is nearest to it
 		}
 	}
@@ -43,7 +43,7 @@ func (s *Snapshot) byGeo(svc *service, q Query, l []int, a *Answer, t *Trace) ([
 		hs := hbuf[:0]
 		best := math.Inf(1)
 		for _, i := range l {
-			h := cp.Haversine(svc.members[i].pt) // +Inf without coordinates
+			h := cp.Haversine(svc.members[i].site.pt) // +Inf without coordinates
 			hs = append(hs, h)
 			best = min(best, h)
 		}
@@ -92,8 +92,8 @@ func atSite(svc *service, l []int, site string) ([]int, bool) {
 // keepIfAny narrows l to members whose site matches, unless none does.
 func keepIfAny(svc *service, l []int, match func(*Site) bool) ([]int, bool) {
 	for _, i := range l {
-		if st := svc.members[i].site; st != nil && match(st) {
-			return filter(l, func(i int) bool { st := svc.members[i].site; return st != nil && match(st) }), true
+		if st := svc.members[i].site.Site; st != nil && match(st) {
+			return filter(l, func(i int) bool { st := svc.members[i].site.Site; return st != nil && match(st) }), true
 		}
 	}
 	return l, false

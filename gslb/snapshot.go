@@ -2,8 +2,6 @@ package gslb
 
 import (
 	"cmp"
-	"errors"
-	"hash/fnv"
 	"net/netip"
 	"slices"
 	"strings"
@@ -20,23 +18,33 @@ type HealthView interface {
 
 // Snapshot is an immutable, indexed view of a State, ready for Select. It
 // is built once per change and read without locks by every query.
+// Snapshots built one from another (Next) share the compiled services
+// that did not change.
 type Snapshot struct {
 	State    *State
 	Locator  *geo.Locator
 	zones    map[string]*Zone
 	services map[string]*service
-	sites    map[string]*Site
+	// places are the sites by name, with their prepared locations.
+	places map[string]*place
 	// health holds every member's health and override, indexed by
 	// member.gi; WithHealth and WithAdmin replace it copy-on-write.
-	health     *healthTable
-	healthView HealthView
-	admin      Admin
+	health *healthTable
+	// giEnd is the first health index no member uses; members counts
+	// those in use. Next leaves the ranges of removed services unused
+	// until a full build packs them again (see compactAt).
+	giEnd, members int
+	healthView     HealthView
+	admin          Admin
 }
 
 // service is a Service compiled for lookup: members split by address
-// family and grouped by priority, with their site locations resolved.
+// family and grouped by priority, with their site locations resolved. It
+// holds its own copy of the Service (members point into its Members), so
+// a compiled service that outlives its State, shared by the snapshots
+// that Next builds, keeps nothing else of that State alive.
 type service struct {
-	*Service
+	Service
 	zone    *Zone
 	members []member
 	// groups[f] are the priority groups of members that can answer
@@ -46,14 +54,34 @@ type service struct {
 
 type member struct {
 	*Member
-	index int // position in Service.Members
-	site  *Site
-	pt    geo.Point // the site's location, prepared for distances
-	seed  uint64    // stable hash of the member's identity, for rendezvous hashing
-	gi    int       // index into Snapshot.health
-	// addrs[f] are the member's addresses of family f.
-	addrs [2][]netip.Addr
+	site *place // never nil: noPlace for a site the State does not have
+	seed uint64 // stable hash of the member's identity, for rendezvous hashing
+	gi   int32  // index into Snapshot.health
+	fam  uint8  // the family of every address, unless split
+	// split holds the addresses by family when the member has both,
+	// which is rare: the others answer Member.Addresses as they are.
+	split *[2][]netip.Addr
 }
+
+// addrsOf returns the member's addresses of family f.
+func (m *member) addrsOf(f int) []netip.Addr {
+	if m.split != nil {
+		return m.split[f]
+	}
+	if int(m.fam) == f {
+		return m.Addresses
+	}
+	return nil
+}
+
+// place is a site with its location prepared for distances, shared by
+// the members there.
+type place struct {
+	*Site
+	pt geo.Point
+}
+
+var noPlace = &place{}
 
 type group struct {
 	priority int
@@ -69,67 +97,40 @@ const (
 // locator (may be nil: no geo information) and health view (may be nil:
 // everything up).
 func NewSnapshot(st *State, loc *geo.Locator, health HealthView) (*Snapshot, error) {
-	if st == nil {
-		return nil, errors.New("gslb: nil state")
-	}
-	s := &Snapshot{
-		State:      st,
-		Locator:    loc,
-		healthView: health,
-		zones:      make(map[string]*Zone, len(st.Zones)),
-		services:   make(map[string]*service, len(st.Services)),
-		sites:      make(map[string]*Site, len(st.Sites)),
-	}
-	for i := range st.Zones {
-		s.zones[st.Zones[i].Name] = &st.Zones[i]
-	}
-	for i := range st.Sites {
-		s.sites[st.Sites[i].Name] = &st.Sites[i]
-	}
-	n := 0
-	for i := range st.Services {
-		n += len(st.Services[i].Members)
-	}
-	s.health = newHealthTable(n)
-	gi := 0
-	for i := range st.Services {
-		svc := s.compile(&st.Services[i], &gi)
-		s.services[svc.Name] = svc
-	}
-	names := make([]string, 0, len(s.services))
-	for name := range s.services {
-		names = append(names, name)
-	}
-	// Fill the table in place: nothing shares it yet.
-	filled := s.WithHealth(health, names)
-	s.health = filled.health
-	return s, nil
+	return (*Snapshot)(nil).Next(st, loc, health)
 }
 
-func (s *Snapshot) compile(src *Service, gi *int) *service {
-	svc := &service{Service: src, zone: s.Zone(src.Name)}
-	svc.members = make([]member, len(src.Members))
-	for i := range src.Members {
-		m := &src.Members[i]
-		cm := member{Member: m, index: i, site: s.sites[m.Site], seed: seedOf(src.Name, m.ID()), gi: *gi}
-		*gi++
-		if cm.site != nil {
-			cm.pt = geo.NewPoint(cm.site.Location)
+// compile compiles src into a service whose members take the health
+// indexes from gi on.
+func (s *Snapshot) compile(src *Service, gi int) *service {
+	svc := &service{Service: *src, zone: s.Zone(src.Name)}
+	svc.members = make([]member, len(svc.Members))
+	for i := range svc.Members {
+		m := &svc.Members[i]
+		cm := member{Member: m, site: s.places[m.Site], seed: seedOf(svc.Name, m), gi: int32(gi + i)}
+		if cm.site == nil {
+			cm.site = noPlace
 		}
-		for _, a := range m.Addresses {
-			f := famOf(a)
-			cm.addrs[f] = append(cm.addrs[f], a)
-		}
+		cm.fam, cm.split = splitFamilies(m.Addresses)
 		svc.members[i] = cm
 	}
+	// One backing array each for both families' member indexes and
+	// groups: fewer, larger allocations at 100k services.
+	buf := make([]int, 0, 2*len(svc.members))
+	all := make([]group, 0, 2)
+	var firstV6 int
 	for f := famV4; f <= famV6; f++ {
-		var idx []int
+		if f == famV6 {
+			firstV6 = len(all)
+		}
+		start := len(buf)
 		for i := range svc.members {
 			m := &svc.members[i]
-			if len(m.addrs[f]) > 0 || m.Hostname != "" {
-				idx = append(idx, i)
+			if len(m.addrsOf(f)) > 0 || m.Hostname != "" {
+				buf = append(buf, i)
 			}
 		}
+		idx := buf[start:len(buf):len(buf)]
 		slices.SortStableFunc(idx, func(a, b int) int {
 			return cmp.Compare(svc.members[a].Priority, svc.members[b].Priority)
 		})
@@ -139,11 +140,34 @@ func (s *Snapshot) compile(src *Service, gi *int) *service {
 			for n < len(idx) && svc.members[idx[n]].Priority == p {
 				n++
 			}
-			svc.groups[f] = append(svc.groups[f], group{priority: p, members: idx[:n:n]})
+			all = append(all, group{priority: p, members: idx[:n:n]})
 			idx = idx[n:]
 		}
 	}
+	if firstV6 > 0 {
+		svc.groups[famV4] = all[:firstV6:firstV6]
+	}
+	if len(all) > firstV6 {
+		svc.groups[famV6] = all[firstV6:]
+	}
 	return svc
+}
+
+// splitFamilies returns the family of addrs, or them split by family
+// when they mix both.
+func splitFamilies(addrs []netip.Addr) (fam uint8, split *[2][]netip.Addr) {
+	if len(addrs) == 0 {
+		return 0, nil
+	}
+	f := famOf(addrs[0])
+	if !slices.ContainsFunc(addrs, func(a netip.Addr) bool { return famOf(a) != f }) {
+		return uint8(f), nil
+	}
+	split = new([2][]netip.Addr)
+	for _, a := range addrs {
+		split[famOf(a)] = append(split[famOf(a)], a)
+	}
+	return 0, split
 }
 
 func famOf(a netip.Addr) int {
@@ -153,14 +177,22 @@ func famOf(a netip.Addr) int {
 	return famV6
 }
 
-// seedOf hashes a member's identity. It depends only on configuration, so
-// two snapshots of the same config hash every client alike.
-func seedOf(service, id string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(service))
-	h.Write([]byte{0})
-	h.Write([]byte(id))
-	return h.Sum64()
+// seedOf hashes a member's identity (FNV-1a of the service name, a zero
+// byte and Member.ID). It depends only on configuration, so two snapshots
+// of the same config hash every client alike. It does not allocate.
+func seedOf(service string, m *Member) uint64 {
+	const offset64, prime64 = 14695981039346656037, 1099511628211
+	h := uint64(offset64)
+	add := func(b byte) { h = (h ^ uint64(b)) * prime64 }
+	for i := range len(service) {
+		add(service[i])
+	}
+	add(0)
+	var buf [64]byte
+	for _, b := range m.appendID(buf[:0]) {
+		add(b)
+	}
+	return h
 }
 
 // Zone returns the zone that name (canonical) falls in, the longest match,
@@ -184,13 +216,18 @@ func (s *Snapshot) Zones() []Zone { return s.State.Zones }
 // Service returns the service named name (canonical), or nil.
 func (s *Snapshot) Service(name string) *Service {
 	if svc := s.services[name]; svc != nil {
-		return svc.Service
+		return &svc.Service
 	}
 	return nil
 }
 
 // Site returns the site named name, or nil.
-func (s *Snapshot) Site(name string) *Site { return s.sites[name] }
+func (s *Snapshot) Site(name string) *Site {
+	if p := s.places[name]; p != nil {
+		return p.Site
+	}
+	return nil
+}
 
 // Generation is the generation of the State behind the snapshot.
 func (s *Snapshot) Generation() uint64 { return s.State.Generation }

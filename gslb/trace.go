@@ -124,7 +124,7 @@ func (t *Trace) located(m geo.Match) {
 func (t *Trace) distances(svc *service, from geo.Point) {
 	for i := range svc.members {
 		if v := t.verdict(svc, i); v != nil {
-			d := geo.HaversineToKm(from.Haversine(svc.members[i].pt)) // +Inf without coordinates
+			d := geo.HaversineToKm(from.Haversine(svc.members[i].site.pt)) // +Inf without coordinates
 			v.DistanceKm = &d
 		}
 	}

@@ -61,15 +61,20 @@ func (st *State) ApplyDefaults() {
 		}
 	}
 	for i := range st.Services {
-		s := &st.Services[i]
-		s.Name = CanonicalName(s.Name)
-		s.Policy.ApplyDefaults()
-		for j := range s.Members {
-			m := &s.Members[j]
-			m.Hostname = CanonicalName(m.Hostname)
-			for k, a := range m.Addresses {
-				m.Addresses[k] = a.Unmap()
-			}
+		st.Services[i].ApplyDefaults()
+	}
+}
+
+// ApplyDefaults is State.ApplyDefaults for one service, for callers that
+// add services to a State already defaulted.
+func (s *Service) ApplyDefaults() {
+	s.Name = CanonicalName(s.Name)
+	s.Policy.ApplyDefaults()
+	for j := range s.Members {
+		m := &s.Members[j]
+		m.Hostname = CanonicalName(m.Hostname)
+		for k, a := range m.Addresses {
+			m.Addresses[k] = a.Unmap()
 		}
 	}
 }
@@ -92,12 +97,49 @@ func defaultMask(m *Mask) {
 // Validate checks the State and returns every problem found, each a
 // *FieldError naming the field path, joined with errors.Join.
 func (st *State) Validate() error {
+	return st.ValidateChanged(nil)
+}
+
+// ValidateChanged is Validate for a State that differs from prev, a State
+// that passed Validate, in some services: when both have the same zones
+// and sites, services Equal to prev's (MatchServices) are not judged
+// again, only the new and changed ones and the rules across services
+// (names defined twice). Otherwise, or with a nil prev, it judges
+// everything. The rules are Validate's, for one service at a time
+// (validateService), so both always agree.
+func (st *State) ValidateChanged(prev *State) error {
 	var errs []error
 	bad := func(path, format string, args ...any) {
 		errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
+	zones, sites := st.validatePlaces(bad)
+	var match []int
+	if prev != nil && sameSitesAndZones(prev, st) {
+		match = MatchServices(prev, st)
+	}
+	// When every service keeps its name and position, the names are
+	// prev's, which were all distinct: only the changed services need a
+	// look.
+	aligned := match != nil && len(prev.Services) == len(st.Services)
+	for i := 0; aligned && i < len(st.Services); i++ {
+		aligned = st.Services[i].Name == prev.Services[i].Name
+	}
+	services := map[string]bool{}
+	for i := range st.Services {
+		switch {
+		case match == nil || match[i] < 0:
+			st.validateService(i, zones, sites, services, bad)
+		case !aligned:
+			st.checkUnique(i, services, bad)
+		}
+	}
+	return errors.Join(errs...)
+}
 
-	zones := map[string]bool{}
+// validatePlaces judges the zones and the sites, and returns the names of
+// those defined, which services are judged against.
+func (st *State) validatePlaces(bad func(string, string, ...any)) (zones, sites map[string]bool) {
+	zones = map[string]bool{}
 	for i, z := range st.Zones {
 		p := fmt.Sprintf("zones[%d]", i)
 		if err := CheckName(z.Name); err != nil {
@@ -143,7 +185,7 @@ func (st *State) Validate() error {
 		}
 	}
 
-	sites := map[string]bool{}
+	sites = map[string]bool{}
 	for i, s := range st.Sites {
 		p := fmt.Sprintf("sites[%d]", i)
 		switch {
@@ -159,84 +201,118 @@ func (st *State) Validate() error {
 		}
 	}
 
-	services := map[string]bool{}
-	for i := range st.Services {
-		st.validateService(i, zones, sites, services, bad)
-	}
-	return errors.Join(errs...)
+	return zones, sites
 }
 
 func (st *State) validateService(i int, zones, sites, seen map[string]bool, bad func(string, string, ...any)) {
 	s := &st.Services[i]
-	p := fmt.Sprintf("services[%d]", i)
+	// Paths are made only for a problem: a valid State of 100k services
+	// should not format a million of them (issue 10).
+	p := func() string { return fmt.Sprintf("services[%d]", i) }
 	if err := CheckName(s.Name); err != nil {
-		bad(p+".name", "%v", err)
+		bad(p()+".name", "%v", err)
 		return
 	}
-	if seen[s.Name] {
-		bad(p+".name", "service %q is defined twice", s.Name)
-	}
-	seen[s.Name] = true
+	st.checkUnique(i, seen, bad)
 	if zoneOf(s.Name, zones) == "" {
-		bad(p+".name", "%s is not inside any configured zone", s.Name)
+		bad(p()+".name", "%s is not inside any configured zone", s.Name)
 	}
-	reportFields(bad, p+".policy.", s.Policy.Validate(sites))
+	if err := s.Policy.Validate(sites); err != nil {
+		reportFields(bad, p()+".policy.", err)
+	}
 	if hc := s.ProbeHealthCheck(); hc != nil {
 		// The same rule as the config loader's and the policy
 		// compiler's: a State from another site gets no easier pass.
 		// Judged on the check as health will probe it (defaulted, Host
 		// from the service name), so a State that validates is probed.
-		reportFields(bad, p+".health_check.", hc.Validate())
+		if err := hc.Validate(); err != nil {
+			reportFields(bad, p()+".health_check.", err)
+		}
 	}
 
 	if len(s.Members) == 0 {
-		bad(p+".members", "a service needs at least one member")
+		bad(p()+".members", "a service needs at least one member")
 	}
-	ids := map[string]bool{}
-	for j, m := range s.Members {
-		mp := fmt.Sprintf("%s.members[%d]", p, j)
-		if !sites[m.Site] {
-			bad(mp+".site", "unknown site %q", m.Site)
+	for j := range s.Members {
+		validateMember(s, j, sites, func() string { return fmt.Sprintf("%s.members[%d]", p(), j) }, bad)
+	}
+	checkMemberIDs(s, func(j int) string { return fmt.Sprintf("%s.members[%d]", p(), j) }, bad)
+}
+
+// validateMember judges member j of s; mp is its path.
+func validateMember(s *Service, j int, sites map[string]bool, mp func() string, bad func(string, string, ...any)) {
+	m := &s.Members[j]
+	if !sites[m.Site] {
+		bad(mp()+".site", "unknown site %q", m.Site)
+	}
+	switch {
+	case m.Hostname != "" && len(m.Addresses) > 0:
+		bad(mp(), "give addresses or a hostname, not both")
+	case m.Hostname == "" && len(m.Addresses) == 0:
+		bad(mp(), "a member needs addresses or a hostname")
+	case m.Hostname != "":
+		if err := CheckName(m.Hostname); err != nil {
+			bad(mp()+".hostname", "%v", err)
+		} else if m.Hostname == s.Name {
+			bad(mp()+".hostname", "a CNAME to the service itself would loop")
 		}
+	}
+	for k, a := range m.Addresses {
+		if !a.IsValid() {
+			bad(fmt.Sprintf("%s.addresses[%d]", mp(), k), "not an IP address")
+		}
+	}
+	if a := m.ProbeAddress; a.IsValid() {
+		if err := CheckProbeAddress(a); err != nil {
+			bad(mp()+".probe_address", "%v", err)
+		}
+	}
+	for _, f := range [...]struct {
+		key string
+		set bool
+	}{{"probe_address", m.ProbeAddress.IsValid()}, {"probe_port", m.ProbePort != 0}} {
 		switch {
-		case m.Hostname != "" && len(m.Addresses) > 0:
-			bad(mp, "give addresses or a hostname, not both")
-		case m.Hostname == "" && len(m.Addresses) == 0:
-			bad(mp, "a member needs addresses or a hostname")
-		case m.Hostname != "":
-			if err := CheckName(m.Hostname); err != nil {
-				bad(mp+".hostname", "%v", err)
-			} else if m.Hostname == s.Name {
-				bad(mp+".hostname", "a CNAME to the service itself would loop")
-			}
+		case !f.set:
+		case s.HealthCheck == nil:
+			bad(mp()+"."+f.key, "the service has no health check")
+		case !s.HealthCheck.Probes():
+			bad(mp()+"."+f.key, "the service's health check is kind none: nothing is probed")
 		}
-		for k, a := range m.Addresses {
-			if !a.IsValid() {
-				bad(fmt.Sprintf("%s.addresses[%d]", mp, k), "not an IP address")
-			}
-		}
-		if a := m.ProbeAddress; a.IsValid() {
-			if err := CheckProbeAddress(a); err != nil {
-				bad(mp+".probe_address", "%v", err)
-			}
-		}
-		for _, f := range []struct {
-			key string
-			set bool
-		}{{"probe_address", m.ProbeAddress.IsValid()}, {"probe_port", m.ProbePort != 0}} {
-			switch {
-			case !f.set:
-			case s.HealthCheck == nil:
-				bad(mp+"."+f.key, "the service has no health check")
-			case !s.HealthCheck.Probes():
-				bad(mp+"."+f.key, "the service's health check is kind none: nothing is probed")
-			}
-		}
-		if ids[m.ID()] {
-			bad(mp, "duplicate member %s", m.ID())
-		}
-		ids[m.ID()] = true
 	}
+}
+
+// checkMemberIDs reports a member whose ID an earlier one has. A few
+// members are compared pairwise, without building their IDs; many go
+// through a map.
+func checkMemberIDs(s *Service, mp func(int) string, bad func(string, string, ...any)) {
+	if len(s.Members) <= 8 {
+		for j := range s.Members {
+			for k := range j {
+				if s.Members[k].sameID(&s.Members[j]) {
+					bad(mp(j), "duplicate member %s", s.Members[j].ID())
+					break
+				}
+			}
+		}
+		return
+	}
+	ids := make(map[string]bool, len(s.Members))
+	for j := range s.Members {
+		id := s.Members[j].ID()
+		if ids[id] {
+			bad(mp(j), "duplicate member %s", id)
+		}
+		ids[id] = true
+	}
+}
+
+// checkUnique reports service i when an earlier one has its name.
+func (st *State) checkUnique(i int, seen map[string]bool, bad func(string, string, ...any)) {
+	name := st.Services[i].Name
+	if seen[name] {
+		bad(fmt.Sprintf("services[%d].name", i), "service %q is defined twice", name)
+	}
+	seen[name] = true
 }
 
 func checkMask(path string, m Mask, bad func(string, string, ...any)) {
@@ -261,7 +337,9 @@ func CheckName(n string) error {
 	case n == ".":
 		return nil
 	}
-	for _, l := range strings.Split(strings.TrimSuffix(n, "."), ".") {
+	for rest, more := strings.TrimSuffix(n, "."), true; more; {
+		var l string
+		l, rest, more = strings.Cut(rest, ".")
 		if l == "" {
 			return fmt.Errorf("%q has an empty label", n)
 		}

@@ -21,6 +21,11 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"no members", func(s *State) { s.Services[0].Members = nil }, "services[0].members", "at least one member"},
 		{"both kinds", func(s *State) { s.Services[7].Members[0].Addresses = ips("192.0.2.1") }, "services[7].members[0]", "not both"},
 		{"duplicate service", func(s *State) { s.Services[1].Name = s.Services[0].Name }, "services[1].name", "defined twice"},
+		{"duplicate member", func(s *State) {
+			s.Services[0].Members[2].Addresses = s.Services[0].Members[0].Addresses
+			s.Services[0].Members[2].Site = "us-east"
+		}, "services[0].members[2]", "duplicate member us-east/192.0.2.10"},
+		{"empty last label", func(s *State) { s.Services[0].Name = "app.gslb.example.." }, "services[0].name", "empty label"},
 		{"missing glue", func(s *State) { s.Zones[0].NameServers[0].Addresses = nil }, "zones[0].nameservers[0].addresses", "needs glue"},
 		{"no nameservers", func(s *State) { s.Zones[0].NameServers = nil }, "zones[0].nameservers", "at least one name server"},
 		{"fallback without addresses", func(s *State) { s.Services[3].Policy.Down.Addresses = nil }, "services[3].policy.down_response.addresses", "needs at least one address"},
