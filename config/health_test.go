@@ -157,7 +157,7 @@ func TestHealthConfigLoads(t *testing.T) {
 
 	// The plan: each address of web at 8443 (the dual-stack member twice),
 	// the NAT member at its probe address and port; api's hostname member
-	// at its probe address; off's member "probed" by kind none.
+	// at its probe address; off's member not probed (kind none).
 	plan, err := health.NewPlan(l.State, health.PlanOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -168,14 +168,14 @@ func TestHealthConfigLoads(t *testing.T) {
 	}
 	for _, w := range []string{
 		"192.0.2.1:8443/https", "[2001:db8::1]:8443/https", "10.0.0.1:9443/https",
-		"192.0.2.2:443/tcp", "10.0.0.2:443/tcp", "192.0.2.3:0/none",
+		"192.0.2.2:443/tcp", "10.0.0.2:443/tcp",
 	} {
 		if !got[w] {
 			t.Errorf("plan lacks target %s; has %v", w, got)
 		}
 	}
-	if len(got) != 6 {
-		t.Errorf("plan has %d targets, want 6: %v", len(got), got)
+	if len(got) != 5 {
+		t.Errorf("plan has %d targets, want 5: %v", len(got), got)
 	}
 
 	// The token is redacted in the config's JSON; its file path is not secret.

@@ -49,7 +49,10 @@
 // snapshot; in that order a target whose check changed only in interval,
 // timeout, rise, fall or jitter brings its verdict to the new key before
 // the snapshot reads it. rebuild gets the keys whose verdict changed;
-// plan.Services(keys) names the services to recompile. The Monitor's own
+// plan.Services(keys) names the services to recompile. Each later State
+// is planned with plan.Next(state, opts) and compiled with
+// snap.Next(state, loc, view): both keep what did not change, and when
+// next.SameTargets(plan) the monitor needs no SetTargets. The Monitor's own
 // OnChange (state changes with probe counts and errors) is what a gossip
 // publisher would send to other sites, which feed their Observations
 // through Observe(SourceSite(name), ...) and Forget.

@@ -74,6 +74,7 @@ type Monitor struct {
 	targets map[Key]*target
 	queue   schedule
 	counts  [3]int // targets per State
+	unbuilt int    // targets whose prober could not be built
 	stopped bool
 }
 
@@ -187,6 +188,15 @@ func (m *Monitor) SetTargets(ts map[Key]Target) error {
 	return errors.Join(errs...)
 }
 
+// Unbuilt counts the targets whose prober could not be built: a caller
+// that skips SetTargets because its targets did not change calls it
+// anyway while there are some, to retry them.
+func (m *Monitor) Unbuilt() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.unbuilt
+}
+
 // probeID is what a target keeps across a schedule-only change.
 type probeID struct {
 	addr  netip.Addr
@@ -213,6 +223,7 @@ func (m *Monitor) addLocked(nt Target, now time.Time, prev *target) error {
 	switch p, err := m.opts.NewProber(nt); {
 	case err != nil:
 		t.buildErr = err
+		m.unbuilt++
 		t.lastErr, t.lastErrAt = err.Error(), now
 		m.log.Warn("health target not probed", "target", t.label, "error", err)
 		return err
@@ -260,6 +271,9 @@ func (m *Monitor) removeLocked(t *target) {
 		m.queue.remove(t)
 	}
 	delete(m.targets, t.key)
+	if t.buildErr != nil {
+		m.unbuilt--
+	}
 	m.counts[t.tr.state]--
 	m.opts.Metrics.removeTarget(t)
 	if m.opts.Observations != nil {

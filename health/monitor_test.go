@@ -464,9 +464,15 @@ func TestMonitorBuildError(t *testing.T) {
 	if !ok || st.State != StateUnknown || st.LastError == "" {
 		t.Errorf("status %+v", st)
 	}
+	if n := m.Unbuilt(); n != 1 {
+		t.Errorf("Unbuilt = %d, want 1", n)
+	}
 	// The next SetTargets retries it.
 	if err := m.SetTargets(map[Key]Target{tg.Key(): tg}); err != nil {
 		t.Errorf("SetTargets after the CA was fixed: %v", err)
+	}
+	if n := m.Unbuilt(); n != 0 {
+		t.Errorf("Unbuilt = %d after the retry, want 0", n)
 	}
 	if st, _ := m.TargetStatus(tg.Key()); st.LastError != "" {
 		t.Errorf("status after retry %+v", st)

@@ -242,3 +242,31 @@ func TestFailoverEndToEnd(t *testing.T) {
 		t.Errorf("OnChange named %v", rebuilt)
 	}
 }
+
+// A check of kind none probes nothing: no target (no prober, no metric
+// series) per member, and the members answer as up, unknown, as without
+// a check.
+func TestPlanKindNoneHasNoTargets(t *testing.T) {
+	t.Parallel()
+	st := fiftyServices(netip.MustParseAddr("192.0.2.10"))
+	for i := range st.Services {
+		st.Services[i].HealthCheck = &gslb.HealthCheck{Kind: gslb.CheckNone}
+	}
+	p, err := NewPlan(st, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(p.Targets()); n != 0 {
+		t.Errorf("kind none: %d targets, want none", n)
+	}
+	obs := NewObservations(ObservationsOptions{})
+	t.Cleanup(obs.Close)
+	v := NewView(p, obs)
+	m := &st.Services[0].Members[0]
+	if up, known := v.MemberUp(st.Services[0].Name, m); !up || known {
+		t.Errorf("kind none member: up %v known %v, want up and unknown", up, known)
+	}
+	if d := v.MemberDetail(st.Services[0].Name, m); d != "not checked" {
+		t.Errorf("kind none member detail %q", d)
+	}
+}

@@ -44,7 +44,7 @@ func (v *View) MemberUp(service string, m *gslb.Member) (up, known bool) {
 		return true, false
 	}
 	up = true
-	for _, k := range v.plan.MemberKeys(service, m.ID()) {
+	for _, k := range v.plan.keysOf(service, m) {
 		u, kn := v.obs.Verdict(k)
 		if !kn {
 			continue
@@ -68,7 +68,7 @@ func (v *View) MemberDetail(service string, m *gslb.Member) string {
 	if v == nil || v.plan == nil {
 		return "not checked"
 	}
-	keys := v.plan.MemberKeys(service, m.ID())
+	keys := v.plan.keysOf(service, m)
 	if err := v.plan.refused[service]; err != nil {
 		return "not probed, answered as up: health check refused: " + oneLine(err)
 	}
@@ -79,7 +79,7 @@ func (v *View) MemberDetail(service string, m *gslb.Member) string {
 	for _, k := range keys {
 		d := v.targetDetail(k)
 		if len(keys) > 1 {
-			d = v.plan.targets[k].Label() + " " + d
+			d = v.plan.targets.m[k].Label() + " " + d
 		}
 		parts = append(parts, d)
 	}
