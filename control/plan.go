@@ -33,13 +33,15 @@ type inputs struct {
 // a build, the services built from Kubernetes. It never changes its
 // inputs. The notes say which built services are not served and why; an
 // error means the build does not fit the file (a zone or site gone) and
-// the State is the file's alone.
-func plan(in inputs, v gslb.Version) (st *gslb.State, notes []string, err error) {
+// the State is the file's alone. served is the State served now (nil before
+// the first), which passed validation: a merged State is judged only
+// where it differs from it (gslb.State.ValidateChanged).
+func plan(in inputs, v gslb.Version, served *gslb.State) (st *gslb.State, notes []string, err error) {
 	switch {
 	case in.remote != nil && (in.followRemote || in.cfg.Config.Gossip.Follower()):
 		return in.remote, nil, nil
 	case in.kube != nil:
-		withK, notes, err := withKube(in.cfg.State, in.kube)
+		withK, notes, err := withKube(in.cfg.State, in.kube, served)
 		if err != nil {
 			return versioned(in.cfg.State, v), notes, err
 		}
@@ -93,8 +95,12 @@ func versioned(st *gslb.State, v gslb.Version) *gslb.State {
 // withKube returns the file's State with build b's services added: the
 // file's services and the built ones (a built name that the file also
 // defines stays the file's), each built member's Kubernetes readiness as
-// Member.Unready. The result must validate as a whole.
-func withKube(file *gslb.State, b *kube.Build) (*gslb.State, []string, error) {
+// Member.Unready. The result must validate as a whole; it is judged
+// where it differs from validated, a State that passed (nil: all of it).
+// The file's services passed config's validation and the built ones
+// that validated before are not judged again, so a build that changes a
+// few services costs those.
+func withKube(file *gslb.State, b *kube.Build, validated *gslb.State) (*gslb.State, []string, error) {
 	st := *file
 	st.Services = slices.Clone(file.Services)
 	var notes []string
@@ -114,11 +120,13 @@ func withKube(file *gslb.State, b *kube.Build) (*gslb.State, []string, error) {
 				m.Unready = !ready
 			}
 		}
+		// The file's services are defaulted already (config.Load);
+		// only the built ones are new to the rules.
+		svc.ApplyDefaults()
 		st.Services = append(st.Services, svc)
 	}
 	slices.SortStableFunc(st.Services[len(file.Services):], func(a, b gslb.Service) int { return cmp.Compare(a.Name, b.Name) })
-	st.ApplyDefaults()
-	if err := st.Validate(); err != nil {
+	if err := st.ValidateChanged(validated); err != nil {
 		return nil, notes, err
 	}
 	return &st, notes, nil

@@ -137,7 +137,7 @@ func (p *Publisher) PublishConfig(l *config.Loaded) error {
 	defer p.mu.Unlock()
 	in := p.in
 	in.cfg = l
-	st, notes, err := plan(in, nextVersion(p.servedState(), p.term(), true))
+	st, notes, err := plan(in, nextVersion(p.servedState(), p.term(), true), p.servedState())
 	p.logNotes(notes)
 	if err != nil {
 		// The file changed under the build (a zone or site gone): serve
@@ -158,7 +158,7 @@ func (p *Publisher) publishKube(b *kube.Build) (*gslb.State, error) {
 	defer p.mu.Unlock()
 	in := p.in
 	in.kube = b
-	st, notes, err := plan(in, nextVersion(p.servedState(), p.term(), true))
+	st, notes, err := plan(in, nextVersion(p.servedState(), p.term(), true), p.servedState())
 	p.logNotes(notes)
 	if err != nil {
 		return nil, err
@@ -178,7 +178,7 @@ func (p *Publisher) publishRemote(st *gslb.State) error {
 	defer p.mu.Unlock()
 	in := p.in
 	in.remote, in.followRemote = st, true
-	next, _, err := plan(in, st.Version())
+	next, _, err := plan(in, st.Version(), p.servedState())
 	if err != nil {
 		return err
 	}
@@ -241,19 +241,28 @@ func (p *Publisher) setLocalChanges(f func([]health.Change)) { p.localChanges.St
 // overrides of the file and the API. In this order (targets, then the
 // snapshot) a target whose check changed only in its schedule carries
 // its state to its new key before the snapshot reads it. mu held.
+//
+// The plan and the snapshot follow the served ones (Plan.Next,
+// Snapshot.Next): services that did not change keep their targets,
+// probers, compiled form and health, so a publish costs what changed
+// (issue 10). That is exact because every verdict change reaches the
+// served snapshot (healthChanged, under mu), so what the served snapshot
+// holds for an unchanged service is what a full build would read.
 func (p *Publisher) publishLocked(l *config.Loaded, st *gslb.State) error {
-	hp, err := health.NewPlan(st, health.PlanOptions{Metrics: p.metrics})
+	hp, err := p.healthPlan.Next(st, health.PlanOptions{Metrics: p.metrics})
 	if err != nil {
 		// config validated every check, so this is a bug; the services
 		// it names stay unprobed (answered as up).
 		p.log.Error("health checks not planned", "error", config.OneLine(err))
 	}
-	if err := p.mon.SetTargets(hp.Targets()); err != nil {
-		p.log.Warn("health targets", "error", config.OneLine(err))
+	if !hp.SameTargets(p.healthPlan) || p.mon.Unbuilt() > 0 {
+		if err := p.mon.SetTargets(hp.Targets()); err != nil {
+			p.log.Warn("health targets", "error", config.OneLine(err))
+		}
 	}
 	view := health.NewView(hp, p.obs).WithMonitor(p.mon)
 	p.pruneAPIAdmin(st)
-	snap, err := gslb.NewSnapshot(st, l.Locator, view)
+	snap, err := p.store.Load().Next(st, l.Locator, view)
 	if err != nil {
 		return err
 	}
@@ -307,3 +316,10 @@ func (p *Publisher) Observations() *health.Observations { return p.obs }
 
 // Targets are the local probes' targets with their state and history.
 func (p *Publisher) Targets() []health.TargetStatus { return p.mon.Status() }
+
+// TargetStatus is one local probe's target with its state and history,
+// false when the monitor does not probe k: a page of the health API reads
+// only its own targets.
+func (p *Publisher) TargetStatus(k health.Key) (health.TargetStatus, bool) {
+	return p.mon.TargetStatus(k)
+}
