@@ -7,10 +7,52 @@ import (
 	"fmt"
 )
 
+// The State's wire and file format.
+//
+// Format 2 (this build writes it) is a compact binary layout, the same
+// for the state file, a gossip transfer and the parts of a delta
+// (encode_delta.go):
+//
+//	"MRS" 2                     magic and format: the first bytes say it
+//	term, generation            unsigned varints
+//	zones                       count, then each zone
+//	sites                       count, then each site
+//	services                    count, then each service
+//
+// Numbers are varints (zigzag for signed ones), floats as gob writes them
+// (a varint of the byte-reversed bits), booleans one byte 0 or 1, strings
+// a length and the bytes, an address a family byte then 4 or 16 bytes, a
+// list a count then its items (encode_binary.go has every field's order,
+// encode_reader.go the checks that make hostile input an error rather
+// than a panic or a large allocation). A member's site (and
+// a topology rule's sites) is a reference to the State's own site list,
+// so "us-east" costs its length once, not once per member; the other
+// repeated strings (a shared check's fields, strategies, countries) are
+// left to gzip on the wire and interned by the decoder, so a follower's
+// State holds one copy of each. A service's bytes depend only on the
+// service and the site list: a leader compares them to build a delta
+// without a second encoder.
+//
+// docs/sites.md compares it with JSON, gob and CBOR: at 100k services it
+// is 9.4 MB (JSON: 44.5 MB) and decodes in about 50 ms (JSON: 1.2 s). The
+// encoding is deterministic: equal States give equal bytes, so a
+// follower that applies a delta can check its result against the
+// leader's announced hash.
+//
+// Format 1 was JSON in an envelope {"format":1,"state":{...}}, told
+// apart by its first byte, '{'. DecodeState still reads it, for one
+// release, so a state file written by the previous release is served at
+// start: remove decodeJSON (and jsonEnvelope) in the release after the
+// one that first writes format 2, when no site can hold a format 1 file.
+
 // StateFormat is the version of the encoding written by Encode. Decode
-// reads this version and refuses others with a clear error, so sites
-// running different releases never misread each other's state.
-const StateFormat = 1
+// reads this version (and format 1, see above) and refuses others with a
+// clear error, so sites running different releases never misread each
+// other's state.
+const StateFormat = 2
+
+// stateMagic starts every format 2 encoding, followed by the format byte.
+const stateMagic = "MRS"
 
 // Version orders published States across leader restarts and leader
 // changes: a new leader takes a higher Term, and Generation counts
@@ -33,31 +75,69 @@ func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Term, v.Generat
 // Version returns the State's version.
 func (st *State) Version() Version { return Version{Term: st.Term, Generation: st.Generation} }
 
-type envelope struct {
+// Encode writes the State in the versioned format used for the state file
+// and gossip (format 2, above).
+func (st *State) Encode() ([]byte, error) {
+	return st.EncodeParts().Raw, nil
+}
+
+// DecodeState reads what Encode wrote (or a format 1 JSON state) and
+// validates it: a state that does not validate is refused whole, so a
+// bad publication never replaces a good one.
+func DecodeState(b []byte) (*State, error) { return DecodeStateChanged(b, nil) }
+
+// DecodeStateChanged is DecodeState for a state that follows prev, a
+// State that passed validation (a follower's held state): only what
+// differs from prev is judged again (ValidateChanged). A nil prev judges
+// everything.
+func DecodeStateChanged(b []byte, prev *State) (*State, error) {
+	st, err := decodeState(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.ValidateChanged(prev); err != nil {
+		return nil, fmt.Errorf("gslb: decode state %s: %w", st.Version(), err)
+	}
+	return st, nil
+}
+
+// decodeState is DecodeState without the validation.
+func decodeState(b []byte) (*State, error) {
+	switch {
+	case len(b) > 0 && b[0] == '{':
+		return decodeJSON(b)
+	case len(b) < len(stateMagic)+1 || string(b[:len(stateMagic)]) != stateMagic:
+		return nil, errors.New("gslb: decode state: not a Meridian state (bad magic)")
+	case b[len(stateMagic)] != StateFormat:
+		return nil, fmt.Errorf("gslb: decode state: format %d, this build reads formats 1 and %d", b[len(stateMagic)], StateFormat)
+	}
+	d := newDecoder(b[len(stateMagic)+1:], nil)
+	st := &State{Term: d.uvarint(), Generation: d.uvarint()}
+	st.Zones = d.zones()
+	st.Sites = d.sites()
+	d.useSites(st.Sites)
+	st.Services = d.services()
+	if err := d.end(); err != nil {
+		return nil, fmt.Errorf("gslb: decode state: %w", err)
+	}
+	return st, nil
+}
+
+// jsonEnvelope is format 1: JSON inside an envelope naming the format.
+type jsonEnvelope struct {
 	Format int             `json:"format"`
 	State  json.RawMessage `json:"state"`
 }
 
-// Encode writes the State in the versioned wire format used for the
-// state file and gossip (JSON inside an envelope that names the format).
-func (st *State) Encode() ([]byte, error) {
-	body, err := json.Marshal(st)
-	if err != nil {
-		return nil, fmt.Errorf("gslb: encode state: %w", err)
-	}
-	return json.Marshal(envelope{Format: StateFormat, State: body})
-}
-
-// DecodeState reads what Encode wrote and validates it: a state that does
-// not validate is refused whole, so a bad publication never replaces a
-// good one. Unknown fields are errors: they mean a newer writer.
-func DecodeState(b []byte) (*State, error) {
-	var env envelope
+// decodeJSON reads format 1. Unknown fields are errors: they mean a newer
+// writer. Remove it with format 1 (see the top of this file).
+func decodeJSON(b []byte) (*State, error) {
+	var env jsonEnvelope
 	if err := json.Unmarshal(b, &env); err != nil {
 		return nil, fmt.Errorf("gslb: decode state: %w", err)
 	}
-	if env.Format != StateFormat {
-		return nil, fmt.Errorf("gslb: decode state: format %d, this build reads format %d", env.Format, StateFormat)
+	if env.Format != 1 {
+		return nil, fmt.Errorf("gslb: decode state: JSON format %d, this build reads formats 1 and %d", env.Format, StateFormat)
 	}
 	if len(env.State) == 0 {
 		return nil, errors.New("gslb: decode state: no state in the envelope")
@@ -67,9 +147,6 @@ func DecodeState(b []byte) (*State, error) {
 	var st State
 	if err := dec.Decode(&st); err != nil {
 		return nil, fmt.Errorf("gslb: decode state: %w", err)
-	}
-	if err := st.Validate(); err != nil {
-		return nil, fmt.Errorf("gslb: decode state %s: %w", st.Version(), err)
 	}
 	return &st, nil
 }
