@@ -2,6 +2,7 @@ package sites
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"slices"
 	"sync"
@@ -92,47 +93,130 @@ func BenchmarkPropagation20(b *testing.B) {
 	}
 }
 
-// benchTransfer reports a state's encoded and compressed size and the
-// leader's publish cost, then times one follower fetch per iteration:
-// TCP transfer (sealed frames), gunzip, SHA-256, gslb.DecodeState with
-// validation.
-func benchTransfer(b *testing.B, services int) {
-	st := makeState(1, 1, services)
-	leader := startNode(b, "leader", "gslb", RoleLeader, nil)
-	f := startNode(b, "f", "site", RoleFollower, nil)
-	start := time.Now()
-	if err := leader.Publish(st); err != nil {
-		b.Fatal(err)
+// benchSizes are the scale benchmarks' sizes: linear growth shows.
+var benchSizes = []int{10_000, 40_000, 100_000}
+
+// BenchmarkStateTransfer times one follower fetch of the whole state per
+// iteration, at test/scale's shape (5 sites, 3 members per service): TCP
+// transfer (sealed frames), gunzip, SHA-256, decode and validation
+// (gslb.DecodeState). It also reports the encoded and compressed sizes
+// and the leader's encode+compress and publish (validation included).
+// Run with -benchtime=2x; one 100k iteration is a few hundred ms.
+func BenchmarkStateTransfer(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("%dk", n/1000), func(b *testing.B) {
+			st := scaleState(1, 1, n)
+			leader := startNode(b, "leader", "gslb", RoleLeader, nil)
+			f := startNode(b, "f", "site", RoleFollower, nil)
+			start := time.Now()
+			raw := st.EncodeParts().Raw
+			encode := time.Since(start)
+			if _, err := compress(raw); err != nil {
+				b.Fatal(err)
+			}
+			encodeGzip := time.Since(start)
+			start = time.Now()
+			if err := leader.Publish(st); err != nil {
+				b.Fatal(err)
+			}
+			publish := time.Since(start)
+			h := leader.cur.Load()
+			b.ReportAllocs()
+			for b.Loop() {
+				got, err := f.fetch(context.Background(), leader.addr(), h.ann, nil, false)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(got.st.Services) != n {
+					b.Fatalf("%d services", len(got.st.Services))
+				}
+			}
+			// After the loop: ResetTimer, which b.Loop calls, drops metrics.
+			reportFollowerSteps(b, h, st)
+			// A follower that holds an older state (two versions behind,
+			// say) fetches it all too, but judges only what changed.
+			older := *st
+			older.Generation = 0
+			older.Services = slices.Clone(st.Services)
+			older.Services[n/2].Policy.TTL = 99
+			start = time.Now()
+			if _, err := f.fetch(context.Background(), leader.addr(), h.ann, &held{st: &older}, false); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "fetch-held-ms")
+			b.ReportMetric(float64(h.ann.Size)/1e6, "raw-MB")
+			b.ReportMetric(float64(len(h.gz))/1e6, "gzip-MB")
+			b.ReportMetric(float64(encode.Microseconds())/1000, "encode-ms")
+			b.ReportMetric(float64(encodeGzip.Microseconds())/1000, "encode+gzip-ms")
+			b.ReportMetric(float64(publish.Microseconds())/1000, "publish-ms")
+		})
 	}
-	publish := time.Since(start)
-	h := leader.cur.Load()
-	raw, err := st.Encode()
-	if err != nil {
-		b.Fatal(err)
-	}
-	start = time.Now()
-	if _, err := gslb.DecodeState(raw); err != nil {
-		b.Fatal(err)
-	}
-	decode := time.Since(start)
-	ctx := context.Background()
-	for b.Loop() {
-		got, err := f.fetch(ctx, leader.addr(), h.ann)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(got.st.Services) != services {
-			b.Fatalf("%d services", len(got.st.Services))
-		}
-	}
-	// After the loop: ResetTimer, which b.Loop calls, drops metrics.
-	b.ReportMetric(float64(h.ann.Size)/1e6, "raw-MB")
-	b.ReportMetric(float64(len(h.gz))/1e6, "gzip-MB")
-	b.ReportMetric(float64(publish.Milliseconds()), "publish-ms")
-	b.ReportMetric(float64(decode.Milliseconds()), "decode-ms")
 }
 
-// BenchmarkStateTransfer10k and 100k: run with -benchtime=3x; one
-// iteration of 100k takes about two seconds.
-func BenchmarkStateTransfer10k(b *testing.B)  { benchTransfer(b, 10_000) }
-func BenchmarkStateTransfer100k(b *testing.B) { benchTransfer(b, 100_000) }
+// reportFollowerSteps times, once each, the steps of a follower's whole
+// fetch after the bytes arrive: where the time goes.
+func reportFollowerSteps(b *testing.B, h *held, st *gslb.State) {
+	step := func(name string, f func() error) {
+		start := time.Now()
+		if err := f(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(time.Since(start).Microseconds())/1000, name+"-ms")
+	}
+	var raw []byte
+	step("gunzip", func() (err error) { raw, err = decompress(h.gz, h.ann.Size); return err })
+	step("sha256", func() error { sha256.Sum256(raw); return nil })
+	// Decoding against an equal held state re-judges nothing: decoding
+	// alone (plus a comparison per service).
+	step("decode", func() error { _, err := gslb.DecodeStateChanged(raw, st); return err })
+	step("validate", st.Validate)
+}
+
+// BenchmarkStateDelta times one follower fetch of a one-service change
+// per iteration: the delta's transfer, applying it to the held state,
+// re-encoding and hashing the result, validating what changed, and
+// compressing the new state to serve it on. It also reports the delta's
+// size and the leader's publish of the change (encode, delta, compress).
+func BenchmarkStateDelta(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("%dk", n/1000), func(b *testing.B) {
+			leader := startNode(b, "leader", "gslb", RoleLeader, nil)
+			f := startNode(b, "f", "site", RoleFollower, nil)
+			base := scaleState(1, 1, n)
+			if err := leader.Publish(base); err != nil {
+				b.Fatal(err)
+			}
+			first, err := f.fetch(context.Background(), leader.addr(), leader.cur.Load().ann, nil, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			fh := &held{ann: first.ann, st: first.st}
+			next := *base
+			next.Generation = 2
+			next.Services = slices.Clone(base.Services)
+			next.Services[n/2].Policy.TTL = 99
+			start := time.Now()
+			if err := leader.Publish(&next); err != nil {
+				b.Fatal(err)
+			}
+			publish := time.Since(start)
+			h := leader.cur.Load()
+			if h.delta == nil {
+				b.Fatal("no delta published")
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				got, err := f.fetch(context.Background(), leader.addr(), h.ann, fh, true)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if got.delta == nil {
+					b.Fatal("a full transfer, not a delta")
+				}
+			}
+			b.ReportMetric(float64(h.delta.size), "delta-B")
+			b.ReportMetric(float64(len(h.delta.gz)), "delta-gzip-B")
+			b.ReportMetric(float64(publish.Microseconds())/1000, "publish-ms")
+		})
+	}
+}

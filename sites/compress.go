@@ -7,10 +7,10 @@ import (
 	"io"
 )
 
-// compress gzips an encoded state for serving. BestSpeed: the encoded
-// JSON is repetitive enough that level 1 shrinks it most of the way; on
-// the 100k-service benchmark state (45 MB) it gives 1.6 MB in 50 ms,
-// where the default level gives 1.3 MB in 220 ms.
+// compress gzips an encoded state (or a delta) for serving. BestSpeed:
+// on a 100k-service state (8.8 MB encoded, every service alike) level 1
+// gives 0.99 MB in 43 ms, and the default level no less (0.99 MB) in
+// 760 ms.
 func compress(raw []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(len(raw) / 8)

@@ -147,6 +147,7 @@ type Config struct {
 	noDirect      bool                // Publish does not notify members directly
 	noBroadcast   bool                // no gossip broadcasts at all: anti-entropy only
 	serveOverride func([]byte) []byte // replaces the served compressed state
+	deltaOverride func([]byte) []byte // replaces the served compressed delta
 	tune          func(*memberlist.Config)
 }
 

@@ -34,7 +34,9 @@
 // from the announcing holder, or from any member whose metadata says it
 // holds it (transfer.go describes the protocol), verifies the hash and
 // the version, decodes it, writes the state file atomically (temp file,
-// fsync, rename, fsync of the directory) and only then calls OnState.
+// fsync, rename, fsync of the directory) and only then calls OnState. A
+// node one version behind gets a delta instead of the whole state, and
+// checks the state it makes against the same hash (delta.go).
 //
 // Versions (gslb.Version: term, then generation) never go backwards: a
 // node accepts only newer ones, and Publish refuses a version that is
@@ -88,6 +90,7 @@
 //     memberlist's events; observations.go: shared health observations.
 //   - transfer.go: the state transfer protocol; transfer_client.go,
 //     transfer_server.go, transfer_frames.go (sealed frames);
-//     transport.go: the gossip port shared by memberlist and transfers.
+//     transport.go: the gossip port shared by memberlist and transfers;
+//     delta.go: deltas from the previous version.
 //   - statefile.go, compress.go, logbridge.go, metrics.go: the rest.
 package sites

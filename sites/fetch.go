@@ -71,7 +71,15 @@ func (n *Node) fetchAny(want announcement, sources []string) (ok, busy bool) {
 		if !found {
 			continue
 		}
-		f, err := n.fetch(n.ctx, addr, want)
+		// Offer the held state as a delta's base; a delta that fails is
+		// followed at once by a whole transfer from the same holder.
+		base := n.cur.Load()
+		f, err := n.fetch(n.ctx, addr, want, base, true)
+		if errors.Is(err, errDelta) {
+			n.metrics.deltaRefused()
+			n.log.Warn("state delta refused; fetching the whole state", "from", src, "version", want.Version, "err", err)
+			f, err = n.fetch(n.ctx, addr, want, base, false)
+		}
 		if err != nil {
 			var gone *goneError
 			switch {
@@ -111,7 +119,7 @@ func (n *Node) accept(f *fetched) {
 		return
 	}
 	now := time.Now()
-	h := &held{ann: f.ann, gz: f.gz, received: now}
+	h := &held{ann: f.ann, gz: f.gz, received: now, st: f.st, delta: f.delta}
 	h.ann.Holder = n.cfg.NodeName
 	n.cur.Store(h)
 	n.writeStateFile(f.raw)
@@ -121,7 +129,9 @@ func (n *Node) accept(f *fetched) {
 		lag = now.Sub(f.ann.Published)
 	}
 	n.metrics.accepted(f.ann, lag)
-	n.log.Info("accepted state", "version", f.ann.Version, "origin", f.ann.Origin, "bytes", f.ann.Size, "lag", lag.Round(time.Millisecond))
+	n.metrics.fetched(f.kind(), f.wire)
+	n.log.Info("accepted state", "version", f.ann.Version, "origin", f.ann.Origin, "bytes", f.ann.Size,
+		"transfer", f.kind(), "wire_bytes", f.wire, "lag", lag.Round(time.Millisecond))
 	n.onStateMu.Lock()
 	n.acceptMu.Unlock()
 	defer n.onStateMu.Unlock()

@@ -433,10 +433,10 @@ func TestWrongKeyRejected(t *testing.T) {
 	}
 	// Neither side of a transfer works across keys.
 	ctx := context.Background()
-	if _, err := f.fetch(ctx, stranger.addr(), stranger.cur.Load().ann); !errors.Is(err, ErrKeyMismatch) {
+	if _, err := f.fetch(ctx, stranger.addr(), stranger.cur.Load().ann, nil, false); !errors.Is(err, ErrKeyMismatch) {
 		t.Errorf("fetch from the stranger: %v, want ErrKeyMismatch", err)
 	}
-	if _, err := stranger.fetch(ctx, leader.addr(), leader.cur.Load().ann); !errors.Is(err, ErrKeyMismatch) {
+	if _, err := stranger.fetch(ctx, leader.addr(), leader.cur.Load().ann, nil, false); !errors.Is(err, ErrKeyMismatch) {
 		t.Errorf("the stranger's fetch from the leader: %v, want ErrKeyMismatch", err)
 	}
 
@@ -449,7 +449,7 @@ func TestWrongKeyRejected(t *testing.T) {
 	if err := plain.JoinError(); !errors.Is(err, ErrKeyMismatch) {
 		t.Errorf("keyless join error %q, want ErrKeyMismatch", err)
 	}
-	if _, err := plain.fetch(ctx, leader.addr(), leader.cur.Load().ann); !errors.Is(err, ErrKeyMismatch) {
+	if _, err := plain.fetch(ctx, leader.addr(), leader.cur.Load().ann, nil, false); !errors.Is(err, ErrKeyMismatch) {
 		t.Errorf("keyless fetch: %v, want ErrKeyMismatch", err)
 	}
 

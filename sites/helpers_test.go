@@ -13,6 +13,7 @@ import (
 
 	"github.com/meridian-gslb/meridian/geo"
 	"github.com/meridian-gslb/meridian/gslb"
+	"github.com/meridian-gslb/meridian/test/scale"
 )
 
 // hangGuard bounds every wait. Assertions never depend on it: it only
@@ -62,6 +63,35 @@ func makeState(term, gen uint64, services int) *gslb.State {
 				{Site: "eu-west", Addresses: []netip.Addr{a(2)}, Weight: 1},
 				{Site: "ap-south", Addresses: []netip.Addr{a(3)}, Weight: 1, Priority: 1},
 			},
+		}
+	}
+	st.ApplyDefaults()
+	return st
+}
+
+// scaleState builds a valid State in test/scale's shape: services
+// app<i>.scale.example. with three members at consecutive sites of five,
+// strategies in turn.
+func scaleState(term, gen uint64, services int) *gslb.State {
+	st := &gslb.State{
+		Term: term, Generation: gen,
+		Zones: []gslb.Zone{{
+			Name:        scale.Zone,
+			NameServers: []gslb.NameServer{{Name: "ns1." + scale.Zone, Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.53")}}},
+		}},
+	}
+	for j := range 5 {
+		st.Sites = append(st.Sites, gslb.Site{Name: scale.SiteName(j), Location: geo.Location{Lat: float64(10 * j), Lon: float64(20 * j), HasCoords: true}})
+	}
+	strategies := []gslb.Strategy{gslb.StrategyGeo, gslb.StrategyWeighted, gslb.StrategyRoundRobin, gslb.StrategyConsistentHash}
+	st.Services = make([]gslb.Service, services)
+	for i := range services {
+		s := &st.Services[i]
+		s.Name = scale.ServiceName(i)
+		s.Policy.Strategy = strategies[i%len(strategies)]
+		for k := range 3 {
+			j := (i + k) % 5
+			s.Members = append(s.Members, gslb.Member{Site: scale.SiteName(j), Addresses: []netip.Addr{scale.MemberAddr(i, j)}, Weight: 1})
 		}
 	}
 	st.ApplyDefaults()

@@ -31,6 +31,9 @@ type Metrics struct {
 	joinFailures    *prometheus.CounterVec
 	stateFileErrors prometheus.Counter
 	publishes       prometheus.Counter
+	fetches         *prometheus.CounterVec
+	fetchBytes      *prometheus.CounterVec
+	deltasRefused   prometheus.Counter
 	lastLag         atomic.Int64 // nanoseconds
 
 	members     *prometheus.Desc
@@ -51,7 +54,7 @@ func NewMetrics() *Metrics {
 	return &Metrics{
 		transfers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meridian_sites_state_transfers_total",
-			Help: "State transfers, by direction (in: fetched, out: served) and result (ok, gone, auth, sha256, refused, busy, error).",
+			Help: "State transfers, by direction (in: fetched, out: served) and result (ok, gone, auth, sha256, refused, delta: a delta that did not make the announced state, busy, error).",
 		}, []string{"direction", "result"}),
 		transferBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meridian_sites_state_transfer_bytes_total",
@@ -87,6 +90,18 @@ func NewMetrics() *Metrics {
 			Name: "meridian_sites_publications_total",
 			Help: "States published by this node (leader).",
 		}),
+		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meridian_sites_state_fetches_total",
+			Help: "States fetched and accepted, by kind: full (the whole state) or delta (the changes from the held one).",
+		}, []string{"kind"}),
+		fetchBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meridian_sites_state_fetch_bytes_total",
+			Help: "Bytes on the wire of the states fetched and accepted, by kind (full, delta).",
+		}, []string{"kind"}),
+		deltasRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "meridian_sites_state_deltas_refused_total",
+			Help: "Deltas that did not make the announced state (or did not apply); each is followed by a full fetch.",
+		}),
 		members: prometheus.NewDesc("meridian_sites_members",
 			"Cluster members by status (alive, failed, left), this node included.", []string{"status"}, nil),
 		stateTerm: prometheus.NewDesc("meridian_sites_state_term",
@@ -121,6 +136,9 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.joinFailures.Describe(ch)
 	m.stateFileErrors.Describe(ch)
 	m.publishes.Describe(ch)
+	m.fetches.Describe(ch)
+	m.fetchBytes.Describe(ch)
+	m.deltasRefused.Describe(ch)
 	for _, d := range []*prometheus.Desc{m.members, m.stateTerm, m.stateGen, m.stateBytes, m.memberTerm, m.memberGen, m.lastLagDesc} {
 		ch <- d
 	}
@@ -137,6 +155,9 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.joinFailures.Collect(ch)
 	m.stateFileErrors.Collect(ch)
 	m.publishes.Collect(ch)
+	m.fetches.Collect(ch)
+	m.fetchBytes.Collect(ch)
+	m.deltasRefused.Collect(ch)
 	ch <- prometheus.MustNewConstMetric(m.lastLagDesc, prometheus.GaugeValue, time.Duration(m.lastLag.Load()).Seconds())
 	n := m.node.Load()
 	if n == nil {
@@ -181,6 +202,19 @@ func (m *Metrics) accepted(_ announcement, lag time.Duration) {
 func (m *Metrics) published(announcement) {
 	if m != nil {
 		m.publishes.Inc()
+	}
+}
+
+func (m *Metrics) fetched(kind string, wire int64) {
+	if m != nil {
+		m.fetches.WithLabelValues(kind).Inc()
+		m.fetchBytes.WithLabelValues(kind).Add(float64(wire))
+	}
+}
+
+func (m *Metrics) deltaRefused() {
+	if m != nil {
+		m.deltasRefused.Inc()
 	}
 }
 

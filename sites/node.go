@@ -82,11 +82,20 @@ type Node struct {
 }
 
 // held is a state a node holds: its announcement and its compressed
-// encoding, served to peers as is.
+// encoding, served to peers as is, and what deltas need (delta.go).
 type held struct {
 	ann      announcement
 	gz       []byte
 	received time.Time
+	// st is the State itself: the base a delta from the next version
+	// applies to. nil for a state file this build refused to decode.
+	st *gslb.State
+	// enc, on the leader, is st's encoding with its parts: the base of
+	// the next publication's delta. Only the current one is kept.
+	enc *gslb.Encoding
+	// delta, when set, is the change from the previous version to this
+	// one, served to a peer that holds that previous version.
+	delta *heldDelta
 }
 
 // New validates cfg and prepares a node. Without keys it refuses unless

@@ -32,7 +32,7 @@ func (n *Node) loadStateFile() {
 		return
 	}
 	ann := announcement{Version: st.Version(), Size: int64(len(raw)), SHA: sha256.Sum256(raw), Holder: n.cfg.NodeName}
-	n.cur.Store(&held{ann: ann, gz: gz, received: time.Now()})
+	n.cur.Store(&held{ann: ann, gz: gz, received: time.Now(), st: st})
 	n.log.Info("serving the state file", "version", ann.Version, "bytes", len(raw))
 	if n.cfg.OnState != nil {
 		n.cfg.OnState(st)
@@ -52,14 +52,19 @@ func (n *Node) Publish(st *gslb.State) error {
 		return ErrNotStarted
 	}
 	// Followers validate what they receive; a state they would all
-	// refuse is better refused here, where the caller sees why.
-	if err := st.Validate(); err != nil {
+	// refuse is better refused here, where the caller sees why. The held
+	// state passed (whether published or fetched): only what differs
+	// from it is judged again.
+	prev := n.cur.Load()
+	var prevState *gslb.State
+	if prev != nil {
+		prevState = prev.st
+	}
+	if err := st.ValidateChanged(prevState); err != nil {
 		return fmt.Errorf("sites: publish %s: %w", st.Version(), err)
 	}
-	raw, err := st.Encode()
-	if err != nil {
-		return err
-	}
+	enc := st.EncodeParts()
+	raw := enc.Raw
 	if int64(len(raw)) > n.cfg.MaxStateBytes {
 		return fmt.Errorf("sites: publish %s: %d bytes, over MaxStateBytes %d", st.Version(), len(raw), n.cfg.MaxStateBytes)
 	}
@@ -76,17 +81,22 @@ func (n *Node) Publish(st *gslb.State) error {
 		Holder:    n.cfg.NodeName,
 	}
 
+	delta := makeDelta(prev, enc)
+
 	n.acceptMu.Lock()
 	defer n.acceptMu.Unlock()
 	if seen, known := n.highest(); known && !ann.Version.Newer(seen) {
 		return fmt.Errorf("%w: publishing %s, but %s exists (take a higher term)", ErrStale, ann.Version, seen)
 	}
-	n.cur.Store(&held{ann: ann, gz: gz, received: ann.Published})
+	if n.cur.Load() != prev {
+		delta = nil // another state came in meanwhile: not our base
+	}
+	n.cur.Store(&held{ann: ann, gz: gz, received: ann.Published, st: st, enc: enc, delta: delta})
 	n.announce(ann)
 	n.writeStateFile(raw)
 	n.markMetaDirty()
 	n.metrics.published(ann)
-	n.log.Debug("published", "version", ann.Version, "bytes", len(raw), "compressed", len(gz))
+	n.log.Debug("published", "version", ann.Version, "bytes", len(raw), "compressed", len(gz), "delta", delta != nil)
 	return nil
 }
 

@@ -24,8 +24,9 @@ import (
 //
 //	client -> server: magic, version, flags, 32-byte client nonce,
 //	                  request length and JSON request (version and hash
-//	                  wanted), HMAC-SHA256 over all of it with the
-//	                  client's primary key.
+//	                  wanted, and the one held as a delta's base),
+//	                  HMAC-SHA256 over all of it with the client's
+//	                  primary key.
 //	server -> client: status byte; when OK, a 32-byte server nonce, then
 //	                  frames.
 //
@@ -39,9 +40,10 @@ import (
 // fail to open). Without keys (Insecure) the same frames travel in the
 // clear.
 //
-// Independently of the channel, the fetched bytes must hash to the
-// announced SHA-256 and decode to the announced version, so a buggy or
-// stale holder cannot hand over the wrong state either.
+// Independently of the channel, the fetched bytes (or the state a
+// fetched delta makes, delta.go) must hash to the announced SHA-256 and
+// decode to the announced version, so a buggy or stale holder cannot
+// hand over the wrong state either.
 
 const (
 	streamMagic byte = 0xD7
@@ -90,12 +92,20 @@ type transferRequest struct {
 	Gen  uint64 `json:"g"`
 	SHA  string `json:"h"`
 	Node string `json:"node"`
+	// The state the requester holds, when it can take a delta from it
+	// (delta.go). Older holders ignore these fields and send it all.
+	BaseTerm uint64 `json:"bt,omitempty"`
+	BaseGen  uint64 `json:"bg,omitempty"`
+	BaseSHA  string `json:"bh,omitempty"`
 }
 
 type transferHeader struct {
 	OK    bool     `json:"ok"` // false: the state asked for is not held; State is what is
 	State *wireAnn `json:"state,omitempty"`
 	Bytes int64    `json:"bytes,omitempty"` // compressed bytes that follow
+	// Delta, when set, says the bytes are a delta from the requester's
+	// base, not the whole state.
+	Delta *wireDelta `json:"delta,omitempty"`
 }
 
 // fetched is a verified state from a transfer.
@@ -106,6 +116,17 @@ type fetched struct {
 	st   *gslb.State
 	wire int64
 	took time.Duration
+	// delta is set when the state was made from a delta (kept, to serve
+	// it on).
+	delta *heldDelta
+}
+
+// kind is "delta" or "full", for metrics and logs.
+func (f *fetched) kind() string {
+	if f.delta != nil {
+		return "delta"
+	}
+	return "full"
 }
 
 func transferResult(err error) string {
@@ -123,6 +144,8 @@ func transferResult(err error) string {
 		return "refused"
 	case errors.Is(err, errBusy):
 		return "busy"
+	case errors.Is(err, errDelta):
+		return "delta"
 	default:
 		return "error"
 	}

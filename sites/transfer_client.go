@@ -17,7 +17,10 @@ import (
 )
 
 // fetch asks the node at addr for want and verifies what comes back.
-func (n *Node) fetch(ctx context.Context, addr string, want announcement) (f *fetched, err error) {
+// base, when set, is the state this node holds: what is fetched is
+// judged only where it differs from it, and with askDelta the holder may
+// answer with a delta from it (delta.go).
+func (n *Node) fetch(ctx context.Context, addr string, want announcement, base *held, askDelta bool) (f *fetched, err error) {
 	start := time.Now()
 	defer func() {
 		var wire int64
@@ -45,14 +48,18 @@ func (n *Node) fetch(ctx context.Context, addr string, want announcement) (f *fe
 	if len(keys) > 0 {
 		key = keys[0]
 	}
-	req, nonceC, err := buildRequest(key, transferRequest{
+	req := transferRequest{
 		Term: want.Version.Term, Gen: want.Version.Generation,
 		SHA: hex.EncodeToString(want.SHA[:]), Node: n.cfg.NodeName,
-	})
+	}
+	if askDelta {
+		req = withBase(req, base)
+	}
+	msg, nonceC, err := buildRequest(key, req)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := conn.Write(req); err != nil {
+	if _, err := conn.Write(msg); err != nil {
 		return nil, err
 	}
 	br := bufio.NewReaderSize(conn, 64<<10)
@@ -126,6 +133,14 @@ func (n *Node) fetch(ctx context.Context, addr string, want announcement) (f *fe
 	if int64(len(gz)) != hdr.Bytes {
 		return nil, fmt.Errorf("stream ended after %d of %d bytes", len(gz), hdr.Bytes)
 	}
+	if hdr.Delta != nil {
+		f, err := n.applyDelta(base, want, hdr.Delta, gz)
+		if err != nil {
+			return nil, err
+		}
+		f.ann.Published, f.ann.Origin, f.wire, f.took = want.Published, want.Origin, fr.bytes, time.Since(start)
+		return f, nil
+	}
 	raw, err := decompress(gz, want.Size)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errSHA, err)
@@ -133,7 +148,11 @@ func (n *Node) fetch(ctx context.Context, addr string, want announcement) (f *fe
 	if sum := sha256.Sum256(raw); int64(len(raw)) != want.Size || sum != want.SHA {
 		return nil, errSHA
 	}
-	st, err := gslb.DecodeState(raw)
+	var prev *gslb.State
+	if base != nil {
+		prev = base.st // validated when it came: judge only what changed
+	}
+	st, err := gslb.DecodeStateChanged(raw, prev)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errBadContent, err)
 	}

@@ -125,13 +125,20 @@ func (n *Node) serveTransfer(conn net.Conn) {
 		}
 		return
 	}
-	body := h.gz
-	if n.cfg.serveOverride != nil {
-		body = n.cfg.serveOverride(body)
-	}
 	a := h.ann
 	a.Holder = n.cfg.NodeName
-	b, _ := json.Marshal(transferHeader{OK: true, State: a.wire(), Bytes: int64(len(body))})
+	hdr := transferHeader{OK: true, State: a.wire()}
+	body := h.gz
+	if h.delta.serves(req) {
+		body, hdr.Delta = h.delta.gz, h.delta.wire()
+		if n.cfg.deltaOverride != nil {
+			body = n.cfg.deltaOverride(body)
+		}
+	} else if n.cfg.serveOverride != nil {
+		body = n.cfg.serveOverride(body)
+	}
+	hdr.Bytes = int64(len(body))
+	b, _ := json.Marshal(hdr)
 	if err := fw.write(0, b); err != nil {
 		return
 	}
@@ -152,5 +159,5 @@ func (n *Node) serveTransfer(conn net.Conn) {
 	}
 	sent = fw.bytes
 	result = "ok"
-	n.log.Debug("served state", "to", req.Node, "version", a.Version, "bytes", sent)
+	n.log.Debug("served state", "to", req.Node, "version", a.Version, "bytes", sent, "delta", hdr.Delta != nil)
 }
