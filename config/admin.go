@@ -53,13 +53,17 @@ func (c *Config) adminOverrides(st *gslb.State, p *problems) gslb.Admin {
 			a.Sites[site] = mode
 		}
 	}
+	var find serviceFinder
+	if len(c.Admin.Members) > 0 {
+		find = newServiceFinder(st)
+	}
 	for i, m := range c.Admin.Members {
 		path := fmt.Sprintf("admin.members[%d]", i)
 		mode, ok := ParseAdminMode(m.Mode)
 		if !ok {
 			p.add(path+".mode", "unknown mode %q (want one of %v)", m.Mode, AdminModes)
 		}
-		ref, err := FindMember(st, m.Service, m.Member)
+		ref, err := find.member(m.Service, m.Member)
 		if err != nil {
 			p.add(path+"."+err.Field, "%s", err.Msg)
 			continue
@@ -106,21 +110,52 @@ type RefError struct{ Field, Msg string }
 func FindMember(st *gslb.State, service, member string) (gslb.MemberRef, *RefError) {
 	name := gslb.CanonicalName(service)
 	for i := range st.Services {
-		svc := &st.Services[i]
-		if svc.Name != name {
-			continue
+		if st.Services[i].Name == name {
+			return memberOf(&st.Services[i], member)
 		}
-		ids := make([]string, 0, len(svc.Members))
-		for j := range svc.Members {
-			id := svc.Members[j].ID()
-			if id == member || strings.EqualFold(id, strings.TrimSpace(member)) {
-				return gslb.MemberRef{Service: svc.Name, Member: id}, nil
-			}
-			ids = append(ids, id)
-		}
-		return gslb.MemberRef{}, &RefError{Field: "member", Msg: fmt.Sprintf("service %s has no member %q (its members: %s)", svc.Name, member, strings.Join(ids, ", "))}
 	}
-	return gslb.MemberRef{}, &RefError{Field: "service", Msg: fmt.Sprintf("unknown service %q", service)}
+	return gslb.MemberRef{}, unknownService(service)
+}
+
+// serviceFinder is FindMember for many lookups in one State: it indexes
+// the services by name once, rather than search all of them per lookup
+// (the file's admin.members against 100,000 services).
+type serviceFinder map[string]*gslb.Service
+
+func newServiceFinder(st *gslb.State) serviceFinder {
+	f := make(serviceFinder, len(st.Services))
+	for i := range st.Services {
+		if _, dup := f[st.Services[i].Name]; !dup { // the first, as FindMember
+			f[st.Services[i].Name] = &st.Services[i]
+		}
+	}
+	return f
+}
+
+// member is FindMember(st, service, member).
+func (f serviceFinder) member(service, member string) (gslb.MemberRef, *RefError) {
+	if svc, ok := f[gslb.CanonicalName(service)]; ok {
+		return memberOf(svc, member)
+	}
+	return gslb.MemberRef{}, unknownService(service)
+}
+
+func unknownService(service string) *RefError {
+	return &RefError{Field: "service", Msg: fmt.Sprintf("unknown service %q", service)}
+}
+
+// memberOf finds a member of svc by its ID, matched exactly or else
+// case-insensitively.
+func memberOf(svc *gslb.Service, member string) (gslb.MemberRef, *RefError) {
+	ids := make([]string, 0, len(svc.Members))
+	for j := range svc.Members {
+		id := svc.Members[j].ID()
+		if id == member || strings.EqualFold(id, strings.TrimSpace(member)) {
+			return gslb.MemberRef{Service: svc.Name, Member: id}, nil
+		}
+		ids = append(ids, id)
+	}
+	return gslb.MemberRef{}, &RefError{Field: "member", Msg: fmt.Sprintf("service %s has no member %q (its members: %s)", svc.Name, member, strings.Join(ids, ", "))}
 }
 
 // adminToken reads the admin API token from admin.token or

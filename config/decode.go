@@ -14,14 +14,29 @@ import (
 // decodeErrors turns mapstructure's errors into field errors: its
 // DecodeError carries the field path ("services[0].policy"), and an
 // unknown key becomes one error at the key's own path, with a suggestion
-// when the key looks like a typo of a known one.
-func decodeErrors(err error) []error {
+// when the key looks like a typo of a known one. base is the path of
+// the value decoded ("" for the file, "services[3]" for one service).
+func decodeErrors(base string, err error) []error {
+	var out []error
+	for _, e := range decodeLeaves(err) {
+		if de, ok := e.(*mapstructure.DecodeError); ok { //nolint:errorlint // a leaf of decodeLeaves
+			out = append(out, fromDecodeError(base, de)...)
+		} else {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// decodeLeaves flattens mapstructure's error tree, in its order, into
+// its DecodeErrors and any other errors.
+func decodeLeaves(err error) []error {
 	var out []error
 	var walk func(error)
 	walk = func(e error) {
 		switch x := e.(type) { //nolint:errorlint // walks the error tree itself, level by level
 		case *mapstructure.DecodeError:
-			out = append(out, fromDecodeError(x)...)
+			out = append(out, x)
 		case interface{ Unwrap() []error }:
 			for _, c := range x.Unwrap() {
 				walk(c)
@@ -40,10 +55,17 @@ func decodeErrors(err error) []error {
 	return out
 }
 
+// isTopLevelUnknownKeys reports mapstructure's error for the unknown keys
+// at the top of the file: it comes after every section's own errors.
+func isTopLevelUnknownKeys(e error) bool {
+	de, ok := e.(*mapstructure.DecodeError) //nolint:errorlint // a leaf of decodeLeaves
+	return ok && de.Name() == "" && strings.HasPrefix(de.Unwrap().Error(), invalidKeys)
+}
+
 const invalidKeys = "has invalid keys: "
 
-func fromDecodeError(de *mapstructure.DecodeError) []error {
-	name, inner := de.Name(), de.Unwrap()
+func fromDecodeError(base string, de *mapstructure.DecodeError) []error {
+	name, inner := joinPath(base, de.Name()), de.Unwrap()
 	if msg := inner.Error(); strings.HasPrefix(msg, invalidKeys) {
 		var out []error
 		known := keysAt(reflect.TypeOf(Config{}), name)
@@ -63,8 +85,11 @@ func fromDecodeError(de *mapstructure.DecodeError) []error {
 }
 
 func joinPath(parent, key string) string {
-	if parent == "" {
+	switch {
+	case parent == "":
 		return key
+	case key == "":
+		return parent
 	}
 	return parent + "." + key
 }

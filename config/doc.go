@@ -19,11 +19,15 @@
 //	kube.go      the kubernetes section and its default policy
 //	zones.go     zone files read in, static records checked, the geo database
 //	read.go      reading with viper: environment and flag overrides
+//	split.go     the services list cut out of a YAML file, entry by entry
+//	items.go     the entries parsed and decoded in parallel, as viper would
+//	fastdecode.go plain entries decoded straight from yaml's nodes
 //	hooks.go     decode conversions (durations, numbers, lists, status codes)
 //	decode.go    decode errors in the file's terms, with typo suggestions
 //	problems.go  collecting and ordering the problems of one load
 //	paths.go     relative paths and the files to watch
 //	load.go      Load and Loaded
+//	loader.go    Loader: reloads that decode only the services that changed
 //
 // Dependencies point one way: geo <- gslb <- {health, sites, dnsserver}
 // <- config <- control <- httpapi <- cmd (test/presubmit checks it).

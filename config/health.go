@@ -3,7 +3,6 @@ package config
 import (
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -122,7 +121,7 @@ func (c *Config) applyHealthChecks(st *gslb.State, p *problems) *gslb.HealthChec
 		sc, svc := &c.Services[i], &st.Services[i]
 		switch {
 		case sc.HealthCheck != nil:
-			if spec, ok := sc.HealthCheck.toSpec(p, fmt.Sprintf("services[%d].health_check", i)); ok {
+			if spec, ok := sc.HealthCheck.toSpec(p, indexPath("services", i)+".health_check"); ok {
 				svc.HealthCheck = &spec
 			} else {
 				// Reported; a placeholder that passes the rule keeps

@@ -12,6 +12,45 @@ import (
 
 var durationType = reflect.TypeOf(Duration(0))
 
+// decodeHooks are the conversions of every decode, in order.
+var decodeHooks = []func(from, to reflect.Type, data any) (any, error){
+	durationHook, stringListHook, numberHook, statusCodesHook, textHook,
+}
+
+// decodeHook runs decodeHooks one after the other, as
+// mapstructure.ComposeDecodeHookFunc would, but only for the types they
+// convert into: mapstructure calls it for every value (every map, list
+// and string of 100,000 services), and for the other types every hook
+// returns its input unchanged.
+func decodeHook(from, to reflect.Type, data any) (any, error) {
+	if !hookedType(to) {
+		return data, nil
+	}
+	for _, h := range decodeHooks {
+		var err error
+		if data, err = h(from, to, data); err != nil {
+			return nil, err
+		}
+		from = reflect.TypeOf(data)
+	}
+	return data, nil
+}
+
+// hookedType reports the types some decode hook converts into.
+func hookedType(to reflect.Type) bool {
+	switch to {
+	case durationType, stringsType, statusCodesType, textType:
+		return true
+	}
+	switch to.Kind() {
+	case reflect.Bool, reflect.Float32, reflect.Float64,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
+}
+
 // durationHook reads Go duration strings ("10s"). A bare number is
 // refused: 10 would silently mean ten nanoseconds.
 func durationHook(_ reflect.Type, to reflect.Type, data any) (any, error) {

@@ -44,8 +44,10 @@ type Loaded struct {
 	// AdminToken is the admin API's bearer token; "" disables the API.
 	AdminToken string
 
-	db      *geo.DB   // nil without a database; closed by Close
-	dbStamp fileStamp // the database file as it was opened, to notice a replacement
+	text    string        // the file as read, which Same compares
+	items   []serviceItem // its services entries, when decoded one by one (see Loader)
+	db      *geo.DB       // nil without a database; closed by Close
+	dbStamp fileStamp     // the database file as it was opened, to notice a replacement
 	closeDB *sync.Once
 }
 
@@ -86,24 +88,55 @@ func (l *Loaded) Close() {
 }
 
 // Same reports whether o would serve exactly what l serves: the same
-// decoded file, the same state (zone files and CA files included, which
-// are read into it), the same admin token and the same geo database file.
+// file text (and so, with the same environment and flags, the same
+// decoded services), the same settings, the same zones (zone files are
+// read into them), the same CA files (read into the services' checks),
+// the same admin token and the same geo database file. It is cheap: the
+// services are compared by their text, not field by field.
 func (l *Loaded) Same(o *Loaded) bool {
-	return l.dbStamp == o.dbStamp &&
-		reflect.DeepEqual(l.Config, o.Config) &&
-		reflect.DeepEqual(*l.State, *o.State) &&
-		l.AdminToken == o.AdminToken
+	lc, oc := l.Config, o.Config
+	lc.Services, oc.Services = nil, nil // decoded from the same text
+	return l.File == o.File && l.dbStamp == o.dbStamp &&
+		l.text == o.text &&
+		l.AdminToken == o.AdminToken &&
+		reflect.DeepEqual(lc, oc) &&
+		reflect.DeepEqual(l.State.Zones, o.State.Zones) &&
+		reflect.DeepEqual(l.State.Sites, o.State.Sites) &&
+		reflect.DeepEqual(l.DefaultCheck, o.DefaultCheck) &&
+		sameCAs(l.State, o.State)
+}
+
+// sameCAs reports whether every service's check has the same CA
+// certificates: the one part of a service read from a file other than
+// the configuration.
+func sameCAs(a, b *gslb.State) bool {
+	if len(a.Services) != len(b.Services) {
+		return false
+	}
+	for i := range a.Services {
+		ac, bc := a.Services[i].HealthCheck, b.Services[i].HealthCheck
+		if (ac == nil) != (bc == nil) || ac != nil && ac.CAPEM != bc.CAPEM {
+			return false
+		}
+	}
+	return true
 }
 
 // Load reads, decodes, converts and validates the configuration. On
 // failure the error joins one *gslb.FieldError per problem, each printing
-// as "path: reason", and nothing stays open.
+// as "path: reason", and nothing stays open. A serve process, which loads
+// the same file again on every reload, uses a Loader instead.
 func Load(o Options) (*Loaded, error) {
+	return load(o, decoding{})
+}
+
+// load is Load, decoding the services as how says.
+func load(o Options, how decoding) (*Loaded, error) {
 	file, err := filepath.Abs(o.File)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := readConfig(file, o.Flags)
+	cfg, src, err := readConfig(file, o.Flags, how)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +169,6 @@ func Load(o Options) (*Loaded, error) {
 	return &Loaded{
 		File: file, Config: cfg, State: st, Locator: loc, Watch: cfg.watchFiles(file),
 		KubePolicy: kubePolicy, DefaultCheck: defCheck, Admin: admin, AdminToken: token,
-		db: db, dbStamp: stamp, closeDB: new(sync.Once),
+		db: db, dbStamp: stamp, closeDB: new(sync.Once), text: src.text, items: src.items,
 	}, nil
 }

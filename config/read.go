@@ -1,9 +1,12 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/go-viper/mapstructure/v2"
@@ -40,29 +43,141 @@ func envName(key string) string {
 	return envPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }
 
-// readConfig reads the file with viper, lays the environment and flag
-// overrides over it and decodes it strictly: an unknown key is an error,
-// because a silently ignored typo is a misconfiguration nobody sees.
-func readConfig(file string, flags *pflag.FlagSet) (Config, error) {
+// source is what one read of the configuration file produced besides
+// the Config: the file's text (Same compares it) and its services
+// entries, when they were decoded one by one (the reload cache's keys).
+type source struct {
+	text  string
+	items []serviceItem // nil when the whole file was decoded at once
+}
+
+// decoding says how readConfig decodes the services list.
+type decoding struct {
+	// whole decodes the whole file with viper, never entry by entry:
+	// the tests hold the two ways to the same results.
+	whole bool
+	// reuse returns the decode of an entry's text that a Loader kept;
+	// nil: none is kept.
+	reuse func(text string) (ServiceConfig, bool)
+}
+
+// readConfig reads the file, lays the environment and flag overrides over
+// it and decodes it strictly (decoderOptions). A YAML file's services
+// list is cut out and decoded entry by entry in parallel
+// (splitServices, decodeServiceItems), reusing decodes when how says so;
+// any doubt decodes the whole file with viper, as before, so the result
+// and every error are the same either way.
+func readConfig(file string, flags *pflag.FlagSet, how decoding) (Config, source, error) {
+	if err := checkRegular(file); err != nil {
+		return Config{}, source{}, err
+	}
+	if t := configType(file); !slices.Contains(viper.SupportedExts, t) {
+		// before the read, as viper's ReadInConfig says it
+		return Config{}, source{}, readError(file, viper.UnsupportedConfigError(t))
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return Config{}, source{}, readError(file, err)
+	}
+	src := source{text: string(data)}
+	if isYAML(file) && !how.whole {
+		if c, items, ok, err := readSplit(file, src.text, flags, how.reuse); ok {
+			src.items = items
+			return c, src, err
+		}
+	}
+	v, err := newViper(file, data)
+	if err != nil {
+		return Config{}, src, err
+	}
+	c, err := decodeConfig(v, flags)
+	if err != nil {
+		return Config{}, src, errors.Join(decodeErrors("", err)...)
+	}
+	return c, src, nil
+}
+
+// isYAML reports a file read as YAML.
+func isYAML(file string) bool {
+	t := configType(file)
+	return t == "yaml" || t == "yml"
+}
+
+// readSplit decodes a YAML file whose services list splitServices could
+// cut out. ok is false when the whole file must be decoded instead.
+func readSplit(file, text string, flags *pflag.FlagSet, reuse func(string) (ServiceConfig, bool)) (c Config, items []serviceItem, ok bool, err error) {
+	rest, items, ok := splitServices(text)
+	if !ok {
+		return Config{}, nil, false, nil
+	}
+	v, err := newViper(file, rest)
+	if err != nil || !slices.Contains(v.AllKeys(), "services") || v.Get("services") != nil {
+		// A syntax error is reported by the whole file's parse, at its
+		// line; a services key that vanished was not what it looked like.
+		return Config{}, nil, false, nil
+	}
+	decoded, ok := decodeServiceItems(text, items, reuse)
+	if !ok {
+		return Config{}, nil, false, nil
+	}
+	c, err = decodeConfig(v, flags)
+	// mapstructure reports the sections in field order, services last,
+	// then the top level's unknown keys: keep that order.
+	var errs, unknown []error
+	for _, e := range decodeLeaves(err) {
+		if isTopLevelUnknownKeys(e) {
+			unknown = append(unknown, decodeErrors("", e)...)
+		} else {
+			errs = append(errs, decodeErrors("", e)...)
+		}
+	}
+	c.Services = make([]ServiceConfig, len(decoded))
+	for i := range decoded {
+		c.Services[i] = decoded[i].cfg
+		errs = append(errs, decoded[i].errs...)
+	}
+	if err := errors.Join(append(errs, unknown...)...); err != nil {
+		return Config{}, nil, true, err
+	}
+	return c, items, true, nil
+}
+
+// configType is the format viper reads file in: by its extension, YAML
+// without a known one (a Kubernetes ConfigMap key often has none).
+func configType(file string) string {
+	ext := filepath.Ext(file)
+	switch strings.ToLower(ext) {
+	case ".json", ".toml", ".yaml", ".yml":
+		return ext[1:]
+	}
+	return "yaml"
+}
+
+// newViper parses data, the file's text (or the text left when the
+// services list is cut out), and checks it holds any setting.
+func newViper(file string, data []byte) (*viper.Viper, error) {
 	v := viper.New()
 	v.SetConfigFile(file)
-	switch strings.ToLower(filepath.Ext(file)) {
-	case ".json", ".toml", ".yaml", ".yml":
-	default:
-		// A Kubernetes ConfigMap key often has no extension: read YAML.
-		v.SetConfigType("yaml")
-	}
-	if err := checkRegular(file); err != nil {
-		return Config{}, err
-	}
-	if err := v.ReadInConfig(); err != nil {
-		return Config{}, errors.New(oneFileName(fmt.Sprintf("%s: %v", file, unwrapViper(err))))
+	v.SetConfigType(configType(file))
+	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+		return nil, readError(file, unwrapViper(err))
 	}
 	if len(v.AllKeys()) == 0 {
 		// Said before any section's "required": an empty ConfigMap key or a
 		// truncated write is the likely cause, not a missing zone.
-		return Config{}, fmt.Errorf("%s: the file is empty (it holds no settings)", file)
+		return nil, fmt.Errorf("%s: the file is empty (it holds no settings)", file)
 	}
+	return v, nil
+}
+
+// readError names the file in a read or parse error, once.
+func readError(file string, err error) error {
+	return errors.New(oneFileName(fmt.Sprintf("%s: %v", file, err)))
+}
+
+// decodeConfig lays the environment and flag overrides over v and
+// decodes it strictly. Its error is mapstructure's (see decodeErrors).
+func decodeConfig(v *viper.Viper, flags *pflag.FlagSet) (Config, error) {
 	v.SetEnvPrefix(envPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	for _, o := range overrides {
@@ -76,17 +191,23 @@ func readConfig(file string, flags *pflag.FlagSet) (Config, error) {
 		}
 	}
 	var c Config
-	err := v.UnmarshalExact(&c, func(dc *mapstructure.DecoderConfig) {
-		// Weak typing would turn ttl: -30 into 4294967266 and true into
-		// 1; numberHook does the string conversions the environment needs,
-		// with range checks.
-		dc.WeaklyTypedInput = false
-		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(durationHook, stringListHook, numberHook, statusCodesHook, textHook)
-	})
-	if err != nil {
-		return Config{}, errors.Join(decodeErrors(err)...)
+	if err := v.UnmarshalExact(&c, decoderOptions); err != nil {
+		return Config{}, err
 	}
 	return c, nil
+}
+
+// decoderOptions is the one decode configuration of the file and of each
+// service entry decoded on its own: strict (an unknown key is an error,
+// because a silently ignored typo is a misconfiguration nobody sees) and
+// with the conversions of hooks.go.
+func decoderOptions(dc *mapstructure.DecoderConfig) {
+	// Weak typing would turn ttl: -30 into 4294967266 and true into 1;
+	// numberHook does the string conversions the environment needs, with
+	// range checks.
+	dc.WeaklyTypedInput = false
+	dc.ErrorUnused = true
+	dc.DecodeHook = decodeHook
 }
 
 // unwrapViper drops viper's "While parsing config:" wrapper text, keeping

@@ -17,16 +17,16 @@ import (
 type reloader struct {
 	s       *Server
 	watcher *watcher // nil when file watching could not start
-	// bounded runs config.Load with a bound, so that no read can hold the
-	// loop (and with it every later SIGHUP and file change).
+	// bounded runs the loader's loads with a bound, so that no read can
+	// hold the loop (and with it every later SIGHUP and file change).
 	bounded boundedLoad
 }
 
 func newReloader(s *Server) *reloader {
-	r := &reloader{s: s, bounded: boundedLoad{
-		load:    func() (*config.Loaded, error) { return config.Load(s.opts.Load) },
-		timeout: loadTimeout,
-	}}
+	// The loader keeps the running configuration's decoded services, so
+	// a reload decodes only the services whose text changed.
+	loader := config.NewLoader(s.opts.Load, s.cfg())
+	r := &reloader{s: s, bounded: boundedLoad{load: loader.Load, timeout: loadTimeout}}
 	w, err := newWatcher(reloadDebounce, s.log)
 	if err != nil {
 		s.log.Warn("file watching disabled; reload with SIGHUP", "error", err)
