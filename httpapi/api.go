@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/control"
 	"github.com/meridian-gslb/meridian/gslb"
 )
@@ -25,6 +24,10 @@ type API struct {
 	Ready   func() (bool, string) // readiness and, when not ready, why
 	Metrics http.Handler
 	Log     *slog.Logger // explain requests at debug level, admin changes at info
+
+	// index orders the services and health targets of the published
+	// snapshot for the list endpoints' pages.
+	index indexCache
 }
 
 // ForServer is the API of a serve process.
@@ -76,69 +79,6 @@ func (a *API) readyz(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "ready")
-}
-
-// configResponse is the body of /api/v1/config.
-type configResponse struct {
-	File       string        `json:"file"`
-	Generation uint64        `json:"generation"`
-	Config     config.Config `json:"config"`
-}
-
-func (a *API) showConfig(w http.ResponseWriter, _ *http.Request) {
-	l, st := a.Pub.Current()
-	writeJSON(w, http.StatusOK, configResponse{File: l.File, Generation: st.Generation, Config: l.Config.Redacted()})
-}
-
-// servicesResponse is the body of /api/v1/services.
-type servicesResponse struct {
-	Generation uint64        `json:"generation"`
-	Services   []serviceInfo `json:"services"`
-}
-
-type serviceInfo struct {
-	Name        string       `json:"name"`
-	Zone        string       `json:"zone"`
-	Strategy    string       `json:"strategy"`
-	TTL         uint32       `json:"ttl"`
-	Persistence bool         `json:"persistence"`
-	Down        string       `json:"down_response"`
-	Members     []memberInfo `json:"members"`
-}
-
-type memberInfo struct {
-	Site      string   `json:"site"`
-	Addresses []string `json:"addresses,omitempty"`
-	Hostname  string   `json:"hostname,omitempty"`
-	Weight    uint32   `json:"weight"`
-	Priority  int      `json:"priority"`
-}
-
-func (a *API) services(w http.ResponseWriter, _ *http.Request) {
-	snap := a.Store.Load()
-	if snap == nil {
-		writeError(w, http.StatusServiceUnavailable, "no configuration published yet")
-		return
-	}
-	resp := servicesResponse{Generation: snap.Generation(), Services: []serviceInfo{}}
-	for _, svc := range snap.State.Services {
-		info := serviceInfo{
-			Name: svc.Name, Strategy: string(svc.Policy.Strategy), TTL: svc.Policy.TTL,
-			Persistence: svc.Policy.Persistence.Enabled, Down: string(svc.Policy.Down.Type),
-		}
-		if z := snap.Zone(svc.Name); z != nil {
-			info.Zone = z.Name
-		}
-		for _, m := range svc.Members {
-			mi := memberInfo{Site: m.Site, Hostname: m.Hostname, Weight: m.Weight, Priority: m.Priority}
-			for _, ip := range m.Addresses {
-				mi.Addresses = append(mi.Addresses, ip.String())
-			}
-			info.Members = append(info.Members, mi)
-		}
-		resp.Services = append(resp.Services, info)
-	}
-	writeJSON(w, http.StatusOK, resp)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -152,18 +152,23 @@ func TestConfigAndServicesEndpoints(t *testing.T) {
 	srv := testAPI(t, func() (bool, string) { return true, "" })
 	code, body := get(t, srv.URL+"/api/v1/config")
 	var c configResponse
-	if code != 200 || json.Unmarshal([]byte(body), &c) != nil || c.Generation != 7 || c.Config.Services[1].Policy.Persistence.IPv4Mask != 20 {
+	if code != 200 || json.Unmarshal([]byte(body), &c) != nil || c.Generation != 7 || c.File == "" ||
+		len(c.Config.Zones) != 2 || len(c.Config.Sites) != 3 || c.Counts != (configCounts{Zones: 2, Sites: 3, Services: 4}) {
 		t.Errorf("/api/v1/config: %d %s", code, body)
+	}
+	// The services are counted, never listed: /api/v1/services pages them.
+	if strings.Contains(body, `"services": [`) || strings.Contains(body, "www.gslb.example.") {
+		t.Errorf("/api/v1/config lists services: %s", body)
 	}
 	if !strings.Contains(body, `"tcp_idle_timeout": "15s"`) {
 		t.Errorf("durations should read as in the file: %s", body)
 	}
 	code, body = get(t, srv.URL+"/api/v1/services")
 	var s servicesResponse
-	if code != 200 || json.Unmarshal([]byte(body), &s) != nil || len(s.Services) != 4 {
+	if code != 200 || json.Unmarshal([]byte(body), &s) != nil || len(s.Services) != 4 || s.Total != 4 || s.Next != "" {
 		t.Fatalf("/api/v1/services: %d %s", code, body)
 	}
-	www := s.Services[1]
+	www := s.Services[3] // by name: app, db, topo, www
 	if www.Name != "www.gslb.example." || www.Zone != "gslb.example." || www.Strategy != "weighted" || !www.Persistence ||
 		len(www.Members) != 3 || www.Members[1].Weight != 0 || www.Members[2].Weight != 1 {
 		t.Errorf("www: %+v", www)

@@ -50,8 +50,11 @@ type ExplainAnswer struct {
 // explain runs gslb.Explain on the current snapshot:
 // GET /api/v1/explain?name=app.example.&type=AAAA&client=192.0.2.0/24
 func (a *API) explain(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	name := gslb.CanonicalName(q.Get("name"))
+	q, ok := queryParams(w, r, "name", "type", "client")
+	if !ok {
+		return
+	}
+	name := gslb.CanonicalName(q["name"])
 	if name == "" {
 		badRequest(w, "name: required, the DNS name to explain")
 		return
@@ -60,12 +63,12 @@ func (a *API) explain(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "name: "+err.Error())
 		return
 	}
-	qtype, typeName, err := ParseQType(q.Get("type"))
+	qtype, typeName, err := ParseQType(q["type"])
 	if err != nil {
 		badRequest(w, "type: "+err.Error())
 		return
 	}
-	client, bits, err := ParseClient(q.Get("client"))
+	client, bits, err := ParseClient(q["client"])
 	if err != nil {
 		badRequest(w, "client: "+err.Error())
 		return

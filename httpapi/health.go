@@ -1,33 +1,47 @@
 package httpapi
 
 import (
-	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/meridian-gslb/meridian/gslb"
 	"github.com/meridian-gslb/meridian/health"
 )
 
-// healthResponse is the body of GET /api/v1/health.
+// healthResponse is the body of GET /api/v1/health: one page of each
+// list, the targets and the services.
 type healthResponse struct {
 	Generation uint64 `json:"generation"`
 	// Rule combines the sources' observations of a target into its verdict.
 	Rule     string          `json:"rule"`
 	Targets  []targetHealth  `json:"targets"`
 	Services []serviceHealth `json:"services"`
+	// TargetsTotal and ServicesTotal are how many the filters match, on
+	// every page; absent when counting would mean reading every one (the
+	// state filter; prefix for targets).
+	TargetsTotal  *int `json:"targets_total,omitempty"`
+	ServicesTotal *int `json:"services_total,omitempty"`
+	// Next is the cursor of the next page; absent when both lists are over.
+	Next string `json:"next,omitempty"`
 }
+
+// maxTargetUsers bounds the services and members listed per target: one
+// tcp check on shared addresses gives each target every service.
+const maxTargetUsers = 20
 
 // targetHealth is one probed address: the local probe's state and
 // history, every source's observation, the verdict, and who uses it.
 type targetHealth struct {
 	health.TargetStatus
 	// Verdict is up, down or unknown: what the rule makes of the sources.
-	Verdict  string               `json:"verdict"`
-	Sources  []health.Observation `json:"sources"`
-	Services []string             `json:"services"`
-	Members  []gslb.MemberRef     `json:"members"`
+	Verdict string               `json:"verdict"`
+	Sources []health.Observation `json:"sources"`
+	// Services and Members are the first maxTargetUsers users, by
+	// service name; ServicesTotal and MembersTotal count them all.
+	Services      []string         `json:"services"`
+	Members       []gslb.MemberRef `json:"members"`
+	ServicesTotal int              `json:"services_total"`
+	MembersTotal  int              `json:"members_total"`
 }
 
 type serviceHealth struct {
@@ -62,70 +76,44 @@ type memberHealth struct {
 	Targets []string `json:"targets"`
 }
 
-// health serves GET /api/v1/health[?service=NAME][&state=up|down|unknown].
+// healthParams are the parameters of /api/v1/health.
+var healthParams = append(slices.Clone(listParams), "state")
+
+// health serves GET /api/v1/health: a page of targets and a page of
+// services (up to limit of each), by key and by name, with the filters
+// service, prefix, site and state (see healthQuery).
 func (a *API) health(w http.ResponseWriter, r *http.Request) {
 	snap, plan, view := a.Pub.HealthSnapshot()
 	if snap == nil || plan == nil {
 		writeError(w, http.StatusServiceUnavailable, "no configuration published yet")
 		return
 	}
-	q := r.URL.Query()
-	onlyService := gslb.CanonicalName(q.Get("service"))
-	if onlyService != "" && snap.Service(onlyService) == nil {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("service: unknown service %q", q.Get("service")))
+	lq, sx, ok := a.listRequest(w, r, healthParams, snap.State)
+	if !ok {
 		return
 	}
-	state := strings.ToLower(q.Get("state"))
-	if !slices.Contains([]string{"", "up", "down", "unknown"}, state) {
-		badRequest(w, fmt.Sprintf("state: want up, down or unknown, got %q", q.Get("state")))
-		return
-	}
+	hq := healthQuery{listQuery: lq, pub: a.Pub, snap: snap, plan: plan, view: view, services: sx, targets: a.index.targetsOf(plan, snap.State)}
 	resp := healthResponse{Generation: snap.Generation(), Rule: string(a.Pub.Rule()), Targets: []targetHealth{}, Services: []serviceHealth{}}
-
-	users := map[health.Key][]gslb.MemberRef{}
-	for i := range snap.State.Services {
-		svc := &snap.State.Services[i]
-		sh := serviceHealth{Name: svc.Name, Check: checkOf(svc), Members: []memberHealth{}}
-		for j, mh := range snap.MemberHealth(svc.Name) {
-			m := &svc.Members[j]
-			keys := plan.MemberKeys(svc.Name, mh.Member)
-			info := memberHealth{
-				Member: mh.Member, Site: mh.Site, Health: health.VerdictWord(mh.Up, mh.Known),
-				Admin: mh.Admin.String(), Eligible: mh.Eligible, Detail: view.MemberDetail(svc.Name, m), Targets: []string{},
-			}
-			for _, k := range keys {
-				info.Targets = append(info.Targets, k.String())
-				users[k] = append(users[k], gslb.MemberRef{Service: svc.Name, Member: mh.Member})
-			}
-			sh.Members = append(sh.Members, info)
-		}
-		if onlyService == "" || svc.Name == onlyService {
-			resp.Services = append(resp.Services, sh)
-		}
+	tf := hq.targetFilter()
+	next := cursor{ServicesDone: true, TargetsDone: true}
+	if !lq.cursor.ServicesDone {
+		next.Service = hq.servicePage(&resp)
+		next.ServicesDone = next.Service == ""
 	}
-	for _, st := range a.Pub.Targets() {
-		if state != "" && st.State.String() != state {
-			continue
-		}
-		refs := users[st.Key]
-		if onlyService != "" && !slices.ContainsFunc(refs, func(r gslb.MemberRef) bool { return r.Service == onlyService }) {
-			continue
-		}
-		up, known := a.Pub.Observations().Verdict(st.Key)
-		th := targetHealth{
-			TargetStatus: st, Verdict: health.VerdictWord(up, known), Sources: a.Pub.Observations().Sources(st.Key),
-			Services: plan.Services([]health.Key{st.Key}), Members: refs,
-		}
-		if th.Sources == nil {
-			th.Sources = []health.Observation{}
-		}
-		if th.Services == nil {
-			th.Services = []string{}
-		}
-		if th.Members == nil {
-			th.Members = []gslb.MemberRef{}
-		}
-		resp.Targets = append(resp.Targets, th)
+	if !lq.cursor.TargetsDone {
+		next.Target = hq.targetPage(&resp, tf)
+		next.TargetsDone = next.Target == ""
+	}
+	if lq.state == "" {
+		n := hq.services.selection(&lq).count()
+		resp.ServicesTotal = &n
+	}
+	if !tf.scan {
+		n := tf.sel.count()
+		resp.TargetsTotal = &n
+	}
+	if !next.ServicesDone || !next.TargetsDone {
+		resp.Next = next.String()
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

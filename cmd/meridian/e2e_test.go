@@ -246,10 +246,20 @@ func TestServeEndToEnd(t *testing.T) {
 	if code, body := s.get("/api/v1/explain?name=app.gslb.example&client=10.1.2.0/99"); code != 400 || !strings.Contains(body, `"client: `) {
 		t.Errorf("bad client: %d %s", code, body)
 	}
-	if code, body := s.get("/api/v1/services"); code != 200 || !strings.Contains(body, `"name": "www.gslb.example."`) {
+	// The services come a page at a time, by name (app, db, edge, www),
+	// and /api/v1/config counts them rather than listing them.
+	if code, body := s.get("/api/v1/services"); code != 200 || !strings.Contains(body, `"name": "www.gslb.example."`) || !strings.Contains(body, `"total": 4`) {
 		t.Errorf("/api/v1/services: %d %s", code, body)
 	}
-	if code, body := s.get("/api/v1/config"); code != 200 || !strings.Contains(body, `"file": "`+s.config+`"`) {
+	if code, body := s.get("/api/v1/services?limit=2"); code != 200 || !strings.Contains(body, `"name": "db.gslb.example."`) ||
+		strings.Contains(body, `"name": "edge.gslb.example."`) || !strings.Contains(body, `"next": "`) {
+		t.Errorf("/api/v1/services?limit=2: %d %s", code, body)
+	}
+	if code, body := s.get("/api/v1/services?servce=www"); code != 400 || !strings.Contains(body, `unknown parameter \"servce\"`) {
+		t.Errorf("/api/v1/services with a typo: %d %s", code, body)
+	}
+	if code, body := s.get("/api/v1/config"); code != 200 || !strings.Contains(body, `"file": "`+s.config+`"`) ||
+		!strings.Contains(body, `"services": 4`) || strings.Contains(body, "www.gslb.example.") {
 		t.Errorf("/api/v1/config: %d %s", code, body)
 	}
 
