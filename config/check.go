@@ -25,6 +25,9 @@ func (c *Config) checkServer(p *problems) {
 	if c.DNS.UDPSockets < 0 {
 		p.add("dns.udp_sockets", "must not be negative, got %d", c.DNS.UDPSockets)
 	}
+	if c.DNS.ServiceMetrics < 0 {
+		p.add("dns.service_metrics", "must not be negative, got %d", c.DNS.ServiceMetrics)
+	}
 	if len(c.DNS.NSID) > 128 {
 		p.add("dns.nsid", "must be at most 128 characters")
 	}

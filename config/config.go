@@ -35,6 +35,7 @@ type DNSConfig struct {
 	TCPIdleTimeout    Duration `mapstructure:"tcp_idle_timeout" json:"tcp_idle_timeout"`
 	MaxTCPConnections int      `mapstructure:"max_tcp_connections" json:"max_tcp_connections"`
 	UDPSockets        int      `mapstructure:"udp_sockets" json:"udp_sockets"`
+	ServiceMetrics    int      `mapstructure:"service_metrics" json:"service_metrics,omitempty"`
 	NSID              string   `mapstructure:"nsid" json:"nsid,omitempty"`
 }
 

@@ -192,12 +192,17 @@ func (m *metrics) zone(name string) *zoneCounters {
 	return z
 }
 
-// service returns the counters of a service answering from sites. A
-// change of sites gets a new set carrying the old values over.
-func (m *metrics) service(name, zone string, sites []string) *svcCounters {
+// zoneKey prefixes the key of a zone's shared service counters (see
+// Config.ServiceMetrics); no service name starts with a NUL.
+const zoneKey = "\x00"
+
+// service returns the counters kept under key of a service called name
+// (the label; "" for a zone's shared set) answering from sites. A change
+// of sites gets a new set carrying the old values over.
+func (m *metrics) service(key, name, zone string, sites []string) *svcCounters {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	old := m.services[name]
+	old := m.services[key]
 	if old != nil && old.zone == zone && equalStrings(old.sites, sites) {
 		return old
 	}
@@ -222,7 +227,7 @@ func (m *metrics) service(name, zone string, sites []string) *svcCounters {
 			s.rare.Store(r)
 		}
 	}
-	m.services[name] = s
+	m.services[key] = s
 	return s
 }
 

@@ -92,6 +92,27 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
+// Past Config.ServiceMetrics services, queries are counted by zone and
+// site only: one set of counters per zone, service label "", so /metrics
+// does not grow with the services.
+func TestMetricsPastTheServiceLimit(t *testing.T) {
+	st := dnstest.Demo()
+	s, addr := dnstest.StartServer(t, dnstest.Store(t, st), func(c *dnsserver.Config) { c.ServiceMetrics = len(st.Services) - 1 })
+	for range 3 {
+		exchange(t, "udp", addr, query("app.gslb.example.", dns.TypeA))
+	}
+	exchange(t, "udp", addr, query("www.gslb.example.", dns.TypeA))
+	got := gather(t, s)
+	if n := got[queriesKey("gslb.example.", "A", "NOERROR", "udp", "", "us-east")]; n != 4 {
+		t.Errorf("zone-wide A answers from us-east: %v, want 4\nhave: %v", n, got)
+	}
+	for key := range got {
+		if strings.Contains(key, "service=app.") || strings.Contains(key, "service=www.") {
+			t.Errorf("a series by service past the limit: %s", key)
+		}
+	}
+}
+
 // A panic while answering becomes SERVFAIL for that query only, is
 // counted, and the server keeps serving.
 func TestPanicIsServfail(t *testing.T) {
