@@ -15,7 +15,10 @@ import (
 // toState converts the file's services, sites and zones into gslb's model.
 // Values that do not parse are reported at their exact path and kept as
 // zero values, so that every index in later errors still matches the file.
-func (c *Config) toState(p *problems) *gslb.State {
+//
+// same[i] (same may be nil) marks a service left empty here, for
+// decoding.reuseServices to fill in.
+func (c *Config) toState(p *problems, same []bool) *gslb.State {
 	st := &gslb.State{
 		Zones:    make([]gslb.Zone, len(c.Zones)),
 		Sites:    make([]gslb.Site, len(c.Sites)),
@@ -34,7 +37,9 @@ func (c *Config) toState(p *problems) *gslb.State {
 		siteNames[s.Name] = s.Name
 	}
 	for i := range c.Services {
-		st.Services[i] = c.Services[i].toService(p, indexPath("services", i), siteNames)
+		if same == nil || !same[i] {
+			st.Services[i] = c.Services[i].toService(p, indexPath("services", i), siteNames)
+		}
 	}
 	return st
 }

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,22 +14,32 @@ import (
 type decodedService struct {
 	cfg  ServiceConfig
 	errs []error // decode errors, named services[i]...; nil when it decoded
+	// prev is 1 + the position of the same entry in the Loader's last
+	// good load when reuse gave it; 0 when it was decoded.
+	prev int
+}
+
+// kept is an entry as a Loader kept it: its decode and its position in
+// the last good load.
+type kept struct {
+	cfg   ServiceConfig
+	index int
 }
 
 // decodeServiceItems parses and decodes each entry of text (the file) as
 // the whole file's decode would (viper's key lower-casing included),
-// spread over every CPU. ok is false when entries do not parse on their
+// spread over workers goroutines. ok is false when entries do not parse on their
 // own, or parse to something the whole file's parse might not have (not
 // one list entry each, a key twice, a non-string map key): the caller
 // then decodes the whole file, which reports a syntax error exactly as
 // before. reuse, when not nil, returns a cached decode of an entry's
 // text.
-func decodeServiceItems(text string, items []serviceItem, reuse func(text string) (ServiceConfig, bool)) (out []decodedService, ok bool) {
+func decodeServiceItems(text string, items []serviceItem, reuse func(text string) (kept, bool), workers int) (out []decodedService, ok bool) {
 	out = make([]decodedService, len(items))
 	var failed atomic.Bool
 	var next atomic.Int64
 	const batch = 256
-	workers := min(runtime.GOMAXPROCS(0), (len(items)+batch-1)/batch)
+	workers = min(workers, (len(items)+batch-1)/batch)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
@@ -54,18 +63,18 @@ func decodeServiceItems(text string, items []serviceItem, reuse func(text string
 // them and parsing each run of the others in one go: consecutive entries
 // are consecutive text, and one parser per run costs less than one per
 // entry.
-func decodeBatch(text string, items []serviceItem, from, to int, reuse func(string) (ServiceConfig, bool), out []decodedService) bool {
+func decodeBatch(text string, items []serviceItem, from, to int, reuse func(string) (kept, bool), out []decodedService) bool {
 	run := from // the first entry of the run not yet decoded
 	for i := from; i <= to; i++ {
 		if i < to {
 			if reuse == nil {
 				continue
 			}
-			sc, hit := reuse(items[i].key)
+			k, hit := reuse(items[i].key)
 			if !hit {
 				continue
 			}
-			out[i].cfg = sc
+			out[i].cfg, out[i].prev = k.cfg, k.index+1
 		}
 		if run < i && !decodeRun(text, items, run, i, out) {
 			return false

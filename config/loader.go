@@ -2,7 +2,10 @@ package config
 
 import (
 	"path/filepath"
+	"reflect"
 	"sync"
+
+	"github.com/meridian-gslb/meridian/gslb"
 )
 
 // Loader loads one configuration file again and again: serve's reloads.
@@ -28,7 +31,13 @@ type Loader struct {
 	// services are the last good load's services (its Config.Services,
 	// shared, never changed), byText indexes them by their entry's text.
 	services []ServiceConfig
-	byText   map[string]int
+	byText   map[textSum]int
+	// state is the last good load's State, against which the next load
+	// validates only what changed.
+	state *gslb.State
+	// health is that load's health section, defaults applied: a service
+	// of state is reused whole only under the same default_check.
+	health HealthConfig
 }
 
 // NewLoader returns a Loader of the configuration o names. running, when
@@ -49,18 +58,18 @@ func NewLoader(o Options, running *Loaded) *Loader {
 func (ld *Loader) Load() (*Loaded, error) {
 	ld.mu.Lock()
 	defer ld.mu.Unlock()
-	var reuse func(string) (ServiceConfig, bool)
+	var reuse func(string) (kept, bool)
 	if len(ld.byText) > 0 {
 		services, byText := ld.services, ld.byText // only read while loading
-		reuse = func(text string) (ServiceConfig, bool) {
-			i, ok := byText[text]
+		reuse = func(text string) (kept, bool) {
+			i, ok := byText[sumOf(text)]
 			if !ok {
-				return ServiceConfig{}, false
+				return kept{}, false
 			}
-			return services[i], true
+			return kept{cfg: services[i], index: i}, true
 		}
 	}
-	l, err := load(ld.opts, decoding{reuse: reuse})
+	l, err := load(ld.opts, decoding{reuse: reuse, prev: ld.state, prevHealth: ld.health, spare: true})
 	if err != nil {
 		return nil, err
 	}
@@ -72,13 +81,45 @@ func (ld *Loader) Load() (*Loaded, error) {
 // were decoded whole (JSON, TOML, a YAML list the splitter declined)
 // has no entries to index: the next load decodes everything.
 func (ld *Loader) keep(l *Loaded) {
-	ld.services, ld.byText = nil, nil
-	if l.items == nil || len(l.items) != len(l.Config.Services) {
+	ld.services, ld.byText, ld.state, ld.health = nil, nil, l.State, l.Config.Health
+	if l.entrySums == nil || len(l.entrySums) != len(l.Config.Services) {
 		return
 	}
 	ld.services = l.Config.Services
-	ld.byText = make(map[string]int, len(l.items))
-	for i, it := range l.items {
-		ld.byText[it.key] = i
+	ld.byText = make(map[textSum]int, len(l.entrySums))
+	for i, sum := range l.entrySums {
+		ld.byText[sum] = i
+	}
+}
+
+// sameServices marks the services that need no conversion: an entry whose
+// text is that of an entry of the last good load (src.prevOf), under the
+// same health section (the default_check it takes), is the service that
+// load made, converted, defaulted and checked. Not a service whose check
+// reads a CA file, which may have changed. nil: none.
+func (d decoding) sameServices(c Config, src source) []bool {
+	if d.prev == nil || src.prevOf == nil || !reflect.DeepEqual(c.Health, d.prevHealth) {
+		return nil
+	}
+	same := make([]bool, len(src.prevOf))
+	for i, j := range src.prevOf {
+		if j >= 0 && j < len(d.prev.Services) {
+			hc := d.prev.Services[j].HealthCheck
+			same[i] = hc == nil || hc.CAPEM == ""
+		}
+	}
+	return same
+}
+
+// reuseServices fills in the services sameServices marked, with those of
+// the last good load. They are shared, not copied: a State is never
+// changed once loaded, and at 100k services a copy of each is most of a
+// reload's allocations, which the garbage collector then makes queries
+// pay for.
+func (d decoding) reuseServices(st *gslb.State, src source, same []bool) {
+	for i, ok := range same {
+		if ok {
+			st.Services[i] = d.prev.Services[src.prevOf[i]]
+		}
 	}
 }

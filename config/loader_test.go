@@ -52,6 +52,10 @@ func TestLoaderReusesUnchangedServices(t *testing.T) {
 		if reused(first, next, i) != (i != 7) {
 			t.Errorf("service %d: reused %v", i, reused(first, next, i))
 		}
+		// The converted service is shared too, not made again.
+		if shared := &first.State.Services[i].Members[0] == &next.State.Services[i].Members[0]; shared != (i != 7) {
+			t.Errorf("service %d: State's service shared %v", i, shared)
+		}
 	}
 	if first.Same(next) || !next.Same(fresh) {
 		t.Error("Same misjudges the edit")
@@ -164,5 +168,61 @@ func TestLoaderReportsDuplicates(t *testing.T) {
 	_, err = ld.Load()
 	if err == nil || err.Error() != `services[5].name: service "app3.scale.example." is defined twice` {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestLoaderValidatesWhatChanged: a reload judges only the services that
+// differ from the last good load (gslb's ValidateChanged), so a changed
+// service's problem is found, and a site removed under unchanged services
+// makes every service judged again.
+func TestLoaderValidatesWhatChanged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.yaml")
+	rewriteScale(t, path, scale.Options{Services: 10, Sites: 5, Members: 1})
+	ld := NewLoader(Options{File: path}, nil)
+	first, err := ld.Load()
+	must(t, err)
+	defer first.Close()
+	good, err := os.ReadFile(path)
+	must(t, err)
+
+	// app2 moves to a site that does not exist.
+	writeFile(t, path, strings.Replace(string(good), "{site: s2, addresses: [10.32.0.3]}", "{site: nowhere, addresses: [10.32.0.3]}", 1))
+	if _, err := ld.Load(); err == nil || !strings.Contains(err.Error(), `services[2].members[0].site: unknown site "nowhere"`) {
+		t.Fatalf("changed service: got %v", err)
+	}
+	// Site s4 goes; app4 and app9, unchanged, used it.
+	writeFile(t, path, strings.Replace(string(good), "  - {name: s4,", "  - {name: s5,", 1))
+	_, err = ld.Load()
+	for _, want := range []string{`services[4].members[0].site: unknown site "s4"`, `services[9].members[0].site: unknown site "s4"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("site removed: want %s, got %v", want, err)
+		}
+	}
+}
+
+// TestLoaderConvertsAgainUnderANewDefaultCheck: an unchanged entry takes
+// the new health.default_check, so its converted service is not reused.
+func TestLoaderConvertsAgainUnderANewDefaultCheck(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.yaml")
+	o := scale.Options{Services: 20, Check: scale.CheckSharedTCP}
+	rewriteScale(t, path, o)
+	ld := NewLoader(Options{File: path}, nil)
+	first, err := ld.Load()
+	must(t, err)
+	defer first.Close()
+	b, err := os.ReadFile(path)
+	must(t, err)
+	writeFile(t, path, strings.Replace(string(b), "kind: tcp, port: 7070", "kind: tcp, port: 7071", 1))
+	next, err := ld.Load()
+	must(t, err)
+	defer next.Close()
+	for i, svc := range next.State.Services {
+		if svc.HealthCheck == nil || svc.HealthCheck.Port != 7071 {
+			t.Fatalf("service %d: check %+v, want the new default's port 7071", i, svc.HealthCheck)
+		}
+	}
+	fresh := mustLoad(t, path)
+	if !reflect.DeepEqual(next.State, fresh.State) {
+		t.Error("the Loader's load differs from a fresh Load")
 	}
 }

@@ -178,7 +178,7 @@ func TestSplitAndWholeAgree(t *testing.T) {
 		if errSplit != nil {
 			continue
 		}
-		if split.items == nil && strings.HasSuffix(f, ".yaml") {
+		if split.entrySums == nil && strings.HasSuffix(f, ".yaml") {
 			t.Errorf("%s: not decoded entry by entry", f)
 		}
 		if !reflect.DeepEqual(split.Config, whole.Config) || !reflect.DeepEqual(split.State, whole.State) {
