@@ -17,6 +17,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,15 +38,17 @@ import (
 )
 
 type runner struct {
-	bin      string
-	dir      string
-	o        scale.Options
-	queries  int
-	rate     int
-	reloads  int
-	variant  int // the last variant written, so every edit is new
-	verbose  bool
-	stopping []func()
+	bin     string
+	dir     string
+	o       scale.Options
+	queries int
+	rate    int
+	reloads int
+	variant int // the last variant written, so every edit is new
+	verbose bool
+	// serverEnv is more environment for the servers ("GOGC=200 ...").
+	serverEnv string
+	stopping  []func()
 }
 
 func main() {
@@ -61,6 +64,7 @@ func main() {
 	flag.IntVar(&r.rate, "rate", 20_000, "DNS queries per second of the dns step")
 	flag.IntVar(&r.reloads, "reloads", 10, "reloads during the dns step")
 	flag.BoolVar(&r.verbose, "v", false, "show the servers' output")
+	flag.StringVar(&r.serverEnv, "server-env", "", "more environment for the servers, space-separated (GOMAXPROCS=3 GOGC=200)")
 	flag.Parse()
 	if r.dir == "" {
 		d, err := os.MkdirTemp("", "scalerun-")
@@ -148,6 +152,9 @@ func freePort() int {
 // it took.
 func (r *runner) start(config, dnsAddr, httpAddr string) (*proc, time.Duration) {
 	cmd := exec.Command(r.bin, "serve", "--config", config)
+	if r.serverEnv != "" {
+		cmd.Env = append(os.Environ(), strings.Fields(r.serverEnv)...)
+	}
 	if r.verbose {
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	}
@@ -214,6 +221,18 @@ func (p *proc) metric(name string) float64 {
 	return 0
 }
 
+// generation is the configuration generation p serves, from
+// /api/v1/config: cheap, where /metrics grows with the services queried.
+func (p *proc) generation() uint64 {
+	_, body, err := get(p.http + "/api/v1/config")
+	must(err)
+	var c struct {
+		Generation uint64 `json:"generation"`
+	}
+	must(json.Unmarshal(body, &c))
+	return c.Generation
+}
+
 // memory is the process's VmRSS and VmHWM in MB.
 func (p *proc) memory() (rss, hwm int) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
@@ -233,20 +252,32 @@ func (p *proc) memory() (rss, hwm int) {
 	return rss, hwm
 }
 
-// reload writes the next one-service edit of o to path, signals p and
-// returns when p serves the new generation, with the time it took.
-func (r *runner) reload(p *proc, path string, o scale.Options) time.Duration {
-	gen := p.metric("meridian_config_generation")
-	r.variant++
-	o.Variant = r.variant
-	r.write(filepath.Base(path), o)
+// edits writes the next n one-service edits of o, each to its own file
+// beside path, ahead of time: writing 30 MB of YAML takes this process a
+// second of CPU, which must not land in a measurement (the DNS load runs
+// in this process too).
+func (r *runner) edits(path string, o scale.Options, n int) []string {
+	var files []string
+	for range n {
+		r.variant++
+		o.Variant = r.variant
+		files = append(files, r.write(fmt.Sprintf("%s.edit%d", filepath.Base(path), r.variant), o))
+	}
+	return files
+}
+
+// reload moves edit over path, signals p and returns when p serves the
+// new generation, with the time it took.
+func (r *runner) reload(p *proc, path, edit string) time.Duration {
+	gen := p.generation()
+	must(os.Rename(edit, path))
 	start := time.Now()
 	must(p.cmd.Process.Signal(syscall.SIGHUP))
-	for p.metric("meridian_config_generation") == gen {
+	for p.generation() == gen {
 		if time.Since(start) > 10*time.Minute {
 			must(errors.New("reload: no new generation after 10 minutes"))
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	return time.Since(start)
 }
@@ -291,8 +322,8 @@ func (r *runner) serve() {
 		p, path, o, ready := r.serving(c)
 		rssReady, _ := p.memory()
 		var took []time.Duration
-		for range 6 {
-			took = append(took, r.reload(p, path, o))
+		for _, edit := range r.edits(path, o, 6) {
+			took = append(took, r.reload(p, path, edit))
 			// The file watcher reloads once more (and finds nothing
 			// changed): let it pass before the next edit.
 			time.Sleep(time.Second + took[len(took)-1])
@@ -319,6 +350,7 @@ func (r *runner) names() []string {
 func (r *runner) dns() {
 	r.probeListeners(r.o)
 	p, path, o, _ := r.serving(scale.CheckSharedTCP)
+	edits := r.edits(path, o, r.reloads)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	type loadDone struct {
@@ -333,15 +365,22 @@ func (r *runner) dns() {
 	run := time.Duration(r.queries) * time.Second / time.Duration(r.rate)
 	gap := run / time.Duration(r.reloads+1)
 	var took []time.Duration
-	for range r.reloads {
+	for _, edit := range edits {
 		time.Sleep(gap)
-		took = append(took, r.reload(p, path, o))
+		took = append(took, r.reload(p, path, edit))
 	}
 	d := <-done
 	must(d.err)
 	slices.Sort(took)
-	fmt.Printf("DNS during %d one-service reloads (shared tcp check; reloads median %.2f s, max %.2f s):\n\n    %v\n\n",
-		len(took), took[len(took)/2].Seconds(), took[len(took)-1].Seconds(), d.res)
+	fmt.Printf("DNS during %d one-service reloads (shared tcp check", len(took))
+	if len(took) > 0 {
+		fmt.Printf("; reloads median %.2f s, max %.2f s", took[len(took)/2].Seconds(), took[len(took)-1].Seconds())
+	}
+	fmt.Printf("):\n\n    %v\n\n", d.res)
+	start := time.Now()
+	_, body, err := get(p.http + "/metrics")
+	must(err)
+	fmt.Printf("/metrics after the load: %d bytes in %.1f ms\n\n", len(body), float64(time.Since(start).Microseconds())/1000)
 	p.stop()
 	r.stopAll()
 }
@@ -414,10 +453,10 @@ func (r *runner) gossip() {
 		start := time.Now()
 		must(leader.cmd.Process.Signal(syscall.SIGHUP))
 		var reloaded time.Duration
-		gen := leader.metric("meridian_config_generation")
+		gen := leader.generation()
 		for _, f := range followers {
 			for ttlOf(f.dns, svc) != wantTTL {
-				if reloaded == 0 && leader.metric("meridian_config_generation") != gen {
+				if reloaded == 0 && leader.generation() != gen {
 					reloaded = time.Since(start)
 				}
 				if time.Since(start) > 5*time.Minute {
