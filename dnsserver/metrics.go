@@ -173,6 +173,9 @@ type metrics struct {
 	tcpConns  atomic.Int64
 	dur       [2]histogram
 	noZone    *zoneCounters
+	// serviceLimit is Config.ServiceMetrics: with more services, a scrape
+	// sums their counters by zone and site (see Collect). 0: no limit.
+	serviceLimit int
 }
 
 func newMetrics() *metrics {
@@ -192,17 +195,12 @@ func (m *metrics) zone(name string) *zoneCounters {
 	return z
 }
 
-// zoneKey prefixes the key of a zone's shared service counters (see
-// Config.ServiceMetrics); no service name starts with a NUL.
-const zoneKey = "\x00"
-
-// service returns the counters kept under key of a service called name
-// (the label; "" for a zone's shared set) answering from sites. A change
-// of sites gets a new set carrying the old values over.
-func (m *metrics) service(key, name, zone string, sites []string) *svcCounters {
+// service returns the counters of a service answering from sites. A
+// change of sites gets a new set carrying the old values over.
+func (m *metrics) service(name, zone string, sites []string) *svcCounters {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	old := m.services[key]
+	old := m.services[name]
 	if old != nil && old.zone == zone && equalStrings(old.sites, sites) {
 		return old
 	}
@@ -227,7 +225,7 @@ func (m *metrics) service(key, name, zone string, sites []string) *svcCounters {
 			s.rare.Store(r)
 		}
 	}
-	m.services[key] = s
+	m.services[name] = s
 	return s
 }
 
@@ -311,6 +309,14 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
+	if m.serviceLimit > 0 && len(svcs) > m.serviceLimit {
+		// Past the limit a scrape emits one series per zone and site,
+		// not per service: at 100k services the per-service series made
+		// /metrics 33 MB and 3 s. The counting itself stays per service:
+		// one set of counters shared by every query made the query path
+		// slower (p99 2 ms -> 7 ms at 20k q/s on two cores).
+		svcs = sumByZone(svcs)
+	}
 	for _, s := range svcs {
 		for i := range s.addr {
 			site := ""
@@ -347,4 +353,50 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descTruncated, prometheus.CounterValue, float64(m.truncated.Load()))
 	ch <- prometheus.MustNewConstMetric(descTCPConns, prometheus.GaugeValue, float64(m.tcpConns.Load()))
 	ch <- prometheus.MustNewConstMetric(descPanics, prometheus.CounterValue, float64(m.panics.Load()))
+}
+
+// sumByZone adds up the counters of svcs by zone and site, into one set
+// per zone named "" (the service label of the sums).
+func sumByZone(svcs []*svcCounters) []*svcCounters {
+	byZone := map[string]*svcCounters{}
+	var out []*svcCounters
+	for _, s := range svcs {
+		z := byZone[s.zone]
+		if z == nil {
+			z = &svcCounters{zone: s.zone, addr: make([][2][2]atomic.Uint64, 1)}
+			byZone[s.zone] = z
+			out = append(out, z)
+		}
+		for i := range s.addr {
+			j := 0
+			if i > 0 {
+				site := s.sites[i-1]
+				if j = z.slot(site); j == 0 {
+					z.sites = append(z.sites, site)
+					z.addr = append(z.addr, [2][2]atomic.Uint64{})
+					j = len(z.sites)
+				}
+			}
+			for f := range 2 {
+				for p := range 2 {
+					z.addr[j][f][p].Add(s.addr[i][f][p].Load())
+				}
+			}
+		}
+		if r := s.rare.Load(); r != nil {
+			zr := z.rare.Load()
+			if zr == nil {
+				zr = new([nQtype][nRcode][2]atomic.Uint64)
+				z.rare.Store(zr)
+			}
+			for qt := range nQtype {
+				for rc := range nRcode {
+					for p := range 2 {
+						zr[qt][rc][p].Add(r[qt][rc][p].Load())
+					}
+				}
+			}
+		}
+	}
+	return out
 }

@@ -93,7 +93,8 @@ func New(cfg Config, store *gslb.Store) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, m: newMetrics(), conns: map[net.Conn]struct{}{}}
 	s.h = newHandler(s.m, s.log, cfg.NSID)
-	s.comp = &compiler{metrics: s.m, serviceMetrics: cfg.ServiceMetrics}
+	s.m.serviceLimit = cfg.ServiceMetrics
+	s.comp = &compiler{metrics: s.m}
 	if store != nil {
 		store.Subscribe(s.publish)
 	}

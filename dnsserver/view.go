@@ -114,8 +114,6 @@ type compiler struct {
 	mu      sync.Mutex
 	metrics *metrics
 	prev    *view
-	// serviceMetrics is Config.ServiceMetrics (0: no limit, in tests).
-	serviceMetrics int
 }
 
 // records returns the parsed static records of z, parsing (and
@@ -193,27 +191,11 @@ func (c *compiler) build(snap *gslb.Snapshot) (*view, error) {
 	}
 	keepParsed(seen)
 	svcs := make(map[string]bool, len(snap.State.Services))
-	// Past the limit, the services of a zone share one set of counters
-	// (service label ""), over every site.
-	var allSites []string
-	perService := c.serviceMetrics <= 0 || len(snap.State.Services) <= c.serviceMetrics
-	if !perService {
-		for _, s := range snap.State.Sites {
-			allSites = append(allSites, s.Name)
-		}
-	}
 	for i := range snap.State.Services {
 		svc := &snap.State.Services[i]
 		z := v.findZone(svc.Name)
 		if z == nil {
 			continue // Validate refuses this; nothing could answer it
-		}
-		n := z.ensure(svc.Name)
-		if !perService {
-			key := zoneKey + z.name
-			n.svc = c.metrics.service(key, "", z.name, allSites)
-			svcs[key] = true
-			continue
 		}
 		var sites []string
 		for _, m := range svc.Members {
@@ -221,7 +203,8 @@ func (c *compiler) build(snap *gslb.Snapshot) (*view, error) {
 				sites = append(sites, m.Site)
 			}
 		}
-		n.svc = c.metrics.service(svc.Name, svc.Name, z.name, sites)
+		n := z.ensure(svc.Name)
+		n.svc = c.metrics.service(svc.Name, z.name, sites)
 		svcs[svc.Name] = true
 	}
 	c.metrics.keep(seen, svcs)
