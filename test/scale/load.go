@@ -2,6 +2,7 @@ package scale
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -106,7 +107,7 @@ func Load(ctx context.Context, o LoadOptions) (LoadResult, error) {
 	// Wait for the last answers, then stop the readers.
 	time.Sleep(o.Timeout)
 	for _, s := range socks {
-		s.conn.SetReadDeadline(time.Now())
+		_ = s.conn.SetReadDeadline(time.Now())
 	}
 	wg.Wait()
 	r := LoadResult{Sent: sent, Took: time.Since(start) - o.Timeout}
@@ -137,7 +138,7 @@ func (s *loadSocket) receive(start time.Time, timeout time.Duration) {
 	for {
 		n, err := s.conn.Read(buf)
 		if err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 				return
 			}
 			continue // ICMP refusals while the server restarts
