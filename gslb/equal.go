@@ -15,8 +15,28 @@ func (s *Service) Equal(o *Service) bool {
 	}
 	return s.Name == o.Name &&
 		s.Policy.Equal(&o.Policy) &&
-		slices.EqualFunc(s.Members, o.Members, func(a, b Member) bool { return a.Equal(&b) }) &&
+		membersEqual(s.Members, o.Members) &&
 		s.HealthCheck.Equal(o.HealthCheck)
+}
+
+// membersEqual compares two member lists. Lists in the same memory are
+// equal at once: a reload shares every unchanged service with the State
+// before it (config.Loader), so at 100k services most comparisons of a
+// publish end here rather than walk three members each, three times
+// (validation, health plan, snapshot).
+func membersEqual(a, b []Member) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || &a[0] == &b[0] {
+		return true
+	}
+	for i := range a {
+		if !a[i].Equal(&b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // Equal reports whether m and o are the same member.
