@@ -76,7 +76,10 @@ func splitServices(data string) (rest []byte, items []serviceItem, ok bool) {
 		}
 		return nil, nil, false // under-indented: the parser judges it
 	}
-	if list := f.lines(first, end); strings.ContainsAny(list, "\t&*") || strings.Contains(list, "<<") {
+	// IndexByte, not ContainsAny: it scans 30 MB (100k services) a reload
+	// at memory speed, where ContainsAny's byte loop took 25 ms.
+	if list := f.lines(first, end); strings.IndexByte(list, '\t') >= 0 || strings.IndexByte(list, '&') >= 0 ||
+		strings.IndexByte(list, '*') >= 0 || strings.Contains(list, "<<") {
 		return nil, nil, false
 	}
 	items = make([]serviceItem, len(starts))
