@@ -53,9 +53,9 @@ func (c *Config) adminOverrides(st *gslb.State, p *problems) gslb.Admin {
 			a.Sites[site] = mode
 		}
 	}
-	var find serviceFinder
+	var find MemberFinder
 	if len(c.Admin.Members) > 0 {
-		find = newServiceFinder(st)
+		find = NewMemberFinder(st)
 	}
 	for i, m := range c.Admin.Members {
 		path := fmt.Sprintf("admin.members[%d]", i)
@@ -63,7 +63,7 @@ func (c *Config) adminOverrides(st *gslb.State, p *problems) gslb.Admin {
 		if !ok {
 			p.add(path+".mode", "unknown mode %q (want one of %v)", m.Mode, AdminModes)
 		}
-		ref, err := find.member(m.Service, m.Member)
+		ref, err := find.Find(m.Service, m.Member)
 		if err != nil {
 			p.add(path+"."+err.Field, "%s", err.Msg)
 			continue
@@ -117,13 +117,14 @@ func FindMember(st *gslb.State, service, member string) (gslb.MemberRef, *RefErr
 	return gslb.MemberRef{}, unknownService(service)
 }
 
-// serviceFinder is FindMember for many lookups in one State: it indexes
+// MemberFinder is FindMember for many lookups in one State: it indexes
 // the services by name once, rather than search all of them per lookup
-// (the file's admin.members against 100,000 services).
-type serviceFinder map[string]*gslb.Service
+// (admin overrides against 100,000 services).
+type MemberFinder map[string]*gslb.Service
 
-func newServiceFinder(st *gslb.State) serviceFinder {
-	f := make(serviceFinder, len(st.Services))
+// NewMemberFinder indexes st's services.
+func NewMemberFinder(st *gslb.State) MemberFinder {
+	f := make(MemberFinder, len(st.Services))
 	for i := range st.Services {
 		if _, dup := f[st.Services[i].Name]; !dup { // the first, as FindMember
 			f[st.Services[i].Name] = &st.Services[i]
@@ -132,8 +133,8 @@ func newServiceFinder(st *gslb.State) serviceFinder {
 	return f
 }
 
-// member is FindMember(st, service, member).
-func (f serviceFinder) member(service, member string) (gslb.MemberRef, *RefError) {
+// Find is FindMember(st, service, member).
+func (f MemberFinder) Find(service, member string) (gslb.MemberRef, *RefError) {
 	if svc, ok := f[gslb.CanonicalName(service)]; ok {
 		return memberOf(svc, member)
 	}

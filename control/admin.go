@@ -57,8 +57,13 @@ func (p *Publisher) pruneAPIAdmin(st *gslb.State) {
 			p.log.Warn("admin override dropped: the site is no longer configured", "site", site, "mode", mode.String())
 		}
 	}
+	if len(p.apiAdmin.Members) == 0 {
+		return
+	}
+	// One index per publish, not a search of every service per override.
+	find := config.NewMemberFinder(st)
 	for ref, mode := range p.apiAdmin.Members {
-		if r, err := config.FindMember(st, ref.Service, ref.Member); err != nil || r != ref {
+		if r, err := find.Find(ref.Service, ref.Member); err != nil || r != ref {
 			delete(p.apiAdmin.Members, ref)
 			p.log.Warn("admin override dropped: the member is no longer configured", "service", ref.Service, "member", ref.Member, "mode", mode.String())
 		}

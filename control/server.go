@@ -201,9 +201,12 @@ func (s *Server) Run(ctx context.Context, hup <-chan os.Signal, readyFile string
 
 	udp, tcp := s.dns.Addrs()
 	ready := ReadyInfo{DNSUDP: addrStrings(udp), DNSTCP: addrStrings(tcp), HTTP: s.httpLn.Addr().String(), PID: os.Getpid()}
+	// The plan's count: Targets() would build and sort every target's
+	// status (300k of them with a check per member at 100k services).
+	_, plan, _ := s.pub.HealthSnapshot()
 	s.log.Info("serving", "dns_udp", ready.DNSUDP, "dns_tcp", ready.DNSTCP, "http", ready.HTTP,
 		"config", s.cfg().File, "generation", 1, "version", s.opts.Build.Version,
-		"health_targets", len(s.pub.Targets()))
+		"health_targets", len(plan.Targets()))
 	if readyFile != "" {
 		if err := writeReadyFile(readyFile, ready); err != nil {
 			s.log.Error("cannot write the ready file", "file", readyFile, "error", err)
