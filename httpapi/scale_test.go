@@ -205,7 +205,11 @@ func TestPageCostIndependentOfServices(t *testing.T) {
 	for _, p := range apiPages {
 		small, big := costs[20_000][p.name], costs[40_000][p.name]
 		t.Logf("%s: %.0f allocations, %.0f bytes per page at 20k services; %.0f, %.0f at 40k", p.name, small.allocs, small.bytes, big.allocs, big.bytes)
-		if big.allocs > 1.2*small.allocs || big.bytes > 1.2*small.bytes {
+		// A page's content varies a little with the probes' state (an
+		// explain's member details: 100 allocations once, 123 the next),
+		// hence the small absolute slack; a page that walked the services
+		// would cost thousands more at 40k.
+		if big.allocs > 1.2*small.allocs+50 || big.bytes > 1.2*small.bytes+16<<10 {
 			t.Errorf("%s: %.0f allocations, %.0f bytes per page at 40k services, %.0f, %.0f at 20k: a page walks the services", p.name, big.allocs, big.bytes, small.allocs, small.bytes)
 		}
 	}
