@@ -32,9 +32,9 @@ type kept struct {
 // own, or parse to something the whole file's parse might not have (not
 // one list entry each, a key twice, a non-string map key): the caller
 // then decodes the whole file, which reports a syntax error exactly as
-// before. reuse, when not nil, returns a cached decode of an entry's
-// text.
-func decodeServiceItems(text string, items []serviceItem, reuse func(text string) (kept, bool), workers int) (out []decodedService, ok bool) {
+// before. reuse, when not nil, returns a cached decode of an entry by
+// its text's sum.
+func decodeServiceItems(text string, items []serviceItem, reuse func(textSum) (kept, bool), workers int) (out []decodedService, ok bool) {
 	out = make([]decodedService, len(items))
 	var failed atomic.Bool
 	var next atomic.Int64
@@ -63,14 +63,14 @@ func decodeServiceItems(text string, items []serviceItem, reuse func(text string
 // them and parsing each run of the others in one go: consecutive entries
 // are consecutive text, and one parser per run costs less than one per
 // entry.
-func decodeBatch(text string, items []serviceItem, from, to int, reuse func(string) (kept, bool), out []decodedService) bool {
+func decodeBatch(text string, items []serviceItem, from, to int, reuse func(textSum) (kept, bool), out []decodedService) bool {
 	run := from // the first entry of the run not yet decoded
 	for i := from; i <= to; i++ {
 		if i < to {
 			if reuse == nil {
 				continue
 			}
-			k, hit := reuse(items[i].key)
+			k, hit := reuse(items[i].sum)
 			if !hit {
 				continue
 			}

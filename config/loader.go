@@ -58,11 +58,11 @@ func NewLoader(o Options, running *Loaded) *Loader {
 func (ld *Loader) Load() (*Loaded, error) {
 	ld.mu.Lock()
 	defer ld.mu.Unlock()
-	var reuse func(string) (kept, bool)
+	var reuse func(textSum) (kept, bool)
 	if len(ld.byText) > 0 {
 		services, byText := ld.services, ld.byText // only read while loading
-		reuse = func(text string) (kept, bool) {
-			i, ok := byText[sumOf(text)]
+		reuse = func(sum textSum) (kept, bool) {
+			i, ok := byText[sum]
 			if !ok {
 				return kept{}, false
 			}

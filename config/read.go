@@ -80,7 +80,7 @@ func (s source) entrySums() []textSum {
 	}
 	sums := make([]textSum, len(s.items))
 	for i, it := range s.items {
-		sums[i] = sumOf(it.key)
+		sums[i] = it.sum
 	}
 	return sums
 }
@@ -90,9 +90,9 @@ type decoding struct {
 	// whole decodes the whole file with viper, never entry by entry:
 	// the tests hold the two ways to the same results.
 	whole bool
-	// reuse returns the decode of an entry's text that a Loader kept;
+	// reuse returns the decode, by its text's sum, of an entry a Loader kept;
 	// nil: none is kept.
-	reuse func(text string) (kept, bool)
+	reuse func(textSum) (kept, bool)
 	// prev is the State of the last good load (nil: none): validation
 	// judges only the services that differ from it (ValidateChanged).
 	prev *gslb.State

@@ -8,10 +8,11 @@ import (
 // the file by splitServices.
 type serviceItem struct {
 	// key is the entry's lines, from its "- " line to the next entry: a
-	// substring of the file, and the key of the reload cache.
+	// substring of the file.
 	key  string
-	off  int // where key starts in the file
-	line int // the file line it starts on, 1-based
+	sum  textSum // sumOf(key), computed once: the reload cache's key
+	off  int     // where key starts in the file
+	line int     // the file line it starts on, 1-based
 }
 
 // splitServices cuts the top-level block sequence `services:` out of a
@@ -88,7 +89,8 @@ func splitServices(data string) (rest []byte, items []serviceItem, ok bool) {
 		if k+1 < len(starts) {
 			e = starts[k+1]
 		}
-		items[k] = serviceItem{key: f.lines(s, e), off: f.starts[s], line: s + 1}
+		key := f.lines(s, e)
+		items[k] = serviceItem{key: key, sum: sumOf(key), off: f.starts[s], line: s + 1}
 	}
 	rest = make([]byte, 0, len(data)-len(f.lines(first, end))+end-first)
 	rest = append(rest, f.lines(0, first)...)
