@@ -206,27 +206,37 @@ func (m *metrics) service(name, zone string, sites []string) *svcCounters {
 	}
 	s := &svcCounters{name: name, zone: zone, sites: sites, addr: make([][2][2]atomic.Uint64, len(sites)+1)}
 	if old != nil && old.zone == zone {
-		for i := range old.addr {
-			site := ""
-			if i > 0 {
-				site = old.sites[i-1]
-			}
-			j := s.slot(site)
-			if i > 0 && j == 0 {
-				continue // the site is gone: its counts go with it
-			}
-			for f := range 2 {
-				for p := range 2 {
-					s.addr[j][f][p].Add(old.addr[i][f][p].Load())
-				}
-			}
-		}
+		s.addAddrs(old, false) // a site that is gone takes its counts with it
 		if r := old.rare.Load(); r != nil {
 			s.rare.Store(r)
 		}
 	}
 	m.services[name] = s
 	return s
+}
+
+// addAddrs adds o's address answer counts to s's, site by site. A site
+// s does not have is given a slot when grow is set, else dropped.
+func (s *svcCounters) addAddrs(o *svcCounters, grow bool) {
+	for i := range o.addr {
+		j := 0
+		if i > 0 {
+			site := o.sites[i-1]
+			if j = s.slot(site); j == 0 {
+				if !grow {
+					continue
+				}
+				s.sites = append(s.sites, site)
+				s.addr = append(s.addr, [2][2]atomic.Uint64{})
+				j = len(s.sites)
+			}
+		}
+		for f := range 2 {
+			for p := range 2 {
+				s.addr[j][f][p].Add(o.addr[i][f][p].Load())
+			}
+		}
+	}
 }
 
 func equalStrings(a, b []string) bool {
@@ -367,22 +377,7 @@ func sumByZone(svcs []*svcCounters) []*svcCounters {
 			byZone[s.zone] = z
 			out = append(out, z)
 		}
-		for i := range s.addr {
-			j := 0
-			if i > 0 {
-				site := s.sites[i-1]
-				if j = z.slot(site); j == 0 {
-					z.sites = append(z.sites, site)
-					z.addr = append(z.addr, [2][2]atomic.Uint64{})
-					j = len(z.sites)
-				}
-			}
-			for f := range 2 {
-				for p := range 2 {
-					z.addr[j][f][p].Add(s.addr[i][f][p].Load())
-				}
-			}
-		}
+		z.addAddrs(s, true)
 		if r := s.rare.Load(); r != nil {
 			zr := z.rare.Load()
 			if zr == nil {
