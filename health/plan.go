@@ -310,8 +310,9 @@ func (sp *servicePlan) memberKeys(mk memberKeys) []Key {
 	return sp.keys[mk.from:mk.to:mk.to]
 }
 
-// keysOf is MemberKeys for a member itself, without building its ID.
-func (p *Plan) keysOf(service string, m *gslb.Member) []Key {
+// MemberKeysOf is MemberKeys for a member itself, without building its
+// ID (the API's index reads it for every member of 100k services).
+func (p *Plan) MemberKeysOf(service string, m *gslb.Member) []Key {
 	sp := p.services[service]
 	if sp == nil {
 		return nil

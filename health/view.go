@@ -44,7 +44,7 @@ func (v *View) MemberUp(service string, m *gslb.Member) (up, known bool) {
 		return true, false
 	}
 	up = true
-	for _, k := range v.plan.keysOf(service, m) {
+	for _, k := range v.plan.MemberKeysOf(service, m) {
 		u, kn := v.obs.Verdict(k)
 		if !kn {
 			continue
@@ -68,7 +68,7 @@ func (v *View) MemberDetail(service string, m *gslb.Member) string {
 	if v == nil || v.plan == nil {
 		return "not checked"
 	}
-	keys := v.plan.keysOf(service, m)
+	keys := v.plan.MemberKeysOf(service, m)
 	if err := v.plan.refused[service]; err != nil {
 		return "not probed, answered as up: health check refused: " + oneLine(err)
 	}

@@ -94,7 +94,7 @@ func (hq *healthQuery) targetFilter() targetFilter {
 			if hq.site != "" && m.Site != hq.site {
 				continue
 			}
-			for _, k := range hq.plan.MemberKeys(svc.Name, m.ID()) {
+			for _, k := range hq.plan.MemberKeysOf(svc.Name, m) {
 				if r, ok := tx.rank[k]; ok {
 					tf.sel.list = append(tf.sel.list, r)
 				}

@@ -212,7 +212,7 @@ func newTargetIndex(plan *health.Plan, sx *serviceIndex) *targetIndex {
 		svc := sx.service(sr)
 		for j := range svc.Members {
 			probed := false
-			for _, k := range plan.MemberKeys(svc.Name, svc.Members[j].ID()) {
+			for _, k := range plan.MemberKeysOf(svc.Name, &svc.Members[j]) {
 				r, ok := x.rank[k]
 				if !ok {
 					continue
