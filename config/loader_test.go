@@ -13,10 +13,7 @@ import (
 // rewriteScale writes the generated configuration o to path.
 func rewriteScale(t *testing.T, path string, o scale.Options) {
 	t.Helper()
-	f, err := os.Create(path)
-	must(t, err)
-	must(t, scale.Write(f, o))
-	must(t, f.Close())
+	must(t, scale.WriteFile(path, o))
 }
 
 // reused reports whether b's service i is a's, reused rather than decoded

@@ -21,14 +21,7 @@ var scaleSizes = []struct {
 func writeScale(tb testing.TB, dir string, o scale.Options) string {
 	tb.Helper()
 	path := filepath.Join(dir, fmt.Sprintf("scale-%d-%d.yaml", o.Services, o.Variant))
-	f, err := os.Create(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := scale.Write(f, o); err != nil {
-		tb.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
+	if err := scale.WriteFile(path, o); err != nil {
 		tb.Fatal(err)
 	}
 	return path

@@ -25,14 +25,7 @@ import (
 func loadScale(tb testing.TB, o scale.Options) *config.Loaded {
 	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "scale.yaml")
-	f, err := os.Create(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := scale.Write(f, o); err != nil {
-		tb.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
+	if err := scale.WriteFile(path, o); err != nil {
 		tb.Fatal(err)
 	}
 	l, err := config.Load(config.Options{File: path})

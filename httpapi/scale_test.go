@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -39,14 +38,9 @@ func scaleAPI(tb testing.TB, n int, shared bool) *API {
 	// 127.77.0.x may be in use by a scale run), where nothing listens.
 	o := scale.Options{Services: 1, Sites: 5, Members: 3, Check: scale.CheckSharedTCP, ProbeBase: netip.MustParseAddr("127.79.0.1")}.Defaults()
 	file := filepath.Join(tb.TempDir(), "scale.yaml")
-	f, err := os.Create(file)
-	if err != nil {
+	if err := scale.WriteFile(file, o); err != nil {
 		tb.Fatal(err)
 	}
-	if err := scale.Write(f, o); err != nil {
-		tb.Fatal(err)
-	}
-	f.Close()
 	l, err := config.Load(config.Options{File: file})
 	if err != nil {
 		tb.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 )
 
 // Check is how the generated services are probed.
@@ -156,4 +157,17 @@ func Write(w io.Writer, o Options) error {
 		}
 	}
 	return b.Flush()
+}
+
+// WriteFile writes the configuration o describes to the file path.
+func WriteFile(path string, o Options) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := Write(f, o); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

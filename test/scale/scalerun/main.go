@@ -107,10 +107,7 @@ var checks = []scale.Check{scale.CheckNone, scale.CheckSharedTCP, scale.CheckPer
 // write writes the configuration o to name in r.dir, atomically.
 func (r *runner) write(name string, o scale.Options) string {
 	path := filepath.Join(r.dir, name)
-	f, err := os.Create(path + ".tmp")
-	must(err)
-	must(scale.Write(f, o))
-	must(f.Close())
+	must(scale.WriteFile(path+".tmp", o))
 	must(os.Rename(path+".tmp", path))
 	return path
 }
