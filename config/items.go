@@ -10,21 +10,45 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// decodedService is one services entry, decoded.
-type decodedService struct {
-	cfg  ServiceConfig
-	errs []error // decode errors, named services[i]...; nil when it decoded
-	// prev is 1 + the position of the same entry in the Loader's last
-	// good load when reuse gave it; 0 when it was decoded.
-	prev int
+// decodedServices are the services entries, decoded: one slice per
+// field rather than one of structs, so that cfgs becomes Config.Services
+// without a copy (22 MB a reload at 100k services).
+type decodedServices struct {
+	cfgs []ServiceConfig
+	errs [][]error // an entry's decode errors, named services[i]...; nil when it decoded
+	// prev[i] is 1 + the position of the same entry in the Loader's last
+	// good load when it was reused; 0 when it was decoded.
+	prev []int
 }
 
-// kept is an entry as a Loader kept it: its decode and its position in
-// the last good load.
-type kept struct {
-	cfg   ServiceConfig
-	index int
+// keptServices are the services entries of a Loader's last good load,
+// decoded, for the next load to take rather than decode again: by
+// position when resplit found an entry unchanged (serviceItem.kept), or
+// by text, through an index built on first need.
+type keptServices struct {
+	split    *servicesSplit
+	services []ServiceConfig // split.items[i]'s decode is services[i]
+
+	once   sync.Once
+	byText map[textSum]int
 }
+
+// lookup is the position of the kept entry whose text has sum.
+func (k *keptServices) lookup(sum textSum) (int, bool) {
+	k.once.Do(func() {
+		k.byText = make(map[textSum]int, len(k.split.items))
+		for i, it := range k.split.items {
+			k.byText[it.sum] = i
+		}
+	})
+	i, ok := k.byText[sum]
+	return i, ok
+}
+
+// byTextFrom is how many entries not kept by position make the index by
+// text worth building: a few are cheaper to decode than 100k sums are to
+// index, many (a list reordered) are not.
+const byTextFrom = 16
 
 // decodeServiceItems parses and decodes each entry of text (the file) as
 // the whole file's decode would (viper's key lower-casing included),
@@ -32,10 +56,10 @@ type kept struct {
 // own, or parse to something the whole file's parse might not have (not
 // one list entry each, a key twice, a non-string map key): the caller
 // then decodes the whole file, which reports a syntax error exactly as
-// before. reuse, when not nil, returns a cached decode of an entry by
-// its text's sum.
-func decodeServiceItems(text string, items []serviceItem, reuse func(textSum) (kept, bool), workers int) (out []decodedService, ok bool) {
-	out = make([]decodedService, len(items))
+// before. k, when not nil, has decodes to reuse: by position, and by
+// text when byText.
+func decodeServiceItems(text string, items []serviceItem, k *keptServices, byText bool, workers int) (out decodedServices, ok bool) {
+	out = decodedServices{cfgs: make([]ServiceConfig, len(items)), errs: make([][]error, len(items)), prev: make([]int, len(items))}
 	var failed atomic.Bool
 	var next atomic.Int64
 	const batch = 256
@@ -48,7 +72,7 @@ func decodeServiceItems(text string, items []serviceItem, reuse func(textSum) (k
 				if from >= len(items) {
 					return
 				}
-				if !decodeBatch(text, items, from, min(from+batch, len(items)), reuse, out) {
+				if !decodeBatch(text, items, from, min(from+batch, len(items)), k, byText, out) {
 					failed.Store(true)
 					return
 				}
@@ -59,22 +83,27 @@ func decodeServiceItems(text string, items []serviceItem, reuse func(textSum) (k
 	return out, !failed.Load()
 }
 
-// decodeBatch decodes entries from up to to, taking reuse's where it has
+// decodeBatch decodes entries from up to to, taking k's where it has
 // them and parsing each run of the others in one go: consecutive entries
 // are consecutive text, and one parser per run costs less than one per
 // entry.
-func decodeBatch(text string, items []serviceItem, from, to int, reuse func(textSum) (kept, bool), out []decodedService) bool {
+func decodeBatch(text string, items []serviceItem, from, to int, k *keptServices, byText bool, out decodedServices) bool {
 	run := from // the first entry of the run not yet decoded
 	for i := from; i <= to; i++ {
 		if i < to {
-			if reuse == nil {
+			if k == nil {
 				continue
 			}
-			k, hit := reuse(items[i].sum)
-			if !hit {
+			j := items[i].kept - 1
+			if j < 0 && byText {
+				if at, hit := k.lookup(items[i].sum); hit {
+					j = at
+				}
+			}
+			if j < 0 {
 				continue
 			}
-			out[i].cfg, out[i].prev = k.cfg, k.index+1
+			out.cfgs[i], out.prev[i] = k.services[j], j+1
 		}
 		if run < i && !decodeRun(text, items, run, i, out) {
 			return false
@@ -86,7 +115,7 @@ func decodeBatch(text string, items []serviceItem, from, to int, reuse func(text
 
 // decodeRun parses entries from up to to (a run of consecutive ones) and
 // decodes each.
-func decodeRun(text string, items []serviceItem, from, to int, out []decodedService) bool {
+func decodeRun(text string, items []serviceItem, from, to int, out decodedServices) bool {
 	last := items[to-1]
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(text[items[from].off:last.off+len(last.key)]), &doc); err != nil {
@@ -100,7 +129,7 @@ func decodeRun(text string, items []serviceItem, from, to int, out []decodedServ
 		return false
 	}
 	for k, n := range list.Content {
-		if !decodeEntry(from+k, n, &out[from+k]) {
+		if !decodeEntry(from+k, n, &out.cfgs[from+k], &out.errs[from+k]) {
 			return false
 		}
 	}
@@ -111,11 +140,11 @@ func decodeRun(text string, items []serviceItem, from, to int, out []decodedServ
 // decodeServiceItems. Plain entries take fastDecode; the others are
 // decoded as the whole file is: into maps, keys lower-cased, then
 // mapstructure.
-func decodeEntry(i int, n *yaml.Node, out *decodedService) bool {
-	if fastDecode(n, &out.cfg) {
+func decodeEntry(i int, n *yaml.Node, cfg *ServiceConfig, errs *[]error) bool {
+	if fastDecode(n, cfg) {
 		return true
 	}
-	out.cfg = ServiceConfig{}
+	*cfg = ServiceConfig{}
 	var raw any
 	if err := n.Decode(&raw); err != nil {
 		return false // a key twice, say: the whole file's parse reports it
@@ -124,14 +153,14 @@ func decodeEntry(i int, n *yaml.Node, out *decodedService) bool {
 	if !ok {
 		return false
 	}
-	dc := &mapstructure.DecoderConfig{Result: &out.cfg}
+	dc := &mapstructure.DecoderConfig{Result: cfg}
 	decoderOptions(dc)
 	d, err := mapstructure.NewDecoder(dc)
 	if err == nil {
 		err = d.Decode(entry)
 	}
 	if err != nil {
-		out.errs = decodeErrors(fmt.Sprintf("services[%d]", i), err)
+		*errs = decodeErrors(fmt.Sprintf("services[%d]", i), err)
 	}
 	return true
 }

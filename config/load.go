@@ -44,15 +44,14 @@ type Loaded struct {
 	// AdminToken is the admin API's bearer token; "" disables the API.
 	AdminToken string
 
-	// fileSum is the sum of the file as read, which Same compares;
-	// entrySums are those of its services entries, when they were decoded
-	// one by one (the Loader's keys). Sums, not the text: at 100k
-	// services the text is 30 MB that nothing else needs.
-	fileSum   textSum
-	entrySums []textSum
-	db        *geo.DB   // nil without a database; closed by Close
-	dbStamp   fileStamp // the database file as it was opened, to notice a replacement
-	closeDB   *sync.Once
+	// text is the file as read, which Same compares; split is its
+	// services entries, when they were decoded one by one, which a
+	// Loader keeps to re-cut only what the next read changed.
+	text    string
+	split   *servicesSplit
+	db      *geo.DB   // nil without a database; closed by Close
+	dbStamp fileStamp // the database file as it was opened, to notice a replacement
+	closeDB *sync.Once
 }
 
 // fileStamp identifies a version of a file without reading it (a geo
@@ -102,7 +101,7 @@ func (l *Loaded) Same(o *Loaded) bool {
 	lc, oc := l.Config, o.Config
 	lc.Services, oc.Services = nil, nil // decoded from the same text
 	return l.File == o.File && l.dbStamp == o.dbStamp &&
-		l.fileSum == o.fileSum &&
+		l.text == o.text &&
 		l.AdminToken == o.AdminToken &&
 		reflect.DeepEqual(lc, oc) &&
 		reflect.DeepEqual(l.State.Zones, o.State.Zones) &&
@@ -176,6 +175,6 @@ func load(o Options, how decoding) (*Loaded, error) {
 	return &Loaded{
 		File: file, Config: cfg, State: st, Locator: loc, Watch: cfg.watchFiles(file),
 		KubePolicy: kubePolicy, DefaultCheck: defCheck, Admin: admin, AdminToken: token,
-		db: db, dbStamp: stamp, closeDB: new(sync.Once), fileSum: sumOf(src.text), entrySums: src.entrySums(),
+		db: db, dbStamp: stamp, closeDB: new(sync.Once), text: src.text, split: src.split,
 	}, nil
 }

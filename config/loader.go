@@ -28,10 +28,10 @@ type Loader struct {
 	opts Options
 
 	mu sync.Mutex // one load at a time
-	// services are the last good load's services (its Config.Services,
-	// shared, never changed), byText indexes them by their entry's text.
-	services []ServiceConfig
-	byText   map[textSum]int
+	// kept are the last good load's services entries and their decodes
+	// (its Config.Services, shared, never changed); nil when that load
+	// decoded the file whole.
+	kept *keptServices
 	// state is the last good load's State, against which the next load
 	// validates only what changed.
 	state *gslb.State
@@ -58,18 +58,7 @@ func NewLoader(o Options, running *Loaded) *Loader {
 func (ld *Loader) Load() (*Loaded, error) {
 	ld.mu.Lock()
 	defer ld.mu.Unlock()
-	var reuse func(textSum) (kept, bool)
-	if len(ld.byText) > 0 {
-		services, byText := ld.services, ld.byText // only read while loading
-		reuse = func(sum textSum) (kept, bool) {
-			i, ok := byText[sum]
-			if !ok {
-				return kept{}, false
-			}
-			return kept{cfg: services[i], index: i}, true
-		}
-	}
-	l, err := load(ld.opts, decoding{reuse: reuse, prev: ld.state, prevHealth: ld.health, spare: true})
+	l, err := load(ld.opts, decoding{kept: ld.kept, prev: ld.state, prevHealth: ld.health, spare: true})
 	if err != nil {
 		return nil, err
 	}
@@ -77,18 +66,13 @@ func (ld *Loader) Load() (*Loaded, error) {
 	return l, nil
 }
 
-// keep indexes l's services for the next load. A file whose services
-// were decoded whole (JSON, TOML, a YAML list the splitter declined)
-// has no entries to index: the next load decodes everything.
+// keep keeps l's services entries for the next load. A file whose
+// services were decoded whole (JSON, TOML, a YAML list the splitter
+// declined) has no entries to keep: the next load decodes everything.
 func (ld *Loader) keep(l *Loaded) {
-	ld.services, ld.byText, ld.state, ld.health = nil, nil, l.State, l.Config.Health
-	if l.entrySums == nil || len(l.entrySums) != len(l.Config.Services) {
-		return
-	}
-	ld.services = l.Config.Services
-	ld.byText = make(map[textSum]int, len(l.entrySums))
-	for i, sum := range l.entrySums {
-		ld.byText[sum] = i
+	ld.kept, ld.state, ld.health = nil, l.State, l.Config.Health
+	if l.split != nil && len(l.split.items) == len(l.Config.Services) {
+		ld.kept = &keptServices{split: l.split, services: l.Config.Services}
 	}
 }
 

@@ -93,7 +93,7 @@ func TestLoaderFailedLoadKeepsTheRunningEntries(t *testing.T) {
 	first, err := ld.Load()
 	must(t, err)
 	defer first.Close()
-	kept := ld.byText
+	kept := ld.kept
 
 	// A good edit of service 3 and a typo in service 9, in one file.
 	o.Variant = 3
@@ -105,7 +105,7 @@ func TestLoaderFailedLoadKeepsTheRunningEntries(t *testing.T) {
 	if _, err := ld.Load(); err == nil || !strings.HasPrefix(err.Error(), `services[9].namex: unknown key (did you mean "name"?)`) {
 		t.Fatalf("got %v", err)
 	}
-	if !reflect.DeepEqual(ld.byText, kept) || &ld.services[0] != &first.Config.Services[0] {
+	if ld.kept != kept || &ld.kept.services[0] != &first.Config.Services[0] {
 		t.Fatal("a rejected load replaced the kept services")
 	}
 
@@ -129,8 +129,8 @@ func TestLoaderWholeDecode(t *testing.T) {
 	for range 2 {
 		l, err := ld.Load()
 		must(t, err)
-		if len(l.State.Services) != 1 || ld.byText != nil {
-			t.Errorf("services %d, kept %v", len(l.State.Services), ld.byText)
+		if len(l.State.Services) != 1 || ld.kept != nil {
+			t.Errorf("services %d, kept %v", len(l.State.Services), ld.kept)
 		}
 		l.Close()
 	}

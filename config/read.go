@@ -63,26 +63,13 @@ func sumOf(s string) textSum {
 
 // source is what one read of the configuration file produced besides
 // the Config: the file's text (Same compares it) and its services
-// entries, when they were decoded one by one (the reload cache's keys).
+// entries, when they were decoded one by one (what a Loader keeps).
 type source struct {
 	text  string
-	items []serviceItem // nil when the whole file was decoded at once
+	split *servicesSplit // nil when the whole file was decoded at once
 	// prevOf[i] is the position of service i's entry in the last good
 	// load (decoding.prev), -1 when its text is new; nil without a Loader.
 	prevOf []int
-}
-
-// entrySums are the sums of the services entries (nil when the
-// whole file was decoded at once): what a Loader keeps decodes by.
-func (s source) entrySums() []textSum {
-	if s.items == nil {
-		return nil
-	}
-	sums := make([]textSum, len(s.items))
-	for i, it := range s.items {
-		sums[i] = it.sum
-	}
-	return sums
 }
 
 // decoding says how readConfig decodes the services list.
@@ -90,9 +77,9 @@ type decoding struct {
 	// whole decodes the whole file with viper, never entry by entry:
 	// the tests hold the two ways to the same results.
 	whole bool
-	// reuse returns the decode, by its text's sum, of an entry a Loader kept;
-	// nil: none is kept.
-	reuse func(textSum) (kept, bool)
+	// kept are the entries of a Loader's last good load, decoded; nil:
+	// none are kept.
+	kept *keptServices
 	// prev is the State of the last good load (nil: none): validation
 	// judges only the services that differ from it (ValidateChanged).
 	prev *gslb.State
@@ -135,8 +122,8 @@ func readConfig(file string, flags *pflag.FlagSet, how decoding) (Config, source
 	}
 	src := source{text: text}
 	if isYAML(file) && !how.whole {
-		if c, items, prevOf, ok, err := readSplit(file, src.text, flags, how); ok {
-			src.items, src.prevOf = items, prevOf
+		if c, sp, prevOf, ok, err := readSplit(file, src.text, flags, how); ok {
+			src.split, src.prevOf = sp, prevOf
 			return c, src, err
 		}
 	}
@@ -159,10 +146,19 @@ func isYAML(file string) bool {
 
 // readSplit decodes a YAML file whose services list splitServices could
 // cut out. ok is false when the whole file must be decoded instead.
-func readSplit(file, text string, flags *pflag.FlagSet, how decoding) (c Config, items []serviceItem, prevOf []int, ok bool, err error) {
-	rest, items, ok := splitServices(text)
+func readSplit(file, text string, flags *pflag.FlagSet, how decoding) (c Config, sp *servicesSplit, prevOf []int, ok bool, err error) {
+	var rest []byte
+	if how.kept != nil {
+		// Only the list changed: the rest decodes as it did, without the
+		// list's lines (up to 100k blank lines for the parser to skip).
+		if sp, ok = resplit(how.kept.split, text); ok {
+			rest = compactRest(sp)
+		}
+	}
 	if !ok {
-		return Config{}, nil, nil, false, nil
+		if rest, sp, ok = splitServices(text); !ok {
+			return Config{}, nil, nil, false, nil
+		}
 	}
 	v, err := newViper(file, rest)
 	if err != nil || !slices.Contains(v.AllKeys(), "services") || v.Get("services") != nil {
@@ -170,7 +166,13 @@ func readSplit(file, text string, flags *pflag.FlagSet, how decoding) (c Config,
 		// line; a services key that vanished was not what it looked like.
 		return Config{}, nil, nil, false, nil
 	}
-	decoded, ok := decodeServiceItems(text, items, how.reuse, how.workers())
+	fresh := 0
+	for _, it := range sp.items {
+		if it.kept == 0 {
+			fresh++
+		}
+	}
+	decoded, ok := decodeServiceItems(text, sp.items, how.kept, fresh >= byTextFrom, how.workers())
 	if !ok {
 		return Config{}, nil, nil, false, nil
 	}
@@ -185,21 +187,20 @@ func readSplit(file, text string, flags *pflag.FlagSet, how decoding) (c Config,
 			errs = append(errs, decodeErrors("", e)...)
 		}
 	}
-	c.Services = make([]ServiceConfig, len(decoded))
-	if how.reuse != nil {
-		prevOf = make([]int, len(decoded))
+	c.Services = decoded.cfgs
+	for _, e := range decoded.errs {
+		errs = append(errs, e...)
 	}
-	for i := range decoded {
-		c.Services[i] = decoded[i].cfg
-		errs = append(errs, decoded[i].errs...)
-		if prevOf != nil {
-			prevOf[i] = decoded[i].prev - 1
+	if how.kept != nil {
+		prevOf = decoded.prev
+		for i := range prevOf {
+			prevOf[i]-- // -1: decoded
 		}
 	}
 	if err := errors.Join(append(errs, unknown...)...); err != nil {
 		return Config{}, nil, nil, true, err
 	}
-	return c, items, prevOf, true, nil
+	return c, sp, prevOf, true, nil
 }
 
 // configType is the format viper reads file in: by its extension, YAML

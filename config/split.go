@@ -13,6 +13,21 @@ type serviceItem struct {
 	sum  textSum // sumOf(key), computed once: the reload cache's key
 	off  int     // where key starts in the file
 	line int     // the file line it starts on, 1-based
+	// kept is 1 + the entry's position in the split resplit started
+	// from, when its text is that entry's, unchanged; 0 otherwise.
+	kept int
+}
+
+// servicesSplit is a file's text and the services entries cut out of it:
+// what a Loader keeps so that the next load re-cuts only around what
+// changed (resplit).
+type servicesSplit struct {
+	text  string
+	items []serviceItem
+	// indent is the entries' indent; first and end are the list's bytes,
+	// from its first entry's line to one past its last line.
+	indent     int
+	first, end int
 }
 
 // splitServices cuts the top-level block sequence `services:` out of a
@@ -32,7 +47,7 @@ type serviceItem struct {
 // inside a multi-line quoted string, say) is caught later: an entry or
 // the rest then fails to parse, or the rest has no null services key,
 // and the caller falls back as well.
-func splitServices(data string) (rest []byte, items []serviceItem, ok bool) {
+func splitServices(data string) (rest []byte, sp *servicesSplit, ok bool) {
 	f := lineIndex(data)
 	start := -1 // the "services:" line
 	for i := range f.count() {
@@ -77,13 +92,10 @@ func splitServices(data string) (rest []byte, items []serviceItem, ok bool) {
 		}
 		return nil, nil, false // under-indented: the parser judges it
 	}
-	// IndexByte, not ContainsAny: it scans 30 MB (100k services) a reload
-	// at memory speed, where ContainsAny's byte loop took 25 ms.
-	if list := f.lines(first, end); strings.IndexByte(list, '\t') >= 0 || strings.IndexByte(list, '&') >= 0 ||
-		strings.IndexByte(list, '*') >= 0 || strings.Contains(list, "<<") {
+	if unsure(f.lines(first, end)) {
 		return nil, nil, false
 	}
-	items = make([]serviceItem, len(starts))
+	items := make([]serviceItem, len(starts))
 	for k, s := range starts {
 		e := end
 		if k+1 < len(starts) {
@@ -100,7 +112,16 @@ func splitServices(data string) (rest []byte, items []serviceItem, ok bool) {
 		}
 	}
 	rest = append(rest, f.lines(end, f.count())...)
-	return rest, items, true
+	return rest, &servicesSplit{text: data, items: items, indent: indent, first: f.starts[first], end: f.starts[end]}, true
+}
+
+// unsure reports list text the splitter does not cut: anchors, aliases
+// and merge keys, which tie entries together, and tabs. IndexByte, not
+// ContainsAny: it scans 30 MB (100k services) at memory speed, where
+// ContainsAny's byte loop took 25 ms.
+func unsure(list string) bool {
+	return strings.IndexByte(list, '\t') >= 0 || strings.IndexByte(list, '&') >= 0 ||
+		strings.IndexByte(list, '*') >= 0 || strings.Contains(list, "<<")
 }
 
 // lines indexes the lines of a text; each keeps its "\n" (or "\r\n").

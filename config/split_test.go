@@ -39,12 +39,12 @@ func TestSplitServices(t *testing.T) {
 			[]int{2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rest, items, ok := splitServices(tc.text)
+			rest, sp, ok := splitServices(tc.text)
 			if !ok {
 				t.Fatal("declined")
 			}
 			var got []int
-			for _, it := range items {
+			for _, it := range sp.items {
 				got = append(got, it.line)
 				if !strings.HasPrefix(tc.text[it.off:], it.key) {
 					t.Errorf("entry at line %d: key is not the file's text at off", it.line)
@@ -61,7 +61,7 @@ func TestSplitServices(t *testing.T) {
 			writeFile(t, path, tc.text)
 			split, src, err := readConfig(path, nil, decoding{})
 			must(t, err)
-			if src.items == nil {
+			if src.split == nil {
 				t.Fatal("not decoded entry by entry")
 			}
 			whole, _, err := readConfig(path, nil, decoding{whole: true})
@@ -113,7 +113,7 @@ func TestSplitFallsBackWhenUnsure(t *testing.T) {
 			writeFile(t, path, tc.text)
 			split, src, errSplit := readConfig(path, nil, decoding{})
 			whole, _, errWhole := readConfig(path, nil, decoding{whole: true})
-			if src.items != nil {
+			if src.split != nil {
 				t.Error("decoded entry by entry")
 			}
 			if errText(errSplit) != errText(errWhole) || !reflect.DeepEqual(split, whole) {
@@ -178,7 +178,7 @@ func TestSplitAndWholeAgree(t *testing.T) {
 		if errSplit != nil {
 			continue
 		}
-		if split.entrySums == nil && strings.HasSuffix(f, ".yaml") {
+		if split.split == nil && strings.HasSuffix(f, ".yaml") {
 			t.Errorf("%s: not decoded entry by entry", f)
 		}
 		if !reflect.DeepEqual(split.Config, whole.Config) || !reflect.DeepEqual(split.State, whole.State) {
