@@ -48,7 +48,11 @@ type runner struct {
 	verbose bool
 	// serverEnv is more environment for the servers ("GOGC=200 ...").
 	serverEnv string
-	stopping  []func()
+	// serverCPUs pins the servers (taskset -c), so that the load
+	// generator (this process, pinned by its caller) does not share
+	// their CPUs: the side-by-side kit's layout.
+	serverCPUs string
+	stopping   []func()
 }
 
 func main() {
@@ -65,6 +69,7 @@ func main() {
 	flag.IntVar(&r.reloads, "reloads", 10, "reloads during the dns step")
 	flag.BoolVar(&r.verbose, "v", false, "show the servers' output")
 	flag.StringVar(&r.serverEnv, "server-env", "", "more environment for the servers, space-separated (GOMAXPROCS=3 GOGC=200)")
+	flag.StringVar(&r.serverCPUs, "server-cpus", "", "pin the servers to these CPUs (taskset -c list, \"0\"); run scalerun itself under taskset -c on the others")
 	flag.Parse()
 	if r.dir == "" {
 		d, err := os.MkdirTemp("", "scalerun-")
@@ -149,6 +154,9 @@ func freePort() int {
 // it took.
 func (r *runner) start(config, dnsAddr, httpAddr string) (*proc, time.Duration) {
 	cmd := exec.Command(r.bin, "serve", "--config", config)
+	if r.serverCPUs != "" {
+		cmd = exec.Command("taskset", "-c", r.serverCPUs, r.bin, "serve", "--config", config)
+	}
 	if r.serverEnv != "" {
 		cmd.Env = append(os.Environ(), strings.Fields(r.serverEnv)...)
 	}
