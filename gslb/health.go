@@ -193,7 +193,7 @@ func (s *Snapshot) WithHealth(h HealthView, services []string) *Snapshot {
 	next.healthView = h
 	e := s.health.edit()
 	for _, name := range services {
-		svc := s.services[name]
+		svc := s.service(name)
 		if svc == nil {
 			continue
 		}
@@ -235,7 +235,7 @@ func (s *Snapshot) WithAdmin(a Admin) *Snapshot {
 	next := *s
 	next.admin = a
 	e := s.health.edit()
-	for _, svc := range s.services {
+	for _, svc := range s.services.All() {
 		for i := range svc.members {
 			m := &svc.members[i]
 			st := s.state(m)
@@ -262,7 +262,7 @@ type MemberHealth struct {
 
 // MemberHealth reports every member of service name, in config order.
 func (s *Snapshot) MemberHealth(name string) []MemberHealth {
-	svc := s.services[name]
+	svc := s.service(name)
 	if svc == nil {
 		return nil
 	}

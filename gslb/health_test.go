@@ -42,7 +42,7 @@ func TestWithHealthCopiesOnlyWhatChanged(t *testing.T) {
 	if copied != 1 {
 		t.Fatalf("%d chunks copied for one member's change", copied)
 	}
-	if next.services["s0.gslb.example."] != base.services["s0.gslb.example."] {
+	if next.service("s0.gslb.example.") != base.service("s0.gslb.example.") {
 		t.Fatal("compiled services were not shared")
 	}
 	// The health view is read only for the services named.

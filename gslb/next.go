@@ -2,7 +2,6 @@ package gslb
 
 import (
 	"errors"
-	"maps"
 
 	"github.com/meridian-gslb/meridian/geo"
 )
@@ -65,12 +64,12 @@ func compactAt(members int) int { return 2*members + healthChunk }
 // build compiles every service of s.State and reads all their health.
 func (s *Snapshot) build() {
 	st := s.State
-	s.services = make(map[string]*service, len(st.Services))
+	s.services = &SharedMap[*service]{}
 	e := newHealthEdit(s.members)
 	for i := range st.Services {
 		svc := s.compile(&st.Services[i], s.giEnd)
 		s.giEnd += len(svc.members)
-		s.services[svc.Name] = svc
+		s.services.Set(svc.Name, svc)
 		s.readHealth(e, svc)
 	}
 	s.health = e.t
@@ -80,7 +79,7 @@ func (s *Snapshot) build() {
 // MatchServices) are prev's; the others are compiled and read.
 func (s *Snapshot) update(prev *Snapshot, match []int) {
 	st := s.State
-	s.services = maps.Clone(prev.services)
+	s.services = prev.services.Clone()
 	s.giEnd = prev.giEnd
 	e := prev.health.edit()
 	kept := make([]bool, len(prev.State.Services))
@@ -94,22 +93,24 @@ func (s *Snapshot) update(prev *Snapshot, match []int) {
 		// members fit in them: the usual edit (a TTL, a weight) then
 		// leaves no hole.
 		gi := s.giEnd
-		if old := prev.services[src.Name]; old != nil && len(old.members) >= len(src.Members) && len(old.members) > 0 {
+		if old, _ := prev.services.Get(src.Name); old != nil && len(old.members) >= len(src.Members) && len(old.members) > 0 {
 			gi = int(old.members[0].gi)
 		} else {
 			s.giEnd += len(src.Members)
 			e.grow(s.giEnd)
 		}
 		svc := s.compile(src, gi)
-		s.services[svc.Name] = svc
+		s.services.Set(svc.Name, svc)
 		s.readHealth(e, svc)
 	}
 	// Services of prev that st no longer has: their names still map to
 	// prev's compiled form, which nothing in st replaced.
 	for j, k := range kept {
 		name := prev.State.Services[j].Name
-		if !k && s.services[name] == prev.services[name] {
-			delete(s.services, name)
+		if !k {
+			if cur, _ := s.services.Get(name); cur == prev.service(name) {
+				s.services.Delete(name)
+			}
 		}
 	}
 	s.health = e.t

@@ -95,8 +95,8 @@ func sameAnswers(t *testing.T, a, b *Snapshot) {
 			}
 		}
 	}
-	if len(a.services) != len(b.services) {
-		t.Fatalf("Next has %d services, a full build %d", len(a.services), len(b.services))
+	if a.services.Len() != b.services.Len() {
+		t.Fatalf("Next has %d services, a full build %d", a.services.Len(), b.services.Len())
 	}
 }
 
@@ -142,8 +142,8 @@ func TestNextSharesUnchanged(t *testing.T) {
 	if calls != 3 {
 		t.Errorf("Next read the health of %d members, want the edited service's 3", calls)
 	}
-	for name, svc := range next.services {
-		if shared := prev.services[name] == svc; shared != (name != scale.ServiceName(7)) {
+	for name, svc := range next.services.All() {
+		if shared := prev.service(name) == svc; shared != (name != scale.ServiceName(7)) {
 			t.Errorf("%s: shared with prev = %v", name, shared)
 		}
 	}
@@ -158,7 +158,7 @@ func TestNextSharesUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.services[scale.ServiceName(0)] == next.services[scale.ServiceName(0)] {
+	if again.service(scale.ServiceName(0)) == next.service(scale.ServiceName(0)) {
 		t.Error("a site moved but the services were not compiled again")
 	}
 }

@@ -209,7 +209,7 @@ func filter(l []int, f func(int) bool) []int {
 }
 
 func (s *Snapshot) decide(q Query, t *Trace) (a Answer) {
-	svc := s.services[q.Name]
+	svc := s.service(q.Name)
 	if svc == nil {
 		a.Zone = s.Zone(q.Name)
 		if a.Zone == nil {

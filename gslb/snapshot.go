@@ -24,7 +24,7 @@ type Snapshot struct {
 	State    *State
 	Locator  *geo.Locator
 	zones    map[string]*Zone
-	services map[string]*service
+	services *SharedMap[*service]
 	// places are the sites by name, with their prepared locations.
 	places map[string]*place
 	// health holds every member's health and override, indexed by
@@ -215,10 +215,16 @@ func (s *Snapshot) Zones() []Zone { return s.State.Zones }
 
 // Service returns the service named name (canonical), or nil.
 func (s *Snapshot) Service(name string) *Service {
-	if svc := s.services[name]; svc != nil {
+	if svc := s.service(name); svc != nil {
 		return &svc.Service
 	}
 	return nil
+}
+
+// service is the compiled service named name, or nil.
+func (s *Snapshot) service(name string) *service {
+	svc, _ := s.services.Get(name)
+	return svc
 }
 
 // Site returns the site named name, or nil.

@@ -50,7 +50,7 @@ type Plan struct {
 	targets targetSet
 	// services holds each probed service's members and their targets;
 	// a service without check (or refused) has none.
-	services map[string]*servicePlan
+	services *gslb.SharedMap[*servicePlan]
 	// users are the services that use each target: what to recompile
 	// when its verdict changes. len(users[k]) counts the target's users.
 	users map[Key][]string
@@ -99,7 +99,7 @@ func NewPlan(st *gslb.State, opts PlanOptions) (*Plan, error) {
 	p := &Plan{
 		state:    st,
 		targets:  newTargetSet(make(map[Key]Target)),
-		services: make(map[string]*servicePlan),
+		services: &gslb.SharedMap[*servicePlan]{},
 		users:    make(map[Key][]string),
 		refused:  make(map[string]error),
 	}
@@ -130,7 +130,7 @@ func (p *Plan) add(name string, sp *servicePlan, err error) {
 	if sp == nil {
 		return
 	}
-	p.services[name] = sp
+	p.services.Set(name, sp)
 	for _, k := range sp.distinctKeys() {
 		p.users[k] = append(p.users[k], name)
 	}
@@ -290,7 +290,7 @@ func (p *Plan) Targets() map[Key]Target { return p.targets.m }
 // MemberKeys returns the targets that stand for a member (one per probed
 // address), or nil when it is not probed.
 func (p *Plan) MemberKeys(service, memberID string) []Key {
-	sp := p.services[service]
+	sp, _ := p.services.Get(service)
 	if sp == nil {
 		return nil
 	}
@@ -313,7 +313,7 @@ func (sp *servicePlan) memberKeys(mk memberKeys) []Key {
 // MemberKeysOf is MemberKeys for a member itself, without building its
 // ID (the API's index reads it for every member of 100k services).
 func (p *Plan) MemberKeysOf(service string, m *gslb.Member) []Key {
-	sp := p.services[service]
+	sp, _ := p.services.Get(service)
 	if sp == nil {
 		return nil
 	}

@@ -24,7 +24,7 @@ func (prev *Plan) Next(st *gslb.State, opts PlanOptions) (*Plan, error) {
 	p := &Plan{
 		state:    st,
 		targets:  prev.targets,
-		services: maps.Clone(prev.services),
+		services: prev.services.Clone(),
 		users:    prev.users,
 		refused:  maps.Clone(prev.refused),
 	}
@@ -40,22 +40,24 @@ func (prev *Plan) Next(st *gslb.State, opts PlanOptions) (*Plan, error) {
 		svc := &st.Services[i]
 		changed[svc.Name] = true
 		delete(p.refused, svc.Name)
-		delete(p.services, svc.Name)
+		p.services.Delete(svc.Name)
 		sp, err := pl.plan(svc, e.addTarget)
 		if err != nil {
 			p.refused[svc.Name] = err
 		}
 		if sp != nil {
-			p.services[svc.Name] = sp
+			p.services.Set(svc.Name, sp)
 		}
-		e.replace(svc.Name, prev.services[svc.Name], sp)
+		old, _ := prev.services.Get(svc.Name)
+		e.replace(svc.Name, old, sp)
 	}
 	// Services of prev that st no longer has.
 	for j, k := range kept {
 		if name := prev.state.Services[j].Name; !k && !changed[name] {
-			delete(p.services, name)
+			p.services.Delete(name)
 			delete(p.refused, name)
-			e.replace(name, prev.services[name], nil)
+			old, _ := prev.services.Get(name)
+			e.replace(name, old, nil)
 		}
 	}
 	e.finish()

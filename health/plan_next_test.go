@@ -56,7 +56,7 @@ func TestPlanNextShares(t *testing.T) {
 	if !next.SameTargets(p) || len(next.Targets()) != 5 {
 		t.Errorf("a TTL edit: same targets %v, %d targets", next.SameTargets(p), len(next.Targets()))
 	}
-	if next.services[scale.ServiceName(8)] != p.services[scale.ServiceName(8)] || next.services[scale.ServiceName(7)] == p.services[scale.ServiceName(7)] {
+	if get(next, scale.ServiceName(8)) != get(p, scale.ServiceName(8)) || get(next, scale.ServiceName(7)) == get(p, scale.ServiceName(7)) {
 		t.Error("Next planned an unchanged service again, or kept a changed one")
 	}
 	moved := scaleState(o)
@@ -72,5 +72,11 @@ func TestPlanNextShares(t *testing.T) {
 
 // cloneMaps copies what Next copies whatever the edit.
 func cloneMaps(p *Plan) *Plan {
-	return &Plan{services: maps.Clone(p.services), refused: maps.Clone(p.refused)}
+	return &Plan{services: p.services.Clone(), refused: maps.Clone(p.refused)}
+}
+
+// get is the plan of service name in p, or nil.
+func get(p *Plan, name string) *servicePlan {
+	sp, _ := p.services.Get(name)
+	return sp
 }

@@ -123,7 +123,7 @@ func samePlan(t *testing.T, a, b *Plan) {
 	if !slices.Equal(a.Refused(), b.Refused()) {
 		t.Fatalf("refused %v, want %v", a.Refused(), b.Refused())
 	}
-	if len(a.services) != len(b.services) || len(a.users) != len(b.users) {
-		t.Fatalf("%d services and %d users, want %d and %d", len(a.services), len(a.users), len(b.services), len(b.users))
+	if a.services.Len() != b.services.Len() || len(a.users) != len(b.users) {
+		t.Fatalf("%d services and %d users, want %d and %d", a.services.Len(), len(a.users), b.services.Len(), len(b.users))
 	}
 }
