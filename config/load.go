@@ -155,7 +155,7 @@ func load(o Options, how decoding) (*Loaded, error) {
 	same := how.sameServices(cfg, src)
 	st := cfg.toState(&p, same)
 	failed := loadZoneFiles(st, &p)
-	st.ApplyDefaults()
+	applyDefaults(st, same)
 	defCheck := cfg.applyHealthChecks(st, &p, same)
 	how.reuseServices(st, src, same)
 	p.validated(st.ValidateChanged(how.prev), failed)
@@ -177,4 +177,22 @@ func load(o Options, how decoding) (*Loaded, error) {
 		KubePolicy: kubePolicy, DefaultCheck: defCheck, Admin: admin, AdminToken: token,
 		db: db, dbStamp: stamp, closeDB: new(sync.Once), text: src.text, split: src.split,
 	}, nil
+}
+
+// applyDefaults is st.ApplyDefaults, but for the services marked same,
+// which reuseServices replaces with the last load's, defaulted then: at
+// 100k services, defaulting them was 8 ms of a one-service reload.
+func applyDefaults(st *gslb.State, same []bool) {
+	if same == nil {
+		st.ApplyDefaults()
+		return
+	}
+	settings := *st // the zones, in place; no services
+	settings.Services = nil
+	settings.ApplyDefaults()
+	for i := range st.Services {
+		if !same[i] {
+			st.Services[i].ApplyDefaults()
+		}
+	}
 }
