@@ -138,11 +138,32 @@ func BenchmarkServeMemory(b *testing.B) {
 				var before, after runtime.MemStats
 				runtime.GC()
 				runtime.ReadMemStats(&before)
+				// As serve does: a first load, then a Loader's reloads, only
+				// the running configuration kept.
 				o := scale.Options{Services: n, Check: scale.CheckSharedTCP}
-				p := quietPublisher(loadScale(b, o))
-				for v := range 3 {
+				path := filepath.Join(b.TempDir(), "scale.yaml")
+				if err := scale.WriteFile(path, o); err != nil {
+					b.Fatal(err)
+				}
+				running, err := config.Load(config.Options{File: path})
+				if err != nil {
+					b.Fatal(err)
+				}
+				p := quietPublisher(running)
+				if err := p.PublishConfig(running); err != nil {
+					b.Fatal(err)
+				}
+				ld := config.NewLoader(config.Options{File: path}, running)
+				for v := 1; v <= 3; v++ {
 					o.Variant = v
-					if err := p.PublishConfig(loadScale(b, o)); err != nil {
+					if err := scale.WriteFile(path, o); err != nil {
+						b.Fatal(err)
+					}
+					next, err := ld.Load()
+					if err == nil {
+						err = p.PublishConfig(next)
+					}
+					if err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -161,6 +182,7 @@ func BenchmarkServeMemory(b *testing.B) {
 					f.Close()
 				}
 				runtime.KeepAlive(p)
+				runtime.KeepAlive(ld) // serve's Loader keeps the running entries
 				p.Stop()
 			}
 		})
