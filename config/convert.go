@@ -36,7 +36,9 @@ func (c *Config) toState(p *problems, same []bool) *gslb.State {
 	for _, s := range c.Sites {
 		siteNames[s.Name] = s.Name
 	}
+	var pc gslb.Pacer
 	for i := range c.Services {
+		pc.Step()
 		if same == nil || !same[i] {
 			st.Services[i] = c.Services[i].toService(p, indexPath("services", i), siteNames)
 		}

@@ -114,7 +114,9 @@ func (c *Config) applyHealthChecks(st *gslb.State, p *problems, same []bool) *gs
 			def = &spec
 		}
 	}
+	var pc gslb.Pacer
 	for i := range c.Services {
+		pc.Step()
 		if i >= len(st.Services) {
 			break
 		}

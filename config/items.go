@@ -8,6 +8,8 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/meridian-gslb/meridian/gslb"
 )
 
 // decodedServices are the services entries, decoded: one slice per
@@ -67,12 +69,13 @@ func decodeServiceItems(text string, items []serviceItem, k *keptServices, byTex
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
+			var pc gslb.Pacer // one per worker: a batch is shorter than a slice
 			for !failed.Load() {
 				from := int(next.Add(batch)) - batch
 				if from >= len(items) {
 					return
 				}
-				if !decodeBatch(text, items, from, min(from+batch, len(items)), k, byText, out) {
+				if !decodeBatch(text, items, from, min(from+batch, len(items)), k, byText, out, &pc) {
 					failed.Store(true)
 					return
 				}
@@ -87,9 +90,10 @@ func decodeServiceItems(text string, items []serviceItem, k *keptServices, byTex
 // them and parsing each run of the others in one go: consecutive entries
 // are consecutive text, and one parser per run costs less than one per
 // entry.
-func decodeBatch(text string, items []serviceItem, from, to int, k *keptServices, byText bool, out decodedServices) bool {
+func decodeBatch(text string, items []serviceItem, from, to int, k *keptServices, byText bool, out decodedServices, pc *gslb.Pacer) bool {
 	run := from // the first entry of the run not yet decoded
 	for i := from; i <= to; i++ {
+		pc.Step()
 		if i < to {
 			if k == nil {
 				continue

@@ -117,7 +117,9 @@ func sameCAs(a, b *gslb.State) bool {
 	if len(a.Services) != len(b.Services) {
 		return false
 	}
+	var pc gslb.Pacer
 	for i := range a.Services {
+		pc.Step()
 		ac, bc := a.Services[i].HealthCheck, b.Services[i].HealthCheck
 		if (ac == nil) != (bc == nil) || ac != nil && ac.CAPEM != bc.CAPEM {
 			return false
@@ -190,7 +192,9 @@ func applyDefaults(st *gslb.State, same []bool) {
 	settings := *st // the zones, in place; no services
 	settings.Services = nil
 	settings.ApplyDefaults()
+	var pc gslb.Pacer
 	for i := range st.Services {
+		pc.Step()
 		if !same[i] {
 			st.Services[i].ApplyDefaults()
 		}

@@ -86,7 +86,9 @@ func (d decoding) sameServices(c Config, src source) []bool {
 		return nil
 	}
 	same := make([]bool, len(src.prevOf))
+	var pc gslb.Pacer
 	for i, j := range src.prevOf {
+		pc.Step()
 		if j >= 0 && j < len(d.prev.Services) {
 			hc := d.prev.Services[j].HealthCheck
 			same[i] = hc == nil || hc.CAPEM == ""
@@ -101,7 +103,9 @@ func (d decoding) sameServices(c Config, src source) []bool {
 // reload's allocations, which the garbage collector then makes queries
 // pay for.
 func (d decoding) reuseServices(st *gslb.State, src source, same []bool) {
+	var pc gslb.Pacer
 	for i, ok := range same {
+		pc.Step()
 		if ok {
 			st.Services[i] = d.prev.Services[src.prevOf[i]]
 		}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/pflag"
+
+	"github.com/meridian-gslb/meridian/gslb"
 )
 
 // pathField is one file path the configuration names.
@@ -25,7 +27,9 @@ func (c *Config) pathFields() []pathField {
 	if dc := c.Health.DefaultCheck; dc != nil {
 		fields = append(fields, pathField{&dc.CAFile, true})
 	}
+	var pc gslb.Pacer
 	for i := range c.Services {
+		pc.Step()
 		if hc := c.Services[i].HealthCheck; hc != nil {
 			fields = append(fields, pathField{&hc.CAFile, true})
 		}

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+
+	"github.com/meridian-gslb/meridian/gslb"
 )
 
 // resplit cuts text's services list as splitServices would, knowing how
@@ -79,7 +81,9 @@ func resplit(prev *servicesSplit, text string) (sp *servicesSplit, ok bool) {
 		return nil, false
 	}
 	items := make([]serviceItem, 0, a+len(fresh)+len(prev.items)-tail)
+	var pc gslb.Pacer
 	for i, it := range prev.items[:a] {
+		pc.Step()
 		items = append(items, serviceItem{key: text[it.off : it.off+len(it.key)], sum: it.sum, off: it.off, line: it.line, kept: i + 1})
 	}
 	for k, it := range fresh {
@@ -96,6 +100,7 @@ func resplit(prev *servicesSplit, text string) (sp *servicesSplit, ok bool) {
 		lineShift = line - prev.items[tail].line
 	}
 	for i, it := range prev.items[tail:] {
+		pc.Step()
 		off := it.off + delta
 		items = append(items, serviceItem{key: text[off : off+len(it.key)], sum: it.sum, off: off, line: it.line + lineShift, kept: tail + i + 1})
 	}
@@ -126,8 +131,10 @@ func firstAt(items []serviceItem, off int) int {
 func commonPrefix(a, b string) int {
 	const block = 4096
 	n := 0
+	var pc gslb.Pacer
 	for limit := min(len(a), len(b)); n+block <= limit && a[n:n+block] == b[n:n+block]; {
 		n += block
+		pc.Step()
 	}
 	for n < len(a) && n < len(b) && a[n] == b[n] {
 		n++
@@ -139,8 +146,10 @@ func commonPrefix(a, b string) int {
 func commonSuffix(a, b string) int {
 	const block = 4096
 	n := 0
+	var pc gslb.Pacer
 	for limit := min(len(a), len(b)); n+block <= limit && a[len(a)-n-block:len(a)-n] == b[len(b)-n-block:len(b)-n]; {
 		n += block
+		pc.Step()
 	}
 	for n < len(a) && n < len(b) && a[len(a)-n-1] == b[len(b)-n-1] {
 		n++

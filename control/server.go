@@ -196,6 +196,9 @@ func (s *Server) Run(ctx context.Context, hup <-chan os.Signal, readyFile string
 		s.abort()
 		return err
 	}
+	// From now on queries share the CPUs with reloads and gossip
+	// states: their long loops step aside (gslb.Pacer).
+	gslb.SetPacing(true)
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- s.http.Serve(s.httpLn) }()
 

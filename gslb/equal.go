@@ -118,7 +118,9 @@ func zoneEqual(a, b Zone) bool {
 func MatchServices(prev, next *State) []int {
 	out := make([]int, len(next.Services))
 	var byName map[string]int // built only when positions moved
+	var pc Pacer
 	for i := range next.Services {
+		pc.Step()
 		s := &next.Services[i]
 		j := -1
 		if prev != nil && i < len(prev.Services) && prev.Services[i].Name == s.Name {

@@ -41,7 +41,9 @@ func (prev *Snapshot) Next(st *State, loc *geo.Locator, h HealthView) (*Snapshot
 		site := &st.Sites[i]
 		s.places[site.Name] = &place{Site: site, pt: geo.NewPoint(site.Location)}
 	}
+	var pc Pacer
 	for i := range st.Services {
+		pc.Step()
 		s.members += len(st.Services[i].Members)
 	}
 	if prev == nil || !sameSitesAndZones(prev.State, st) || prev.giEnd > compactAt(s.members) {
@@ -66,7 +68,9 @@ func (s *Snapshot) build() {
 	st := s.State
 	s.services = &SharedMap[*service]{}
 	e := newHealthEdit(s.members)
+	var pc Pacer
 	for i := range st.Services {
+		pc.Step()
 		svc := s.compile(&st.Services[i], s.giEnd)
 		s.giEnd += len(svc.members)
 		s.services.Set(svc.Name, svc)
@@ -83,7 +87,9 @@ func (s *Snapshot) update(prev *Snapshot, match []int) {
 	s.giEnd = prev.giEnd
 	e := prev.health.edit()
 	kept := make([]bool, len(prev.State.Services))
+	var pc Pacer
 	for i := range st.Services {
+		pc.Step()
 		if j := match[i]; j >= 0 {
 			kept[j] = true
 			continue
@@ -106,6 +112,7 @@ func (s *Snapshot) update(prev *Snapshot, match []int) {
 	// Services of prev that st no longer has: their names still map to
 	// prev's compiled form, which nothing in st replaced.
 	for j, k := range kept {
+		pc.Step()
 		name := prev.State.Services[j].Name
 		if !k {
 			if cur, _ := s.services.Get(name); cur == prev.service(name) {

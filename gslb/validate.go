@@ -121,11 +121,14 @@ func (st *State) ValidateChanged(prev *State) error {
 	// prev's, which were all distinct: only the changed services need a
 	// look.
 	aligned := match != nil && len(prev.Services) == len(st.Services)
+	var pc Pacer
 	for i := 0; aligned && i < len(st.Services); i++ {
+		pc.Step()
 		aligned = st.Services[i].Name == prev.Services[i].Name
 	}
 	services := map[string]bool{}
 	for i := range st.Services {
+		pc.Step()
 		switch {
 		case match == nil || match[i] < 0:
 			st.validateService(i, zones, sites, services, bad)

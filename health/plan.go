@@ -105,7 +105,9 @@ func NewPlan(st *gslb.State, opts PlanOptions) (*Plan, error) {
 	}
 	var errs []error
 	pl := planner{opts: opts}
+	var pc gslb.Pacer
 	for i := range st.Services {
+		pc.Step()
 		svc := &st.Services[i]
 		sp, err := pl.plan(svc, func(t Target) {
 			if _, ok := p.targets.m[t.key]; !ok {

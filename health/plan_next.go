@@ -32,7 +32,9 @@ func (prev *Plan) Next(st *gslb.State, opts PlanOptions) (*Plan, error) {
 	pl := planner{opts: opts}
 	kept := make([]bool, len(prev.state.Services))
 	changed := map[string]bool{}
+	var pc gslb.Pacer
 	for i := range st.Services {
+		pc.Step()
 		if j := match[i]; j >= 0 {
 			kept[j] = true
 			continue
@@ -53,6 +55,7 @@ func (prev *Plan) Next(st *gslb.State, opts PlanOptions) (*Plan, error) {
 	}
 	// Services of prev that st no longer has.
 	for j, k := range kept {
+		pc.Step()
 		if name := prev.state.Services[j].Name; !k && !changed[name] {
 			p.services.Delete(name)
 			delete(p.refused, name)
