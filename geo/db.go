@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"math/bits"
 	"net/netip"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,9 +18,12 @@ import (
 // schema (MaxMind GeoIP2/GeoLite2 City, Country, Enterprise, and compatible
 // files such as DB-IP's lite databases).
 //
-// Lookups are safe for concurrent use. Close must not run while lookups may
-// still use the DB; a DB that is simply dropped is unmapped by the garbage
+// The whole file is held in memory (see Open), so a DB depends on nothing
+// outside the Go heap: a DB that is simply dropped is freed by the garbage
 // collector, which is the easy way out when reloading under live traffic.
+//
+// Lookups are safe for concurrent use. Close must not run while lookups may
+// still use the DB.
 type DB struct {
 	r     *maxminddb.Reader
 	name  string // file name for errors, or "<bytes>"
@@ -27,29 +31,42 @@ type DB struct {
 	nets  netCache
 }
 
-// Open opens the mmdb file at path. The file is memory-mapped: replace it
-// by renaming a new file over it, never by rewriting it in place.
+// Open reads the mmdb file at path into memory and opens that copy. It
+// does not memory-map the file: a mapped file that someone rewrites in
+// place (cp new.mmdb over it truncates the same inode) turns the next
+// lookup into a SIGBUS that kills the whole process, which no recover can
+// catch. A copy in the heap is unaffected by anything done to the file
+// afterwards: truncated, rewritten, renamed over or deleted, the DB goes on
+// answering from what it read. A file caught half written, truncated or
+// holding anything but a database is an error that names it.
 func Open(path string) (*DB, error) {
-	r, err := maxminddb.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
-		// maxminddb's *PathError already names the file; keep one name.
+		// The *PathError names the file and the operation ("read" for a
+		// directory); keep one name, ours.
 		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
 			err = pe.Err
 		}
 		return nil, fmt.Errorf("geo: open %s: %w", path, err)
 	}
-	db, err := newDB(r, path)
-	if err != nil {
-		_ = r.Close()
-		return nil, err
+	if len(b) == 0 {
+		// Also what an in-place rewrite looks like just after it truncated.
+		return nil, fmt.Errorf("geo: open %s: file is empty", path)
 	}
-	return db, nil
+	return openBytes(b, path)
 }
 
 // OpenBytes opens a database held in memory. The DB keeps b: do not modify
 // it afterwards.
 func OpenBytes(b []byte) (*DB, error) {
-	const name = "<bytes>"
+	return openBytes(b, "<bytes>")
+}
+
+// openBytes opens the database in b, naming it name in errors. A prefix of
+// a database (a copy caught half way) lacks the metadata at its end, and
+// maxminddb checks that the search tree fits before the data section, so
+// both are refused here; lookups into the heap copy are bounds-checked.
+func openBytes(b []byte, name string) (*DB, error) {
 	r, err := maxminddb.OpenBytes(b)
 	if err != nil {
 		return nil, fmt.Errorf("geo: open %s: %w", name, err)
@@ -85,7 +102,10 @@ func newDB(r *maxminddb.Reader, name string) (*DB, error) {
 	return &DB{r: r, name: name, cache: newRecordCache(md.NodeCount), nets: newNetCache()}, nil
 }
 
-// Close releases the database. See DB for when it is safe.
+// Close drops the DB's reference to the database's bytes, which the garbage
+// collector then frees once nothing else holds them: there is no file
+// descriptor or mapping to release. A closed DB locates nobody. Calling it
+// more than once is harmless; see DB for when it is safe.
 func (db *DB) Close() error {
 	db.nets.clear() // a closed database locates nobody, cached or not
 	if err := db.r.Close(); err != nil {
