@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"reflect"
-	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -49,9 +48,8 @@ type Loaded struct {
 	// Loader keeps to re-cut only what the next read changed.
 	text    string
 	split   *servicesSplit
-	db      *geo.DB   // nil without a database; closed by Close
+	db      *geo.DB   // nil without a database; may be shared with the Loader's next load
 	dbStamp fileStamp // the database file as it was opened, to notice a replacement
-	closeDB *sync.Once
 }
 
 // fileStamp identifies a version of a file without reading it (a geo
@@ -80,16 +78,23 @@ func (l *Loaded) DNSConfig(log *slog.Logger) dnsserver.Config {
 	}
 }
 
-// HasDB reports whether l opened a geo database, which Close releases.
-func (l *Loaded) HasDB() bool { return l != nil && l.db != nil }
-
-// Close releases the geo database. Call it only when no snapshot built
-// from l can still be in use. It may be called more than once.
-func (l *Loaded) Close() {
-	if l != nil && l.db != nil {
-		l.closeDB.Do(func() { l.db.Close() })
-	}
+// geoFile is l's geo database, for a Loader to hand to the next load.
+func (l *Loaded) geoFile() geoFile {
+	return geoFile{path: l.Config.Geo.Database, stamp: l.dbStamp, db: l.db}
 }
+
+// Close releases what l holds open, which is nothing any more, so it is
+// safe at any time and any number of times; callers may go on calling it
+// when they retire a configuration.
+//
+// It does not close the geo database, on purpose. geo.Open reads the file
+// into memory, so there is no file descriptor or mapping to release: the
+// garbage collector frees the DB once no Loaded, Locator or snapshot
+// refers to it, which is exactly when it is safe to. And a Loader's next
+// load shares the DB when the file did not change (openGeo), so the
+// configuration being retired may well hold the DB the new one serves
+// from: closing it would make the new configuration locate nobody.
+func (l *Loaded) Close() {}
 
 // Same reports whether o would serve exactly what l serves: the same
 // file text (and so, with the same environment and flags, the same
@@ -167,17 +172,16 @@ func load(o Options, how decoding) (*Loaded, error) {
 	admin := cfg.adminOverrides(st, &p)
 	token := cfg.adminToken(&p)
 	rules := cfg.geoRules(&p)
-	db, stamp, loc := openGeo(cfg.Geo, rules, &p)
+	db, stamp, loc := openGeo(cfg.Geo, rules, how.geo, &p)
 	if err := p.err(); err != nil {
-		if db != nil {
-			db.Close()
-		}
+		// db is not closed: it may be the running configuration's (a
+		// Loader's reuse), and if not the garbage collector frees it.
 		return nil, err
 	}
 	return &Loaded{
 		File: file, Config: cfg, State: st, Locator: loc, Watch: cfg.watchFiles(file),
 		KubePolicy: kubePolicy, DefaultCheck: defCheck, Admin: admin, AdminToken: token,
-		db: db, dbStamp: stamp, closeDB: new(sync.Once), text: src.text, split: src.split,
+		db: db, dbStamp: stamp, text: src.text, split: src.split,
 	}, nil
 }
 

@@ -38,13 +38,16 @@ type Loader struct {
 	// health is that load's health section, defaults applied: a service
 	// of state is reused whole only under the same default_check.
 	health HealthConfig
+	// geo is that load's geo database, which the next load shares when
+	// the file is the same and unchanged, rather than read it again.
+	geo geoFile
 }
 
 // NewLoader returns a Loader of the configuration o names. running, when
 // not nil, is the configuration loaded from o before (serve's first
-// load): its services are reused from the first reload on. One loaded
-// from another file is not (its relative ca_file paths were resolved
-// against another directory).
+// load): its services and geo database are reused from the first reload
+// on. One loaded from another file is not (its relative ca_file paths
+// were resolved against another directory).
 func NewLoader(o Options, running *Loaded) *Loader {
 	ld := &Loader{opts: o}
 	if abs, err := filepath.Abs(o.File); running != nil && err == nil && running.File == abs {
@@ -54,11 +57,12 @@ func NewLoader(o Options, running *Loaded) *Loader {
 }
 
 // Load is config.Load, reusing the services entries of the last good
-// load whose text did not change.
+// load whose text did not change, and its geo database when the file
+// did not change.
 func (ld *Loader) Load() (*Loaded, error) {
 	ld.mu.Lock()
 	defer ld.mu.Unlock()
-	l, err := load(ld.opts, decoding{kept: ld.kept, prev: ld.state, prevHealth: ld.health, spare: true})
+	l, err := load(ld.opts, decoding{kept: ld.kept, prev: ld.state, prevHealth: ld.health, geo: ld.geo, spare: true})
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +74,7 @@ func (ld *Loader) Load() (*Loaded, error) {
 // services were decoded whole (JSON, TOML, a YAML list the splitter
 // declined) has no entries to keep: the next load decodes everything.
 func (ld *Loader) keep(l *Loaded) {
-	ld.kept, ld.state, ld.health = nil, l.State, l.Config.Health
+	ld.kept, ld.state, ld.health, ld.geo = nil, l.State, l.Config.Health, l.geoFile()
 	if l.split != nil && len(l.split.items) == len(l.Config.Services) {
 		ld.kept = &keptServices{split: l.split, services: l.Config.Services}
 	}

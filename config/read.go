@@ -87,6 +87,9 @@ type decoding struct {
 	// a services entry whose text did not change is prev's service as
 	// converted, defaulted and checked (source.prevOf), not converted again.
 	prevHealth HealthConfig
+	// geo is the geo database of a Loader's last good load (zero: none):
+	// a load of the same, unchanged file shares its DB (openGeo).
+	geo geoFile
 	// spare leaves one CPU to the running server: a reload decodes on
 	// one worker fewer, so DNS queries always find a free P rather than
 	// wait out the Go scheduler's 10 ms time slice behind the decoders.

@@ -51,22 +51,43 @@ func checkZones(st *gslb.State, skip map[int]bool, p *problems) {
 	}
 }
 
+// geoFile is a geo database as a load opened it: the file, the version of
+// it that was read (its stamp) and the DB read from it. A Loader hands the
+// last good load's to the next load (decoding.geo), which takes the DB
+// instead of reading the file again when the file has not changed.
+type geoFile struct {
+	path  string
+	stamp fileStamp
+	db    *geo.DB
+}
+
 // openGeo opens the geo database and builds the locator. Rules with
 // errors were already reported; the locator is only built from a clean
 // list so that its own errors' indexes match the file.
 //
+// The database is read into memory (geo.Open), tens of MB for a real City
+// file, so a load reuses prev's DB when the configured file is prev's and
+// its stamp (size, modification time) is unchanged: a reload for an
+// unrelated edit then neither reads the file nor leaves a copy of it for
+// the garbage collector. Sharing is safe because a DB is never closed by
+// its Loaded (see Loaded.Close).
+//
 // The file is stat'ed before it is opened: if it is replaced in between,
 // the stamp is the older one and the next reload sees the difference.
-func openGeo(g GeoConfig, rules []geo.Rule, p *problems) (*geo.DB, fileStamp, *geo.Locator) {
+func openGeo(g GeoConfig, rules []geo.Rule, prev geoFile, p *problems) (*geo.DB, fileStamp, *geo.Locator) {
 	var db *geo.DB
 	var stamp fileStamp
 	if g.Database != "" {
 		if fi, ok := p.existingFile("geo.database", g.Database); ok {
 			stamp = fileStamp{size: fi.Size(), modTime: fi.ModTime()}
-			var err error
-			if db, err = geo.Open(g.Database); err != nil {
-				p.add("geo.database", "%s", trimPackage(err.Error())) // names the file
-				db = nil
+			if prev.db != nil && prev.path == g.Database && prev.stamp == stamp {
+				db = prev.db
+			} else {
+				var err error
+				if db, err = geo.Open(g.Database); err != nil {
+					p.add("geo.database", "%s", trimPackage(err.Error())) // names the file
+					db = nil
+				}
 			}
 		}
 	}

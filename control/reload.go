@@ -111,8 +111,6 @@ func (r *reloader) reload(trigger string, always bool) {
 	if s.gossip != nil && s.gossip.role == sites.RoleLeader {
 		s.gossip.publish(st)
 	}
-	// The old geo database goes only now that nothing new can reach it.
-	s.retire(prev)
 	s.metrics.reloads.WithLabelValues("success").Inc()
 	s.metrics.published(st.Generation)
 	if r.watcher != nil {

@@ -26,7 +26,6 @@ import (
 const (
 	ShutdownTimeout = 5 * time.Second        // DNS and HTTP drain within this
 	reloadDebounce  = 200 * time.Millisecond // file events closer than this are one change
-	dbCloseGrace    = 5 * time.Second        // an in-flight query may still use a replaced geo database
 )
 
 // Options configure a Server.
@@ -57,9 +56,6 @@ type Server struct {
 	registry *prometheus.Registry
 	metrics  *configMetrics
 	stopping atomic.Bool // set at shutdown so /readyz turns away new traffic
-
-	retiredMu sync.Mutex
-	retired   []*config.Loaded // replaced configurations whose geo database is not yet closed
 }
 
 // New publishes the first snapshot of l (generation 1) and prepares the
@@ -277,13 +273,6 @@ func (s *Server) shutdown(steps shutdownSteps) error {
 	go func() { defer wg.Done(); httpErr = s.http.Shutdown(ctx) }()
 	wg.Wait()
 
-	s.retiredMu.Lock()
-	for _, l := range s.retired {
-		l.Close()
-	}
-	s.retired = nil
-	s.retiredMu.Unlock()
-	s.cfg().Close()
 	if dnsErr != nil {
 		dnsErr = fmt.Errorf("dns: %w", dnsErr)
 	}
@@ -298,29 +287,6 @@ func (s *Server) abort() {
 	s.httpLn.Close()
 	s.pub.Stop()
 	s.cfg().Close()
-}
-
-// retire closes a replaced configuration's geo database after a grace
-// period: a query or explain that loaded the old snapshot just before the
-// swap may still be reading it.
-func (s *Server) retire(l *config.Loaded) {
-	if !l.HasDB() {
-		return
-	}
-	s.retiredMu.Lock()
-	s.retired = append(s.retired, l)
-	s.retiredMu.Unlock()
-	time.AfterFunc(dbCloseGrace, func() {
-		s.retiredMu.Lock()
-		defer s.retiredMu.Unlock()
-		for i, r := range s.retired {
-			if r == l {
-				l.Close()
-				s.retired = append(s.retired[:i], s.retired[i+1:]...)
-				return
-			}
-		}
-	})
 }
 
 // ReadyInfo is the --ready-file content: where the server really listens,
