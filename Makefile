@@ -43,7 +43,7 @@ DUR ?=
 REPS ?=
 FUZZTIME ?= 30s
 # make bench-scale: the stage benchmarks (each with 10k/40k/100k sub-benchmarks) and the process run
-SCALE_NAMES := ^Benchmark(Load|ReloadOneEdit|Validate|Compile|HealthPlan|Publish|StateTransfer|StateDelta|API)$$
+SCALE_NAMES := ^Benchmark(Load|ReloadOneEdit|Reload|ServeMemory|Validate|Compile|HealthPlan|Publish|StateTransfer|StateDelta|API)$$
 SCALE_BENCH ?= $(SCALE_NAMES)
 SCALE_PKGS ?= ./config ./gslb ./health ./control ./sites ./httpapi
 SCALE_SERVICES ?= 100000
