@@ -26,14 +26,16 @@ type API struct {
 	Log     *slog.Logger // explain requests at debug level, admin changes at info
 
 	// index orders the services and health targets of the published
-	// snapshot for the list endpoints' pages.
+	// snapshot for the list endpoints' pages; warm builds it after a
+	// publish while the lists are read (ForServer).
 	index indexCache
+	warm  indexWarmer
 }
 
 // ForServer is the API of a serve process.
 func ForServer(s *control.Server) *API {
 	log := s.Logger()
-	return &API{
+	a := &API{
 		Store:   s.Store(),
 		Pub:     s.Publisher(),
 		Gossip:  s.Gossip(),
@@ -42,6 +44,8 @@ func ForServer(s *control.Server) *API {
 		Metrics: promhttp.HandlerFor(s.Registry(), promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}),
 		Log:     log,
 	}
+	a.Store.Subscribe(func(*gslb.Snapshot) { a.published() })
+	return a
 }
 
 // Routes is the API's handler: every endpoint, by method and path.

@@ -81,6 +81,7 @@ func (a *API) listRequest(w http.ResponseWriter, r *http.Request, names []string
 	if !siteFilter(w, st, &lq) {
 		return lq, nil, false
 	}
+	a.warm.used()
 	x = a.index.servicesOf(st)
 	if lq.service != "" && x.rank(lq.service) < 0 {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("service: unknown service %q", p["service"]))
