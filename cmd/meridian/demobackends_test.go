@@ -110,8 +110,11 @@ func TestDemoBackendsPicksAgain(t *testing.T) {
 			l.Close()
 		}
 	}()
-	if attempts != 2 || squatter == nil {
-		t.Fatalf("%d attempts (squatter %v), want 2: a clash, then another port", attempts, squatter != nil)
+	// At least 2: another process (a test of another package, run in
+	// parallel) may hold the next port the kernel offers on 127.0.0.2
+	// too, and the command then rightly tries once more.
+	if attempts < 2 || squatter == nil {
+		t.Fatalf("%d attempts (squatter %v), want 2 or more: a clash, then another port", attempts, squatter != nil)
 	}
 	p0, p1 := lns[0].Addr().(*net.TCPAddr).Port, lns[1].Addr().(*net.TCPAddr).Port
 	if p0 != p1 || p0 == squatter.Addr().(*net.TCPAddr).Port {
