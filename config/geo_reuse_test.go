@@ -163,3 +163,28 @@ func TestLoadOpensGeoDBFresh(t *testing.T) {
 		t.Error("two Loads of the same files are not Same")
 	}
 }
+
+// TestLoaderNoticesACopyWithTheSameTimes: a database renamed over the old
+// one with the same size and modification time (cp -p, rsync -t) is a
+// new file: the next load opens it rather than keep the old copy.
+func TestLoaderNoticesACopyWithTheSameTimes(t *testing.T) {
+	cfg, dbPath := geoFixture(t)
+	ld := NewLoader(Options{File: cfg}, nil)
+	first, err := ld.Load()
+	must(t, err)
+	fi, err := os.Stat(dbPath)
+	must(t, err)
+	tmp := dbPath + ".new"
+	copyFile(t, dbPath, tmp)
+	must(t, os.Chtimes(tmp, fi.ModTime(), fi.ModTime()))
+	must(t, os.Rename(tmp, dbPath))
+	next, err := ld.Load()
+	must(t, err)
+	if next.db == first.db {
+		t.Error("a database renamed over the old one with the same size and times was not opened")
+	}
+	if first.Same(next) {
+		t.Error("Same missed the new database file")
+	}
+	wantLocates(t, "after the copy", next)
+}

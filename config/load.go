@@ -53,10 +53,15 @@ type Loaded struct {
 }
 
 // fileStamp identifies a version of a file without reading it (a geo
-// database may be large).
+// database may be large). Where the system tells (stampOf), the inode and
+// the change time are part of it: a file renamed over the old one, or
+// rewritten in place, with the same size and modification time (cp -p,
+// rsync -t, tar) is still a new version.
 type fileStamp struct {
 	size    int64
 	modTime time.Time
+	inode   uint64
+	ctime   int64 // ns since the epoch; 0 where unknown
 }
 
 // Summary is the one-line account check-config prints.

@@ -79,7 +79,7 @@ func openGeo(g GeoConfig, rules []geo.Rule, prev geoFile, p *problems) (*geo.DB,
 	var stamp fileStamp
 	if g.Database != "" {
 		if fi, ok := p.existingFile("geo.database", g.Database); ok {
-			stamp = fileStamp{size: fi.Size(), modTime: fi.ModTime()}
+			stamp = stampOf(fi)
 			if prev.db != nil && prev.path == g.Database && prev.stamp == stamp {
 				db = prev.db
 			} else {
