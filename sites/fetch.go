@@ -121,15 +121,17 @@ func (n *Node) accept(f *fetched) {
 	now := time.Now()
 	h := &held{ann: f.ann, gz: f.gz, received: now, st: f.st, delta: f.delta}
 	h.ann.Holder = n.cfg.NodeName
-	n.cur.Store(h)
-	n.writeStateFile(f.raw)
-	n.markMetaDirty()
 	var lag time.Duration
 	if !f.ann.Published.IsZero() {
 		lag = now.Sub(f.ann.Published)
 	}
+	// Counted before the state shows: whoever sees the new version (a
+	// test, a scrape after a status read) sees the fetch that brought it.
 	n.metrics.accepted(f.ann, lag)
 	n.metrics.fetched(f.kind(), f.wire)
+	n.cur.Store(h)
+	n.writeStateFile(f.raw)
+	n.markMetaDirty()
 	n.log.Info("accepted state", "version", f.ann.Version, "origin", f.ann.Origin, "bytes", f.ann.Size,
 		"transfer", f.kind(), "wire_bytes", f.wire, "lag", lag.Round(time.Millisecond))
 	n.onStateMu.Lock()
