@@ -34,7 +34,7 @@ type Options struct {
 	// the same way.
 	Load  config.Options
 	Log   *slog.Logger
-	Level *slog.LevelVar // the log level, which a reload may change
+	Level *slog.LevelVar // the log level, which a reload may change; nil: one of its own that nothing reads
 	Build Build
 	// API makes the HTTP API's handler; nil serves 404 everywhere.
 	API func(*Server) http.Handler
@@ -64,6 +64,9 @@ type Server struct {
 // The health monitor starts here too: every probed member counts as up
 // until its probes say otherwise (rise successes or fall failures).
 func New(l *config.Loaded, opts Options) (_ *Server, err error) {
+	if opts.Level == nil {
+		opts.Level = new(slog.LevelVar) // a reload sets it: never nil
+	}
 	s := &Server{opts: opts, log: opts.Log, level: opts.Level, store: &gslb.Store{}, registry: prometheus.NewRegistry()}
 	s.pub = NewPublisher(s.store, l.Config.HealthSettings(), s.log)
 	defer func() {
