@@ -81,11 +81,7 @@ func resplit(prev *servicesSplit, text string) (sp *servicesSplit, ok bool) {
 		return nil, false
 	}
 	items := make([]serviceItem, 0, a+len(fresh)+len(prev.items)-tail)
-	var pc gslb.Pacer
-	for i, it := range prev.items[:a] {
-		pc.Step()
-		items = append(items, serviceItem{key: text[it.off : it.off+len(it.key)], sum: it.sum, off: it.off, line: it.line, kept: i + 1})
-	}
+	items = appendKept(items, prev.items, 0, a, text, 0, 0)
 	for k, it := range fresh {
 		next := pos
 		if k+1 < len(fresh) {
@@ -99,25 +95,33 @@ func resplit(prev *servicesSplit, text string) (sp *servicesSplit, ok bool) {
 	if tail < len(prev.items) {
 		lineShift = line - prev.items[tail].line
 	}
-	for i, it := range prev.items[tail:] {
-		pc.Step()
-		off := it.off + delta
-		items = append(items, serviceItem{key: text[off : off+len(it.key)], sum: it.sum, off: off, line: it.line + lineShift, kept: tail + i + 1})
-	}
+	items = appendKept(items, prev.items, tail, len(prev.items), text, delta, lineShift)
 	return &servicesSplit{text: text, items: items, indent: prev.indent, first: prev.first, end: end}, true
 }
 
-// rekeyed is prev for the same text read again: every entry kept, its
-// key cut from the new read, so the old one can go.
+// rekeyed is prev for the same text read again: every entry kept.
 func rekeyed(prev *servicesSplit, text string) *servicesSplit {
 	sp := *prev
 	sp.text = text
-	sp.items = make([]serviceItem, len(prev.items))
-	for i, it := range prev.items {
-		it.key, it.kept = text[it.off:it.off+len(it.key)], i+1
-		sp.items[i] = it
-	}
+	sp.items = appendKept(make([]serviceItem, 0, len(prev.items)), prev.items, 0, len(prev.items), text, 0, 0)
 	return &sp
+}
+
+// appendKept appends old entries from up to to, unchanged in text, as
+// they stand in text: moved by delta bytes and lineShift lines, marked
+// kept, their keys cut from text so that the old text can go.
+func appendKept(items, old []serviceItem, from, to int, text string, delta, lineShift int) []serviceItem {
+	var pc gslb.Pacer
+	for i := from; i < to; i++ {
+		pc.Step()
+		it := old[i]
+		it.off += delta
+		it.line += lineShift
+		it.key = text[it.off : it.off+len(it.key)]
+		it.kept = i + 1
+		items = append(items, it)
+	}
+	return items
 }
 
 // firstAt is the position of the first item at or after off.
