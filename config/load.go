@@ -198,9 +198,7 @@ func applyDefaults(st *gslb.State, same []bool) {
 		st.ApplyDefaults()
 		return
 	}
-	settings := *st // the zones, in place; no services
-	settings.Services = nil
-	settings.ApplyDefaults()
+	st.ApplyZoneDefaults()
 	var pc gslb.Pacer
 	for i := range st.Services {
 		pc.Step()

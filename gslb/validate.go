@@ -39,6 +39,15 @@ func CanonicalName(s string) string {
 // valid drain, so loaders must set DefaultWeight themselves when the field
 // was absent.
 func (st *State) ApplyDefaults() {
+	st.ApplyZoneDefaults()
+	for i := range st.Services {
+		st.Services[i].ApplyDefaults()
+	}
+}
+
+// ApplyZoneDefaults is ApplyDefaults for the zones alone: a loader that
+// reuses services defaulted before defaults only the others itself.
+func (st *State) ApplyZoneDefaults() {
 	for i := range st.Zones {
 		z := &st.Zones[i]
 		z.Name = CanonicalName(z.Name)
@@ -59,9 +68,6 @@ func (st *State) ApplyDefaults() {
 		if z.SOA.RName == "" && z.Name != "" {
 			z.SOA.RName = "hostmaster." + z.Name
 		}
-	}
-	for i := range st.Services {
-		st.Services[i].ApplyDefaults()
 	}
 }
 
