@@ -140,32 +140,10 @@ func BenchmarkServeMemory(b *testing.B) {
 				runtime.ReadMemStats(&before)
 				// As serve does: a first load, then a Loader's reloads, only
 				// the running configuration kept.
-				o := scale.Options{Services: n, Check: scale.CheckSharedTCP}
-				path := filepath.Join(b.TempDir(), "scale.yaml")
-				if err := scale.WriteFile(path, o); err != nil {
-					b.Fatal(err)
-				}
-				running, err := config.Load(config.Options{File: path})
-				if err != nil {
-					b.Fatal(err)
-				}
-				p := quietPublisher(running)
-				if err := p.PublishConfig(running); err != nil {
-					b.Fatal(err)
-				}
-				ld := config.NewLoader(config.Options{File: path}, running)
-				for v := 1; v <= 3; v++ {
-					o.Variant = v
-					if err := scale.WriteFile(path, o); err != nil {
-						b.Fatal(err)
-					}
-					next, err := ld.Load()
-					if err == nil {
-						err = p.PublishConfig(next)
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
+				srv := newScaleServe(b, scale.Options{Services: n, Check: scale.CheckSharedTCP})
+				for range 3 {
+					srv.edit(b)
+					srv.reload(b)
 				}
 				runtime.GC()
 				runtime.ReadMemStats(&after)
@@ -181,9 +159,8 @@ func BenchmarkServeMemory(b *testing.B) {
 					}
 					f.Close()
 				}
-				runtime.KeepAlive(p)
-				runtime.KeepAlive(ld) // serve's Loader keeps the running entries
-				p.Stop()
+				runtime.KeepAlive(srv) // serve keeps the Loader and the running configuration
+				srv.pub.Stop()
 			}
 		})
 	}
