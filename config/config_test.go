@@ -51,12 +51,11 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// mustLoad loads path, which must load; it is closed when the test ends.
+// mustLoad loads path, which must load.
 func mustLoad(t *testing.T, path string) *Loaded {
 	t.Helper()
 	l, err := Load(Options{File: path})
 	must(t, err)
-	t.Cleanup(l.Close)
 	return l
 }
 
@@ -88,9 +87,8 @@ func replace(t *testing.T, old, new string) func(string) string {
 // error.
 func wantLoadErrors(t *testing.T, path string, want []string) error {
 	t.Helper()
-	l, err := Load(Options{File: path})
+	_, err := Load(Options{File: path})
 	if err == nil {
-		l.Close()
 		t.Fatal("Loaded without error")
 	}
 	got := errorLines(err)
@@ -118,7 +116,6 @@ func TestGoodFixtureLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("good fixture: %v", err)
 	}
-	defer l.Close()
 	if got := l.Summary(); got != "2 zones, 3 sites, 4 services" {
 		t.Errorf("summary = %q", got)
 	}
@@ -144,7 +141,6 @@ func TestWeightPersistenceAndDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
 	www := l.State.Services[1]
 	// weight: 3 is kept, an explicit 0 drains, an absent weight is 1.
 	if got := []uint32{www.Members[0].Weight, www.Members[1].Weight, www.Members[2].Weight}; !slices.Equal(got, []uint32{3, 0, gslb.DefaultWeight}) {
@@ -307,7 +303,6 @@ func TestEnvOverride(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
 	c := l.Config
 	if !slices.Equal(c.DNS.Listen, []string{"127.0.0.1:5300", "[::1]:5300"}) || c.HTTP.Listen != "127.0.0.1:9053" ||
 		c.Log.Level != "debug" || time.Duration(c.DNS.TCPIdleTimeout) != 3*time.Second {
@@ -350,7 +345,6 @@ func TestFlagOverride(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
 	c := l.Config
 	if !slices.Equal(c.DNS.Listen, []string{"127.0.0.1:5400", "127.0.0.2:5400"}) || c.HTTP.Listen != "127.0.0.1:0" || c.Log.Level != "warn" {
 		t.Errorf("flags not applied: dns %+v http %+v log %+v", c.DNS, c.HTTP, c.Log)
@@ -376,7 +370,6 @@ func TestRelativePaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
 	if got, want := l.Config.Geo.Database, filepath.Join(dir, "geo", "demo.mmdb"); got != want {
 		t.Errorf("geo.database = %q, want %q", got, want)
 	}
@@ -400,7 +393,6 @@ func TestRelativePaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l2.Close()
 	if got, want := l2.Config.Geo.Database, filepath.Join(wd, "other.mmdb"); got != want {
 		t.Errorf("geo.database from the environment = %q, want %q", got, want)
 	}
@@ -411,7 +403,6 @@ func TestDemoConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
 	if l.db == nil {
 		t.Error("demo database not opened")
 	}
@@ -459,7 +450,6 @@ addresses = ["192.0.2.2"]
 		if w := l.State.Services[0].Members[0].Weight; w != 0 || time.Duration(l.Config.DNS.TCPIdleTimeout) != 5*time.Second {
 			t.Errorf("%s: weight %d, idle %v", name, w, l.Config.DNS.TCPIdleTimeout)
 		}
-		l.Close()
 	}
 	// JSON is decoded as strictly as YAML.
 	path := filepath.Join(dir, "typo.json")
@@ -474,7 +464,6 @@ func TestConfigStringIsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
 	s := l.Config.String()
 	if !strings.HasPrefix(s, `{"dns":{"listen":["127.0.0.1:5353"],"tcp_idle_timeout":"15s"`) {
 		t.Errorf("String() = %s", s)

@@ -27,7 +27,6 @@ func TestGossipConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
 	g := l.Config.Gossip
 	dir := filepath.Dir(path)
 	if g.SiteRole() != sites.RoleLeader || g.Timing != "wan" || g.NodeName == "" || !strings.HasSuffix(g.NodeName, "-us-east") {
@@ -56,7 +55,6 @@ func TestGossipFollowerConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.Close()
 	if len(l.State.Services) != 0 || !l.Config.Gossip.Follower() {
 		t.Errorf("follower state %+v", l.State)
 	}

@@ -104,7 +104,6 @@ func TestHealthConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
 	dir := filepath.Dir(path)
 
 	if hs := l.Config.HealthSettings(); hs.Rule != "any" || hs.Concurrency != 32 || time.Duration(hs.SourceTTL) != 10*time.Second {

@@ -88,19 +88,6 @@ func (l *Loaded) geoFile() geoFile {
 	return geoFile{path: l.Config.Geo.Database, stamp: l.dbStamp, db: l.db}
 }
 
-// Close releases what l holds open, which is nothing any more, so it is
-// safe at any time and any number of times; callers may go on calling it
-// when they retire a configuration.
-//
-// It does not close the geo database, on purpose. geo.Open reads the file
-// into memory, so there is no file descriptor or mapping to release: the
-// garbage collector frees the DB once no Loaded, Locator or snapshot
-// refers to it, which is exactly when it is safe to. And a Loader's next
-// load shares the DB when the file did not change (openGeo), so the
-// configuration being retired may well hold the DB the new one serves
-// from: closing it would make the new configuration locate nobody.
-func (l *Loaded) Close() {}
-
 // Same reports whether o would serve exactly what l serves: the same
 // file text (and so, with the same environment and flags, the same
 // decoded services), the same settings, the same zones (zone files are

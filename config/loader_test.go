@@ -31,13 +31,11 @@ func TestLoaderReusesUnchangedServices(t *testing.T) {
 	ld := NewLoader(Options{File: path}, nil)
 	first, err := ld.Load()
 	must(t, err)
-	defer first.Close()
 
 	o.Variant = 7
 	rewriteScale(t, path, o)
 	next, err := ld.Load()
 	must(t, err)
-	defer next.Close()
 	fresh := mustLoad(t, path)
 	if !reflect.DeepEqual(next.Config, fresh.Config) || !reflect.DeepEqual(next.State, fresh.State) {
 		t.Fatal("the Loader's load differs from a fresh Load")
@@ -67,7 +65,6 @@ func TestLoaderStartsFromTheRunningConfig(t *testing.T) {
 	running := mustLoad(t, path)
 	next, err := NewLoader(Options{File: path}, running).Load()
 	must(t, err)
-	defer next.Close()
 	if !reused(running, next, 0) || !running.Same(next) {
 		t.Error("the running configuration's services were decoded again")
 	}
@@ -76,7 +73,6 @@ func TestLoaderStartsFromTheRunningConfig(t *testing.T) {
 	rewriteScale(t, other, scale.Options{Services: 20})
 	fromOther, err := NewLoader(Options{File: other}, running).Load()
 	must(t, err)
-	defer fromOther.Close()
 	if reused(running, fromOther, 0) {
 		t.Error("services of another file were reused")
 	}
@@ -92,7 +88,6 @@ func TestLoaderFailedLoadKeepsTheRunningEntries(t *testing.T) {
 	ld := NewLoader(Options{File: path}, nil)
 	first, err := ld.Load()
 	must(t, err)
-	defer first.Close()
 	kept := ld.kept
 
 	// A good edit of service 3 and a typo in service 9, in one file.
@@ -112,7 +107,6 @@ func TestLoaderFailedLoadKeepsTheRunningEntries(t *testing.T) {
 	writeFile(t, path, string(b))
 	next, err := ld.Load()
 	must(t, err)
-	defer next.Close()
 	fresh := mustLoad(t, path)
 	if !reflect.DeepEqual(next.State, fresh.State) || next.State.Services[3].Policy.TTL == first.State.Services[3].Policy.TTL {
 		t.Error("the good file after a rejected one loads differently from a fresh Load")
@@ -132,7 +126,6 @@ func TestLoaderWholeDecode(t *testing.T) {
 		if len(l.State.Services) != 1 || ld.kept != nil {
 			t.Errorf("services %d, kept %v", len(l.State.Services), ld.kept)
 		}
-		l.Close()
 	}
 }
 
@@ -156,9 +149,8 @@ func TestLoaderReportsDuplicates(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "m.yaml")
 	rewriteScale(t, path, scale.Options{Services: 10})
 	ld := NewLoader(Options{File: path}, nil)
-	first, err := ld.Load()
+	_, err := ld.Load()
 	must(t, err)
-	defer first.Close()
 	b, err := os.ReadFile(path)
 	must(t, err)
 	writeFile(t, path, strings.Replace(string(b), "name: app5.", "name: app3.", 1))
@@ -176,9 +168,8 @@ func TestLoaderValidatesWhatChanged(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "m.yaml")
 	rewriteScale(t, path, scale.Options{Services: 10, Sites: 5, Members: 1})
 	ld := NewLoader(Options{File: path}, nil)
-	first, err := ld.Load()
+	_, err := ld.Load()
 	must(t, err)
-	defer first.Close()
 	good, err := os.ReadFile(path)
 	must(t, err)
 
@@ -204,15 +195,13 @@ func TestLoaderConvertsAgainUnderANewDefaultCheck(t *testing.T) {
 	o := scale.Options{Services: 20, Check: scale.CheckSharedTCP}
 	rewriteScale(t, path, o)
 	ld := NewLoader(Options{File: path}, nil)
-	first, err := ld.Load()
+	_, err := ld.Load()
 	must(t, err)
-	defer first.Close()
 	b, err := os.ReadFile(path)
 	must(t, err)
 	writeFile(t, path, strings.Replace(string(b), "kind: tcp, port: 7070", "kind: tcp, port: 7071", 1))
 	next, err := ld.Load()
 	must(t, err)
-	defer next.Close()
 	for i, svc := range next.State.Services {
 		if svc.HealthCheck == nil || svc.HealthCheck.Port != 7071 {
 			t.Fatalf("service %d: check %+v, want the new default's port 7071", i, svc.HealthCheck)

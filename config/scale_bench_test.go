@@ -34,11 +34,10 @@ func BenchmarkLoad(b *testing.B) {
 			path := writeScale(b, b.TempDir(), scale.Options{Services: size.services})
 			b.ReportAllocs()
 			for b.Loop() {
-				l, err := Load(Options{File: path})
+				_, err := Load(Options{File: path})
 				if err != nil {
 					b.Fatal(err)
 				}
-				l.Close()
 			}
 		})
 	}
@@ -80,10 +79,8 @@ func BenchmarkReloadOneEdit(b *testing.B) {
 				if prev.Same(next) {
 					b.Fatal("the edit went unnoticed")
 				}
-				prev.Close()
 				prev = next
 			}
-			prev.Close()
 		})
 	}
 }

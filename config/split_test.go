@@ -184,8 +184,6 @@ func TestSplitAndWholeAgree(t *testing.T) {
 		if !reflect.DeepEqual(split.Config, whole.Config) || !reflect.DeepEqual(split.State, whole.State) {
 			t.Errorf("%s: the two decodes differ", f)
 		}
-		split.Close()
-		whole.Close()
 	}
 }
 

@@ -67,10 +67,11 @@ type geoFile struct {
 //
 // The database is read into memory (geo.Open), tens of MB for a real City
 // file, so a load reuses prev's DB when the configured file is prev's and
-// its stamp (size, modification time) is unchanged: a reload for an
-// unrelated edit then neither reads the file nor leaves a copy of it for
-// the garbage collector. Sharing is safe because a DB is never closed by
-// its Loaded (see Loaded.Close).
+// its stamp (stampOf) is unchanged: a reload for an unrelated edit then
+// neither reads the file nor leaves a copy of it for the garbage
+// collector. Sharing is safe because nothing closes a DB: a copy in
+// memory has nothing to release, and the collector frees it once no
+// configuration or snapshot refers to it.
 //
 // The file is stat'ed before it is opened: if it is replaced in between,
 // the stamp is the older one and the next reload sees the difference.

@@ -58,9 +58,7 @@ func (b *boundedLoad) run() (*config.Loaded, error) {
 		b.stuck = stuck
 		go func() {
 			defer close(stuck)
-			if r := <-res; r.l != nil {
-				r.l.Close()
-			}
+			<-res // the late load, dropped
 		}()
 		return nil, fmt.Errorf("loading the configuration took longer than %v (a file that does not answer?); keeping the running configuration", b.timeout)
 	}

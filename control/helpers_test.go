@@ -41,7 +41,6 @@ func newTestPublisher(t *testing.T) (*config.Loaded, *Publisher) {
 	t.Helper()
 	l, err := config.Load(config.Options{File: goodFixture})
 	must(t, err)
-	t.Cleanup(l.Close)
 	pub := NewPublisher(&gslb.Store{}, l.Config.HealthSettings(), slog.New(slog.DiscardHandler))
 	t.Cleanup(pub.Stop)
 	return l, pub

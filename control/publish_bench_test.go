@@ -32,7 +32,6 @@ func loadScale(tb testing.TB, o scale.Options) *config.Loaded {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(l.Close)
 	return l
 }
 

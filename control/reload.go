@@ -90,7 +90,6 @@ func (r *reloader) reload(trigger string, always bool) {
 		s.kube.reload(next)
 	}
 	if !always && prev.Same(next) {
-		next.Close()
 		s.log.Debug("config unchanged; nothing to reload", "trigger", trigger)
 		return
 	}
@@ -98,7 +97,6 @@ func (r *reloader) reload(trigger string, always bool) {
 	// (probes of unchanged targets go on undisturbed) and publishes the
 	// snapshot with the current verdicts and the admin overrides.
 	if err := s.pub.PublishConfig(next); err != nil {
-		next.Close()
 		s.metrics.reloads.WithLabelValues("failure").Inc()
 		s.log.Error("config reload rejected", "trigger", trigger, "error", err.Error(), "generation", prevState.Generation)
 		return

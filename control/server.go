@@ -256,8 +256,7 @@ type shutdownSteps struct {
 //     down, once;
 //  4. the probes stop;
 //  5. DNS and HTTP drain together within ShutdownTimeout: answers go on
-//     from the last snapshot until then;
-//  6. every geo database is closed: no query can use one any more.
+//     from the last snapshot until then.
 func (s *Server) shutdown(steps shutdownSteps) error {
 	s.stopping.Store(true)
 	steps.stopReloads()
@@ -289,7 +288,6 @@ func (s *Server) shutdown(steps shutdownSteps) error {
 func (s *Server) abort() {
 	s.httpLn.Close()
 	s.pub.Stop()
-	s.cfg().Close()
 }
 
 // ReadyInfo is the --ready-file content: where the server really listens,

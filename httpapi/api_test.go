@@ -29,7 +29,6 @@ func testAPI(t *testing.T, ready func() (bool, string)) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(l.Close)
 	store := &gslb.Store{}
 	pub := control.NewPublisher(store, l.Config.HealthSettings(), slog.New(slog.DiscardHandler))
 	t.Cleanup(pub.Stop)

@@ -335,7 +335,6 @@ func TestHealthStateUnready(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(l.Close)
 	st := *l.State
 	st.Services = slices.Clone(st.Services)
 	db := &st.Services[2]

@@ -45,7 +45,6 @@ func scaleAPI(tb testing.TB, n int, shared bool) *API {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(l.Close)
 	st := *l.State
 	model := st.Services[0]
 	if model.HealthCheck == nil {

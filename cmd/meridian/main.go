@@ -152,7 +152,6 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 		printErrors(stderr, err)
 		return exitFail
 	}
-	defer l.Close()
 	fmt.Fprintf(stdout, "%s: OK (%s)\n", file, l.Summary())
 	return exitOK
 }

@@ -70,7 +70,6 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	})
 	if err != nil {
 		log.Error("cannot start", "error", err)
-		l.Close()
 		return exitFail
 	}
 	// SIGINT and SIGTERM end in a clean stop: exit 0, which Kubernetes
