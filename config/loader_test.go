@@ -16,6 +16,18 @@ func rewriteScale(t *testing.T, path string, o scale.Options) {
 	must(t, scale.WriteFile(path, o))
 }
 
+// scaleLoader writes test/scale's configuration for o to a new file and
+// loads it through a new Loader: the file, the Loader and its first load.
+func scaleLoader(t *testing.T, o scale.Options) (string, *Loader, *Loaded) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "m.yaml")
+	rewriteScale(t, path, o)
+	ld := NewLoader(Options{File: path}, nil)
+	first, err := ld.Load()
+	must(t, err)
+	return path, ld, first
+}
+
 // reused reports whether b's service i is a's, reused rather than decoded
 // again: its members are the same memory.
 func reused(a, b *Loaded, i int) bool {
@@ -25,12 +37,8 @@ func reused(a, b *Loaded, i int) bool {
 // TestLoaderReusesUnchangedServices: after a one-service edit the Loader
 // decodes that service alone, and loads what a fresh Load loads.
 func TestLoaderReusesUnchangedServices(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "m.yaml")
 	o := scale.Options{Services: 200}
-	rewriteScale(t, path, o)
-	ld := NewLoader(Options{File: path}, nil)
-	first, err := ld.Load()
-	must(t, err)
+	path, ld, first := scaleLoader(t, o)
 
 	o.Variant = 7
 	rewriteScale(t, path, o)
@@ -82,12 +90,8 @@ func TestLoaderStartsFromTheRunningConfig(t *testing.T) {
 // Loader with the running configuration's services, and the next good
 // file loads as a fresh Load would.
 func TestLoaderFailedLoadKeepsTheRunningEntries(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "m.yaml")
 	o := scale.Options{Services: 50}
-	rewriteScale(t, path, o)
-	ld := NewLoader(Options{File: path}, nil)
-	first, err := ld.Load()
-	must(t, err)
+	path, ld, first := scaleLoader(t, o)
 	kept := ld.kept
 
 	// A good edit of service 3 and a typo in service 9, in one file.
@@ -146,11 +150,7 @@ func TestSameNoticesCAFiles(t *testing.T) {
 // TestLoaderReportsDuplicates: a service renamed to another's name is
 // reported though every other entry is reused.
 func TestLoaderReportsDuplicates(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "m.yaml")
-	rewriteScale(t, path, scale.Options{Services: 10})
-	ld := NewLoader(Options{File: path}, nil)
-	_, err := ld.Load()
-	must(t, err)
+	path, ld, _ := scaleLoader(t, scale.Options{Services: 10})
 	b, err := os.ReadFile(path)
 	must(t, err)
 	writeFile(t, path, strings.Replace(string(b), "name: app5.", "name: app3.", 1))
@@ -165,11 +165,7 @@ func TestLoaderReportsDuplicates(t *testing.T) {
 // service's problem is found, and a site removed under unchanged services
 // makes every service judged again.
 func TestLoaderValidatesWhatChanged(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "m.yaml")
-	rewriteScale(t, path, scale.Options{Services: 10, Sites: 5, Members: 1})
-	ld := NewLoader(Options{File: path}, nil)
-	_, err := ld.Load()
-	must(t, err)
+	path, ld, _ := scaleLoader(t, scale.Options{Services: 10, Sites: 5, Members: 1})
 	good, err := os.ReadFile(path)
 	must(t, err)
 
@@ -191,12 +187,8 @@ func TestLoaderValidatesWhatChanged(t *testing.T) {
 // TestLoaderConvertsAgainUnderANewDefaultCheck: an unchanged entry takes
 // the new health.default_check, so its converted service is not reused.
 func TestLoaderConvertsAgainUnderANewDefaultCheck(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "m.yaml")
 	o := scale.Options{Services: 20, Check: scale.CheckSharedTCP}
-	rewriteScale(t, path, o)
-	ld := NewLoader(Options{File: path}, nil)
-	_, err := ld.Load()
-	must(t, err)
+	path, ld, _ := scaleLoader(t, o)
 	b, err := os.ReadFile(path)
 	must(t, err)
 	writeFile(t, path, strings.Replace(string(b), "kind: tcp, port: 7070", "kind: tcp, port: 7071", 1))
