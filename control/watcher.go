@@ -108,6 +108,9 @@ func (w *watcher) run(ctx context.Context) {
 			}
 			w.log.Warn("file watch error", "error", err)
 		case <-timer.C:
+			// Logged before the send, so a reader of the log who has
+			// received the signal has also seen its line.
+			w.log.Debug("config change signalled")
 			select {
 			case w.changed <- struct{}{}:
 			default: // a signal is already pending; it covers this change too
