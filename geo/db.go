@@ -26,7 +26,8 @@ import (
 // still use the DB.
 type DB struct {
 	r     *maxminddb.Reader
-	name  string // file name for errors, or "<bytes>"
+	tree  *searchTree // the same bytes, read by Compile
+	name  string      // file name for errors, or "<bytes>"
 	cache recordCache
 	nets  netCache
 }
@@ -71,7 +72,15 @@ func openBytes(b []byte, name string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("geo: open %s: %w", name, err)
 	}
-	return newDB(r, name)
+	db, err := newDB(r, name)
+	if err != nil {
+		return nil, err
+	}
+	md := r.Metadata
+	if db.tree, err = newSearchTree(b, md.NodeCount, md.RecordSize, md.IPVersion); err != nil {
+		return nil, fmt.Errorf("geo: open %s: %w", name, err)
+	}
+	return db, nil
 }
 
 // newDB checks that the database can place addresses: its type must be one

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 )
 
 // Locator places addresses: rules first (longest prefix wins), then the
@@ -84,4 +85,16 @@ func scope(a netip.Addr, bits, branch int) netip.Prefix {
 	}
 	p, _ := a.Prefix(bits)
 	return p
+}
+
+// Same reports whether l and o locate every address alike because they
+// are built from the same database (the same open DB, not an equal file)
+// and equal rules. What was compiled from one (Compile) holds for the
+// other, so a reload that rebuilt the Locator from an unchanged config
+// keeps its compiled trees.
+func (l *Locator) Same(o *Locator) bool {
+	if l == nil || o == nil {
+		return l == o
+	}
+	return l == o || l.db == o.db && slices.Equal(l.v4.rules, o.v4.rules) && slices.Equal(l.v6.rules, o.v6.rules)
 }
