@@ -46,7 +46,13 @@ func (prev *Snapshot) Next(st *State, loc *geo.Locator, h HealthView) (*Snapshot
 		pc.Step()
 		s.members += len(st.Services[i].Members)
 	}
-	if prev == nil || !sameSitesAndZones(prev.State, st) || prev.giEnd > compactAt(s.members) {
+	// Compiled decisions hold for the locator and the sites they were
+	// compiled with; the services that hold them are rebuilt otherwise.
+	sameWorld := prev != nil && sameSitesAndZones(prev.State, st) && prev.Locator.Same(loc)
+	if sameWorld {
+		s.decisions = prev.decisions
+	}
+	if prev == nil || !sameWorld && (len(prev.decisions) > 0 || !sameSitesAndZones(prev.State, st)) || prev.giEnd > compactAt(s.members) {
 		if prev != nil {
 			s.admin = prev.admin
 		}

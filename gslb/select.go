@@ -260,19 +260,7 @@ func (s *Snapshot) decide(q Query, t *Trace) (a Answer) {
 
 	// Step 4: the strategy narrows the group to equally good members.
 	pol := &svc.Policy
-	var scope int
-	switch pol.Strategy {
-	case StrategyGeo:
-		l, scope = s.byGeo(svc, q, l, &a, t)
-	case StrategyTopology:
-		l, scope = s.byTopology(svc, q, l, &a, t)
-	case StrategyWeighted:
-		a.Reason.Rule = RuleWeighted
-	case StrategyRoundRobin:
-		a.Reason.Rule = RuleRoundRobin
-	case StrategyConsistentHash:
-		a.Reason.Rule = RuleConsistentHash
-	}
+	l, scope := s.narrow(svc, q, l, &a, t)
 
 	// Step 5: pick the first member: rendezvous hashing when the answer
 	// must be sticky or depends on the client's network, else a weighted
@@ -331,6 +319,30 @@ func (s *Snapshot) decide(q Query, t *Trace) (a Answer) {
 		t.finish(a)
 	}
 	return a
+}
+
+// narrow is step 4: the strategy keeps the equally good members of l and
+// says which ECS scope decided, compiled when the service's decision is.
+func (s *Snapshot) narrow(svc *service, q Query, l []int, a *Answer, t *Trace) ([]int, int) {
+	var scope int
+	switch pol := &svc.Policy; {
+	case svc.dec != nil && q.Client.IsValid():
+		l, scope = svc.dec.narrow(svc, q, l, a)
+		if t != nil {
+			t.compiled(s, svc.dec, q, svc, scope)
+		}
+	case pol.Strategy == StrategyGeo:
+		l, scope = s.byGeo(svc, q, l, a, t)
+	case pol.Strategy == StrategyTopology:
+		l, scope = s.byTopology(svc, q, l, a, t)
+	case pol.Strategy == StrategyWeighted:
+		a.Reason.Rule = RuleWeighted
+	case pol.Strategy == StrategyRoundRobin:
+		a.Reason.Rule = RuleRoundRobin
+	case pol.Strategy == StrategyConsistentHash:
+		a.Reason.Rule = RuleConsistentHash
+	}
+	return l, scope
 }
 
 // pickGroup returns the first priority group with at least minUp eligible

@@ -22,16 +22,13 @@ func (s *Snapshot) byGeo(svc *service, q Query, l []int, a *Answer, t *Trace) ([
 	if t != nil {
 		t.located(m)
 	}
-	loc := m.Location
 	if m.Site != "" {
 		if at, ok := atSite(svc, l, m.Site); ok {
 			a.Reason.Rule = RuleGeoSite
 			return at, scope
 		}
-		if site := s.Site(m.Site); site != nil {
-			loc = site.Location // the site is out: go to what is nearest to it
-		}
 	}
+	loc := geoOrigin(s, m) // a rule's site is out: go to what is nearest to it
 	switch {
 	case loc.HasCoords:
 		a.Reason.Rule = RuleGeoNearest
@@ -69,6 +66,17 @@ func (s *Snapshot) byGeo(svc *service, q Query, l []int, a *Answer, t *Trace) ([
 		a.Reason.Rule = RuleGeoUnlocated
 	}
 	return l, scope
+}
+
+// geoOrigin is where byGeo measures distances from for a client located
+// at m: the rule's site when it names one the State has, else m itself.
+func geoOrigin(s *Snapshot, m geo.Match) geo.Location {
+	if m.Site != "" {
+		if site := s.Site(m.Site); site != nil {
+			return site.Location
+		}
+	}
+	return m.Location
 }
 
 // locScope is the ECS scope of a geo decision: the network that located the

@@ -36,6 +36,10 @@ type Snapshot struct {
 	giEnd, members int
 	healthView     HealthView
 	admin          Admin
+	// decisions are the compiled geo and topology decisions by spec key
+	// (decision.go), for s.Locator and s.State's sites. Services whose key
+	// is missing answer uncompiled until CompileDecisions fills it in.
+	decisions map[string]*decision
 }
 
 // service is a Service compiled for lookup: members split by address
@@ -50,6 +54,12 @@ type service struct {
 	// groups[f] are the priority groups of members that can answer
 	// family f (famV4, famV6), lowest priority number first.
 	groups [2][]group
+	// spec is the compiled decision a geo or topology service needs (nil
+	// for the other strategies), siteIdx each member's site in it, and dec
+	// that decision once compiled.
+	spec    *decisionSpec
+	siteIdx []uint8
+	dec     *decision
 }
 
 type member struct {
@@ -149,6 +159,9 @@ func (s *Snapshot) compile(src *Service, gi int) *service {
 	}
 	if len(all) > firstV6 {
 		svc.groups[famV6] = all[firstV6:]
+	}
+	if spec, idx, ok := s.specOf(svc); ok {
+		svc.spec, svc.siteIdx, svc.dec = spec, idx, s.decisions[spec.key]
 	}
 	return svc
 }

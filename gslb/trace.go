@@ -13,6 +13,7 @@ import (
 type Trace struct {
 	Client   string          `json:"client"`
 	Located  *LocatedAs      `json:"located,omitempty"`
+	Compiled *CompiledAs     `json:"compiled,omitempty"`
 	Steps    []string        `json:"steps"`
 	Members  []MemberVerdict `json:"members"`
 	Answered []string        `json:"answered"`
@@ -27,6 +28,15 @@ type LocatedAs struct {
 	Continent string  `json:"continent,omitempty"`
 	Lat       float64 `json:"lat,omitempty"`
 	Lon       float64 `json:"lon,omitempty"`
+}
+
+// CompiledAs is the compiled decision that placed the client: the merged
+// network around it inside which every address gets the same order of
+// sites (the ECS scope answered), and that order, best first, with sites
+// that tie joined by "=".
+type CompiledAs struct {
+	Network string   `json:"network"`
+	Order   []string `json:"order"`
 }
 
 // MemberVerdict is what the decision made of one member.
@@ -117,6 +127,43 @@ func (t *Trace) located(m geo.Match) {
 	}
 	t.Located = l
 	t.add("client located by %s: network %s site %q country %q continent %q", m.Source, l.Network, m.Site, l.Country, l.Continent)
+}
+
+// compiled records the compiled decision that answered, and where the
+// locator places the client (what the decision was compiled from).
+func (t *Trace) compiled(s *Snapshot, d *decision, q Query, svc *service, scope int) {
+	m := s.Locator.Locate(q.Client)
+	t.located(m)
+	if from := geoOrigin(s, m); svc.Policy.Strategy == StrategyGeo && from.HasCoords {
+		t.distances(svc, geo.NewPoint(from))
+	}
+	leaf, _ := d.tree.Lookup(q.Client)
+	p := &d.prefs[leaf]
+	c := &CompiledAs{}
+	if n, err := q.Client.Unmap().Prefix(scope); err == nil {
+		c.Network = n.String()
+	}
+	// Sites by tier; a tie band joins a tier to those up to its end.
+	byTier := make([][]string, len(p.end))
+	for i, r := range p.rank {
+		name := d.spec.sites[i]
+		if name == "" {
+			name = "(unknown site)"
+		}
+		byTier[r] = append(byTier[r], name)
+	}
+	for r, names := range byTier {
+		if len(names) == 0 {
+			continue
+		}
+		e := strings.Join(names, " ")
+		if p.end[r] > uint8(r) {
+			e += fmt.Sprintf(" (ties up to tier %d)", p.end[r])
+		}
+		c.Order = append(c.Order, fmt.Sprintf("%d: %s [%s]", r, e, p.rule[r]))
+	}
+	t.Compiled = c
+	t.add("compiled decision: network %s, sites by preference %v", c.Network, c.Order)
 }
 
 // distances records each member's great-circle distance from the point
