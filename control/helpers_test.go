@@ -70,7 +70,7 @@ func serveFlags(t *testing.T, args ...string) *pflag.FlagSet {
 }
 
 // eventually polls cond every 50ms for at most 10s.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {

@@ -55,6 +55,9 @@ type Publisher struct {
 	// but not restarts.
 	apiAdmin gslb.Admin
 
+	// geo compiles the geo and topology decisions of what is published.
+	geo *geoCompiler
+
 	// localChanges, when set, also receives the monitor's changes: the
 	// gossip shares them with the other sites.
 	localChanges atomic.Pointer[func([]health.Change)]
@@ -104,17 +107,19 @@ func NewPublisher(store *gslb.Store, hs config.HealthSettings, log *slog.Logger)
 			}
 		},
 	})
+	p.geo = newGeoCompiler(p, log.With("component", "geo"))
 	return p
 }
 
 // collectors are the publisher's metrics, for the registry.
 func (p *Publisher) collectors() []prometheus.Collector {
-	return []prometheus.Collector{p.metrics, p.swaps, p.changes}
+	return append([]prometheus.Collector{p.metrics, p.swaps, p.changes}, p.geo.collectors()...)
 }
 
 // Stop ends the probes. Call it without holding mu: it waits for a health
 // change being applied, which takes mu.
 func (p *Publisher) Stop() {
+	p.geo.close()
 	p.mon.Stop()
 	p.obs.Close()
 }
@@ -270,6 +275,7 @@ func (p *Publisher) publishLocked(l *config.Loaded, st *gslb.State) error {
 	p.healthPlan, p.view = hp, view
 	p.current.Store(&served{cfg: l, state: st})
 	p.store.Publish(snap)
+	p.geo.poke()
 	return nil
 }
 
