@@ -74,7 +74,22 @@ func startDemo(t *testing.T) *demo {
 	}
 
 	m := startMeridian(t, filepath.Join(dir, "meridian.yaml"), []string{"127.0.0.1:0"}, "127.0.0.1:0")
+	waitCompiled(t, m)
 	return &demo{meridian: m, backendPort: port, token: filepath.Join(dir, "admin-token")}
+}
+
+// waitCompiled waits until m's geo and topology decisions are compiled:
+// until then answers are right but their ECS scopes are the database's
+// networks, and tests that read scopes want the steady state.
+func waitCompiled(t *testing.T, m *meridian) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for metric(t, m, "meridian_geo_undecided_services") != 0 || metric(t, m, "meridian_geo_decisions") < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the geo decisions were not compiled in 30 s (meridian_geo_undecided_services, meridian_geo_decisions)")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // demoCommands runs scripts/demo-commands.sh for d and returns its lines.
