@@ -8,6 +8,14 @@
 //	cd testdata/geo/mkmmdb && go run .           # rewrite the fixtures
 //	cd testdata/geo/mkmmdb && go run . -check    # fail if they are stale
 //
+// It also writes large synthetic databases for benchmarks (never committed;
+// see big.go, kit.go and real.go) and prints statistics of any mmdb file
+// (stats.go):
+//
+//	go run . -size kit  -o /tmp/geo-kit/kit.mmdb   # the shared bench kit's shape
+//	go run . -size real -o /tmp/geo-real/real.mmdb # real GeoIP2-City size, >= 5M nodes
+//	go run . -stats /tmp/geo-real/real.mmdb
+//
 // -out is the repository root (default ../../..); the files written are
 // listed in fixtures below and described in testdata/geo/README.md. The
 // output is deterministic (fixed build time, sorted map keys), so the files
@@ -191,7 +199,26 @@ func build(dbType string, ipVersion int, schema string) ([]byte, error) {
 func main() {
 	out := flag.String("out", "../../..", "repository root to write the fixtures under")
 	check := flag.Bool("check", false, "write nothing; exit 1 if a fixture differs from what would be written")
+	size := flag.String("size", "", "write one large benchmark database instead of the fixtures: kit or real (needs -o)")
+	outFile := flag.String("o", "", "file the -size database is written to")
+	seed := flag.Uint64("seed", 1, "random seed of the -size database; the output is a function of -size and -seed")
+	stats := flag.String("stats", "", "print statistics of this mmdb file and exit")
 	flag.Parse()
+	switch {
+	case *stats != "":
+		if err := printStats(os.Stdout, *stats); err != nil {
+			log.Fatal(err)
+		}
+		return
+	case *size != "":
+		if *outFile == "" {
+			log.Fatal("-size needs -o FILE")
+		}
+		if err := writeBig(*size, *seed, *outFile); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	stale := 0
 	for _, f := range fixtures {
 		b, err := build(f.dbType, f.ipVersion, f.schema)
