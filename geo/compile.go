@@ -29,10 +29,23 @@ type Classifier func(m Match, split int) uint32
 // the database's search tree once, so it takes time in proportion to the
 // database, and it stops early with ctx's error.
 func (l *Locator) Compile(ctx context.Context, splits []netip.Prefix, classify Classifier) (*Tree, error) {
-	c := &compiler{ctx: ctx, classify: classify, memo: map[[2]int32]uint32{}, classes: map[Match]int32{{}: 0},
-		places: []Match{{}}, byOffset: map[uintptr]int32{}}
+	c := &compiler{ctx: ctx, classify: classify, memo: map[[2]int32]uint32{}, classes: map[Match]int32{}}
 	if l != nil && l.db != nil {
-		c.db, c.st = l.db, l.db.tree
+		pl, err := l.db.placeIndex()
+		if err != nil {
+			return nil, fmt.Errorf("geo: compile: %s: %w", l.db.name, err)
+		}
+		c.st, c.places = l.db.tree, pl
+	}
+	// Classes: the database's places first (0: placed nowhere), then the
+	// rules' matches as the walk meets them.
+	c.dbClasses = 1
+	if c.places != nil {
+		c.dbClasses = int32(len(c.places.locs))
+	}
+	c.memo0 = make([]uint32, c.dbClasses)
+	for i := range c.memo0 {
+		c.memo0[i] = noLeaf
 	}
 	var rules4, rules6 []Rule
 	if l != nil {
@@ -75,7 +88,6 @@ func (l *Locator) Compile(ctx context.Context, splits []netip.Prefix, classify C
 type compiler struct {
 	ctx      context.Context
 	classify Classifier
-	db       *DB
 	st       *searchTree // nil without a database
 	noDB     uint32      // the record value standing for "no data"
 
@@ -83,16 +95,22 @@ type compiler struct {
 	ents  []entry // its rules and splits, sorted by address then length
 	v4    bool
 
+	places    *places // the database's records as places
+	dbClasses int32   // classes below are the database's places
+	matches   []Match // the rules' matches, by class - dbClasses
+	classes   map[Match]int32
+	memo0     []uint32            // by class: the leaf value outside every split, or noLeaf
+	memo      map[[2]int32]uint32 // (class, split) -> leaf value, inside a split
+
 	nodes    []treeNode
-	memo     map[[2]int32]uint32 // (class, split) -> leaf value
-	classes  map[Match]int32     // distinct places; Match{} is class 0
-	places   []Match             // by class
-	byOffset map[uintptr]int32   // database record -> class
-	alias    uint32              // the compiled IPv4 space, for the database's aliases of it
+	alias    uint32 // the compiled IPv4 space, for the database's aliases of it
 	hasAlias bool
 	leaves   int
 	err      error
 }
+
+// noLeaf marks a memo0 entry not classified yet.
+const noLeaf = ^uint32(0)
 
 // entry is a rule or split network of the family being walked.
 type entry struct {
@@ -211,26 +229,22 @@ func (c *compiler) leaf(v uint32, rule, split int32) uint32 {
 		r := &c.rules[rule]
 		class = c.class(Match{Location: r.Location, Site: r.Site, Source: SourceRule})
 	case c.st != nil && v != c.noDB:
-		off, ok := c.st.dataOffset(v)
-		if !ok {
-			c.fail(errors.New("the search tree points into the data section separator"))
-			return leafBit
-		}
-		cl, seen := c.byOffset[off]
-		if !seen {
-			if loc, ok := c.db.decode(off); ok {
-				cl = c.class(Match{Location: loc, Source: SourceDB})
+		class = c.places.byValue[v] // every data record the tree holds is there
+	}
+	if split < 0 {
+		val := c.memo0[class]
+		if val == noLeaf {
+			if val = c.classifyOnce(class, split); c.err != nil {
+				return leafBit
 			}
-			c.byOffset[off] = cl
+			c.memo0[class] = val
 		}
-		class = cl
+		return val | leafBit
 	}
 	k := [2]int32{class, split}
 	val, seen := c.memo[k]
 	if !seen {
-		val = c.classify(c.places[class], int(split))
-		if val > MaxLeaf {
-			c.fail(fmt.Errorf("leaf value %d above MaxLeaf", val))
+		if val = c.classifyOnce(class, split); c.err != nil {
 			return leafBit
 		}
 		c.memo[k] = val
@@ -238,13 +252,29 @@ func (c *compiler) leaf(v uint32, rule, split int32) uint32 {
 	return val | leafBit
 }
 
-// class interns m's place.
+func (c *compiler) classifyOnce(class, split int32) uint32 {
+	var m Match
+	switch {
+	case class >= c.dbClasses:
+		m = c.matches[class-c.dbClasses]
+	case class > 0:
+		m = Match{Location: c.places.locs[class], Source: SourceDB}
+	}
+	val := c.classify(m, int(split))
+	if val > MaxLeaf {
+		c.fail(fmt.Errorf("leaf value %d above MaxLeaf", val))
+	}
+	return val
+}
+
+// class interns a rule's match.
 func (c *compiler) class(m Match) int32 {
 	cl, ok := c.classes[m]
 	if !ok {
-		cl = int32(len(c.places))
+		cl = c.dbClasses + int32(len(c.matches))
 		c.classes[m] = cl
-		c.places = append(c.places, m)
+		c.matches = append(c.matches, m)
+		c.memo0 = append(c.memo0, noLeaf)
 	}
 	return cl
 }

@@ -30,6 +30,7 @@ type DB struct {
 	name  string      // file name for errors, or "<bytes>"
 	cache recordCache
 	nets  netCache
+	pl    *placesState // for Compile, built on first use
 }
 
 // Open reads the mmdb file at path into memory and opens that copy. It
@@ -108,7 +109,7 @@ func newDB(r *maxminddb.Reader, name string) (*DB, error) {
 		}
 		break
 	}
-	return &DB{r: r, name: name, cache: newRecordCache(md.NodeCount), nets: newNetCache()}, nil
+	return &DB{r: r, name: name, cache: newRecordCache(md.NodeCount), nets: newNetCache(), pl: &placesState{}}, nil
 }
 
 // Close drops the DB's reference to the database's bytes, which the garbage
