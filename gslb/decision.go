@@ -14,8 +14,10 @@ package gslb
 // property tests hold the two to the same answers.
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
 	"slices"
@@ -132,82 +134,93 @@ func (d *decision) narrow(svc *service, q Query, l []int, a *Answer) ([]int, int
 // compileDecision compiles spec over s's locator and sites.
 func (s *Snapshot) compileDecision(ctx context.Context, spec *decisionSpec) (*decision, error) {
 	b := &prefBuilder{s: s, spec: spec, seen: map[string]uint32{}}
-	var splits []netip.Prefix
+	for _, name := range spec.sites {
+		pl := s.places[name]
+		if pl == nil || name == "" {
+			pl = noPlace
+		}
+		b.pl = append(b.pl, pl)
+	}
 	if spec.strategy == StrategyTopology {
 		for _, r := range spec.topology {
-			splits = append(splits, r.CIDRs...)
+			b.splits = append(b.splits, r.CIDRs...)
 		}
-		b.splits = splits
 	}
-	tree, err := s.Locator.Compile(ctx, splits, b.classify)
+	tree, err := s.Locator.Compile(ctx, b.splits, b.classify)
 	if err != nil {
 		return nil, err
 	}
 	return &decision{spec: spec, tree: tree, prefs: slices.Clip(b.prefs)}, nil
 }
 
-// prefBuilder computes and interns the preferences of one decision.
+// prefBuilder computes and interns the preferences of one decision. The
+// database's every place is classified once (some 800,000 on a GeoIP2
+// City-sized file) into few distinct preferences, so each is computed in
+// scratch space and copied only when new.
 type prefBuilder struct {
 	s      *Snapshot
 	spec   *decisionSpec
+	pl     []*place // by index into spec.sites
 	splits []netip.Prefix
 	prefs  []preference
 	seen   map[string]uint32
+
+	// scratch
+	rank, end []uint8
+	rule      []Rule
+	order     []near
+	key       []byte
+}
+
+// near is a site and its haversine from the client.
+type near struct {
+	site int
+	h    float64
 }
 
 func (b *prefBuilder) classify(m geo.Match, split int) uint32 {
-	var p preference
+	n := len(b.spec.sites)
+	b.rank, b.end, b.rule = slices.Grow(b.rank[:0], n)[:n], b.end[:0], b.rule[:0]
+	clear(b.rank)
+	var located geo.Source
 	if b.spec.strategy == StrategyGeo {
-		p = b.geo(m)
+		b.geo(m)
+		located = m.Source
 	} else {
-		p = b.topology(m, split)
+		located = b.topology(m, split)
 	}
-	return b.intern(p)
+	return b.intern(located)
 }
 
-func (b *prefBuilder) intern(p preference) uint32 {
-	var k strings.Builder
-	k.Write(p.rank)
-	k.WriteByte(0)
-	k.Write(p.end)
-	for _, r := range p.rule {
-		k.WriteByte(byte(r))
+// intern returns the leaf value of the preference in scratch.
+func (b *prefBuilder) intern(located geo.Source) uint32 {
+	k := append(b.key[:0], b.rank...)
+	k = append(k, 0xff)
+	k = append(k, b.end...)
+	for _, r := range b.rule {
+		k = append(k, byte(r))
 	}
-	k.WriteByte(byte(p.located))
-	if v, ok := b.seen[k.String()]; ok {
+	k = append(k, byte(located))
+	b.key = k
+	if v, ok := b.seen[string(k)]; ok {
 		return v
 	}
 	v := uint32(len(b.prefs))
-	b.prefs = append(b.prefs, p)
-	b.seen[k.String()] = v
+	b.prefs = append(b.prefs, preference{rank: slices.Clone(b.rank), end: slices.Clone(b.end), rule: slices.Clone(b.rule), located: located})
+	b.seen[string(k)] = v
 	return v
 }
 
-// place returns the prepared place of the spec's site i (noPlace for "").
-func (b *prefBuilder) place(i int) *place {
-	if p := b.s.places[b.spec.sites[i]]; p != nil && b.spec.sites[i] != "" {
-		return p
-	}
-	return noPlace
-}
-
-// tiers turns a tier per site into a preference with one Rule per tier
-// and no tie band.
-func tiers(rank []uint8, rules ...Rule) preference {
-	p := preference{rank: rank, rule: rules, end: make([]uint8, len(rules))}
-	for r := range p.end {
-		p.end[r] = uint8(r)
-	}
-	return p
+// tier appends a tier whose members tie with no other tier.
+func (b *prefBuilder) tier(r Rule) {
+	b.end = append(b.end, uint8(len(b.end)))
+	b.rule = append(b.rule, r)
 }
 
 // geo is byGeo's decision for clients located at m, for every site.
-func (b *prefBuilder) geo(m geo.Match) preference {
-	n := len(b.spec.sites)
-	rank := make([]uint8, n)
-	var p preference
+func (b *prefBuilder) geo(m geo.Match) {
+	rank := b.rank
 	first := uint8(0) // the tier the distance order starts at
-	var lead []Rule
 	if k, ok := slices.BinarySearch(b.spec.sites, m.Site); ok && m.Site != "" {
 		// A rule placed the client at a site: its members first, if any is
 		// eligible; the rest of the order starts one tier down.
@@ -215,7 +228,8 @@ func (b *prefBuilder) geo(m geo.Match) preference {
 			rank[i] = 1
 		}
 		rank[k] = 0
-		first, lead = 1, []Rule{RuleGeoSite}
+		first = 1
+		b.tier(RuleGeoSite)
 	}
 	loc := geoOrigin(b.s, m)
 	switch {
@@ -223,44 +237,31 @@ func (b *prefBuilder) geo(m geo.Match) preference {
 		// The sites by distance (haversine, +Inf without coordinates), each
 		// its own tier, with the tie band as byGeo computes it.
 		cp := geo.NewPoint(loc)
-		type near struct {
-			site int
-			h    float64
-		}
-		var order []near
-		for i := range n {
+		order := b.order[:0]
+		for i := range rank {
 			if first == 1 && rank[i] == 0 {
 				continue
 			}
-			order = append(order, near{i, cp.Haversine(b.place(i).pt)})
+			order = append(order, near{i, cp.Haversine(b.pl[i].pt)})
 		}
-		slices.SortStableFunc(order, func(x, y near) int {
-			switch {
-			case x.h < y.h:
-				return -1
-			case x.h > y.h:
-				return 1
-			}
-			return 0
-		})
-		p.rule, p.end = lead, make([]uint8, int(first)+len(order))
+		slices.SortStableFunc(order, func(x, y near) int { return cmp.Compare(x.h, y.h) })
+		b.order = order
 		for k, o := range order {
 			rank[o.site] = first + uint8(k)
-			p.rule = append(p.rule, RuleGeoNearest)
 			limit := geo.KmToHaversine(geo.HaversineToKm(o.h) + b.spec.tieKm)
 			e := k
 			for e+1 < len(order) && order[e+1].h <= limit {
 				e++
 			}
-			p.end[first+uint8(k)] = first + uint8(e)
+			b.end = append(b.end, first+uint8(e))
+			b.rule = append(b.rule, RuleGeoNearest)
 		}
-		p.rank = rank
 	case loc.Country != "" || loc.Continent != "":
-		for i := range n {
+		for i := range rank {
 			if first == 1 && rank[i] == 0 {
 				continue
 			}
-			st := b.place(i).Site
+			st := b.pl[i].Site
 			switch {
 			case st != nil && loc.Country != "" && st.Location.Country == loc.Country:
 				rank[i] = first
@@ -270,18 +271,21 @@ func (b *prefBuilder) geo(m geo.Match) preference {
 				rank[i] = first + 2
 			}
 		}
-		p = tiers(rank, append(lead, RuleGeoCountry, RuleGeoCountry, RuleGeoCountry)...)
+		b.tier(RuleGeoCountry)
+		b.tier(RuleGeoCountry)
+		b.tier(RuleGeoCountry)
 	default:
-		p = tiers(rank, append(lead, RuleGeoUnlocated)...)
+		// One tier, after the rule's site if there is one: rank holds
+		// that already.
+		b.tier(RuleGeoUnlocated)
 	}
-	p.located = m.Source
-	return p
 }
 
 // topology is byTopology's decision for clients located at m inside
-// splits[split] (the longest topology CIDR holding them, -1 none).
-func (b *prefBuilder) topology(m geo.Match, split int) preference {
-	n := len(b.spec.sites)
+// splits[split] (the longest topology CIDR holding them, -1 none), and
+// whether it asked where the client is (Reason.Located).
+func (b *prefBuilder) topology(m geo.Match, split int) geo.Source {
+	rank := b.rank
 	var located geo.Source
 	for _, r := range b.spec.topology {
 		hit := false
@@ -300,29 +304,25 @@ func (b *prefBuilder) topology(m geo.Match, split int) preference {
 		}
 		// The rule's sites in order, each its own tier, then every other
 		// site as the default.
-		rank := make([]uint8, n)
-		var rules []Rule
 		for i := range rank {
 			rank[i] = math.MaxUint8
 		}
 		for _, name := range r.Sites {
 			if k, ok := slices.BinarySearch(b.spec.sites, name); ok && name != "" && rank[k] == math.MaxUint8 {
-				rank[k] = uint8(len(rules))
-				rules = append(rules, RuleTopology)
+				rank[k] = uint8(len(b.end))
+				b.tier(RuleTopology)
 			}
 		}
 		for i := range rank {
 			if rank[i] == math.MaxUint8 {
-				rank[i] = uint8(len(rules))
+				rank[i] = uint8(len(b.end))
 			}
 		}
-		p := tiers(rank, append(rules, RuleTopologyDefault)...)
-		p.located = located
-		return p
+		b.tier(RuleTopologyDefault)
+		return located
 	}
-	p := tiers(make([]uint8, n), RuleTopologyDefault)
-	p.located = located
-	return p
+	b.tier(RuleTopologyDefault)
+	return located
 }
 
 // Decisions are compiled decisions for one locator and set of sites,
@@ -331,8 +331,9 @@ type Decisions struct {
 	locator *geo.Locator
 	sites   []Site
 	byKey   map[string]*decision
-	// Nodes and Bytes add up the compiled trees.
-	Nodes, Bytes int
+	// Nodes and Bytes add up the compiled trees; Skipped counts the
+	// decisions left out because they did not fit the memory limit.
+	Nodes, Bytes, Skipped int
 }
 
 // Len is how many decisions d holds.
@@ -361,21 +362,55 @@ func (s *Snapshot) Undecided() (services, decisions int) {
 }
 
 // CompileDecisions compiles the decisions s's services need and s does not
-// have. It runs off the query path and may take seconds on a large
-// database; ctx stops it. Nothing is shared with s but read-only data.
-func (s *Snapshot) CompileDecisions(ctx context.Context) (*Decisions, error) {
+// have, those used by the most services first, while the trees of s and
+// the new ones fit in maxBytes (0: no limit); the services of decisions
+// that do not fit keep answering uncompiled (Decisions.Skipped). It runs
+// off the query path and may take seconds on a large database; ctx stops
+// it. Nothing is shared with s but read-only data.
+func (s *Snapshot) CompileDecisions(ctx context.Context, maxBytes int) (*Decisions, error) {
 	d := &Decisions{locator: s.Locator, sites: s.State.Sites, byKey: map[string]*decision{}}
+	type want struct {
+		spec     *decisionSpec
+		services int
+	}
+	byKey := map[string]*want{}
 	var pc Pacer
 	for _, svc := range s.services.All() {
 		pc.Step()
-		if svc.spec == nil || svc.dec != nil || d.byKey[svc.spec.key] != nil {
+		if svc.spec == nil || svc.dec != nil {
 			continue
 		}
-		dec, err := s.compileDecision(ctx, svc.spec)
-		if err != nil {
-			return nil, fmt.Errorf("gslb: compile the decision of %s: %w", svc.Name, err)
+		w := byKey[svc.spec.key]
+		if w == nil {
+			w = &want{spec: svc.spec}
+			byKey[svc.spec.key] = w
 		}
-		d.byKey[svc.spec.key] = dec
+		w.services++
+	}
+	wants := slices.SortedFunc(maps.Values(byKey), func(a, b *want) int {
+		return cmp.Or(cmp.Compare(b.services, a.services), cmp.Compare(a.spec.key, b.spec.key))
+	})
+	_, used := s.DecisionStats()
+	for _, w := range wants {
+		// A tree's size is known only once compiled: expect the average
+		// of those compiled so far, so a full budget costs no compile.
+		expect := 0
+		if n := len(d.byKey); n > 0 {
+			expect = d.Bytes / n
+		}
+		if maxBytes > 0 && used+d.Bytes+expect >= maxBytes {
+			d.Skipped++
+			continue
+		}
+		dec, err := s.compileDecision(ctx, w.spec)
+		if err != nil {
+			return nil, fmt.Errorf("gslb: compile the decision of %d services (%s): %w", w.services, w.spec.key, err)
+		}
+		if maxBytes > 0 && used+d.Bytes+dec.tree.Bytes() > maxBytes {
+			d.Skipped++
+			continue
+		}
+		d.byKey[w.spec.key] = dec
 		d.Nodes += dec.tree.Nodes()
 		d.Bytes += dec.tree.Bytes()
 	}

@@ -178,7 +178,7 @@ func randomAddrIn(r *rand.Rand, p netip.Prefix) netip.Addr {
 
 func compiledSnapshot(t testing.TB, s *Snapshot) *Snapshot {
 	t.Helper()
-	d, err := s.CompileDecisions(context.Background())
+	d, err := s.CompileDecisions(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,5 +256,45 @@ func TestSelectCompiledDoesNotAllocate(t *testing.T) {
 		if n := testing.AllocsPerRun(200, func() { Select(s, qq) }); n != 0 {
 			t.Errorf("Select(%s %s) allocates %.1f times", qq.Name, qq.Client, n)
 		}
+	}
+}
+
+// TestCompileDecisionsBudget: decisions that do not fit the memory limit
+// are left out, the most used first in; their services answer uncompiled.
+func TestCompileDecisionsBudget(t *testing.T) {
+	st := testState()
+	// Three geo decisions: app's three sites (one service), and two
+	// services each on other site pairs.
+	for i, sites := range [][]string{{"us-east", "eu-west"}, {"us-east", "eu-west"}, {"eu-west", "ap-south"}} {
+		svc := Service{Name: fmt.Sprintf("pair%d.gslb.example.", i), Policy: Policy{Strategy: StrategyGeo}}
+		for k, site := range sites {
+			svc.Members = append(svc.Members, Member{Site: site, Weight: 1, Addresses: ips(fmt.Sprintf("192.0.2.%d", 100+2*i+k))})
+		}
+		st.Services = append(st.Services, svc)
+	}
+	st.ApplyDefaults()
+	s := snapshot(t, st, nil)
+	all, err := s.CompileDecisions(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := all.Bytes / all.Len()
+	d, err := s.CompileDecisions(context.Background(), one+one/2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Len() != 1 || d.Skipped != all.Len()-1 {
+		t.Fatalf("with room for one tree: %d compiled, %d skipped; want 1 and %d", d.Len(), d.Skipped, all.Len()-1)
+	}
+	c := s.WithDecisions(d)
+	if c.service("pair0.gslb.example.").dec == nil || c.service("pair1.gslb.example.").dec == nil {
+		t.Error("the decision two services share was not the one compiled")
+	}
+	if services, decisions := c.Undecided(); services == 0 || decisions != all.Len()-1 {
+		t.Errorf("undecided after the budget: %d services, %d decisions", services, decisions)
+	}
+	// The snapshot's own trees count against the limit.
+	if d2, _ := c.CompileDecisions(context.Background(), one+one/2); d2.Len() != 0 {
+		t.Errorf("a full budget compiled %d more", d2.Len())
 	}
 }
