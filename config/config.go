@@ -56,6 +56,23 @@ type LogConfig struct {
 type GeoConfig struct {
 	Database string          `mapstructure:"database" json:"database,omitempty"`
 	Rules    []GeoRuleConfig `mapstructure:"rules" json:"rules,omitempty"`
+	// CompiledMaxMB bounds the memory of the compiled geo and topology
+	// decisions (0: DefaultCompiledMaxMB); services whose decision does
+	// not fit answer uncompiled.
+	CompiledMaxMB int `mapstructure:"compiled_max_mb" json:"compiled_max_mb,omitempty"`
+}
+
+// DefaultCompiledMaxMB is geo.compiled_max_mb's default: room for about
+// twenty decisions over five sites on a GeoIP2 City-sized database, or
+// hundreds on a Country one.
+const DefaultCompiledMaxMB = 256
+
+// CompiledMaxBytes is geo.compiled_max_mb in bytes, the default applied.
+func (g GeoConfig) CompiledMaxBytes() int {
+	if g.CompiledMaxMB <= 0 {
+		return DefaultCompiledMaxMB << 20
+	}
+	return g.CompiledMaxMB << 20
 }
 
 // GeoRuleConfig places the clients of one network at a site or a location.

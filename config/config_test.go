@@ -186,6 +186,8 @@ var brokenCases = []struct {
 		[]string{`geo.rules[0].cidr: "127.0.0.0/33" is not a CIDR prefix`}},
 	{"host bits in geo rule", "cidr: 127.0.0.0/8", "cidr: 127.0.0.1/8",
 		[]string{`geo.rules[0].cidr: "127.0.0.1/8" has host bits set; did you mean 127.0.0.0/8?`}},
+	{"negative compiled_max_mb", "geo:\n  rules:", "geo:\n  compiled_max_mb: -1\n  rules:",
+		[]string{`geo.compiled_max_mb: -1: must be 0 (the default, 256) or more`}},
 	{"geo rule at an unknown site", "      site: us-east\n", "      site: moon\n",
 		[]string{`geo.rules[0].site: unknown site "moon"`}},
 	{"geo rule with site and location", "      site: us-east\n", "      site: us-east\n      location: {country: US}\n",

@@ -78,6 +78,9 @@ type geoFile struct {
 func openGeo(g GeoConfig, rules []geo.Rule, prev geoFile, p *problems) (*geo.DB, fileStamp, *geo.Locator) {
 	var db *geo.DB
 	var stamp fileStamp
+	if g.CompiledMaxMB < 0 {
+		p.add("geo.compiled_max_mb", "%d: must be 0 (the default, %d) or more", g.CompiledMaxMB, DefaultCompiledMaxMB)
+	}
 	if g.Database != "" {
 		if fi, ok := p.existingFile("geo.database", g.Database); ok {
 			stamp = stampOf(fi)

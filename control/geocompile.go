@@ -29,13 +29,14 @@ type geoCompiler struct {
 	stop context.CancelFunc
 	done chan struct{}
 
-	seconds    prometheus.Histogram
-	failures   prometheus.Counter
-	decisions  prometheus.Gauge
-	bytes      prometheus.Gauge
-	undecided  prometheus.Gauge
-	stopOnce   sync.Once
-	lastFailed string // the last error logged, so a failing database logs once per change
+	seconds     prometheus.Histogram
+	failures    prometheus.Counter
+	decisions   prometheus.Gauge
+	bytes       prometheus.Gauge
+	undecided   prometheus.Gauge
+	stopOnce    sync.Once
+	lastFailed  string // the last error logged, so a failing database logs once per change
+	lastSkipped int    // decisions left out by the memory limit last time, likewise
 }
 
 func newGeoCompiler(p *Publisher, log *slog.Logger) *geoCompiler {
@@ -116,7 +117,11 @@ func (c *geoCompiler) compile(ctx context.Context) {
 		return
 	}
 	start := time.Now()
-	d, err := snap.CompileDecisions(ctx)
+	budget := config.DefaultCompiledMaxMB << 20
+	if cfg, _ := c.pub.Current(); cfg != nil {
+		budget = cfg.Config.Geo.CompiledMaxBytes()
+	}
+	d, err := snap.CompileDecisions(ctx, budget)
 	took := time.Since(start)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -131,6 +136,11 @@ func (c *geoCompiler) compile(ctx context.Context) {
 	}
 	c.lastFailed = ""
 	c.seconds.Observe(took.Seconds())
+	if d.Skipped > 0 && d.Skipped != c.lastSkipped {
+		c.log.Warn("geo decisions over geo.compiled_max_mb; their services answer uncompiled (same answers, longer ECS scopes)",
+			"skipped", d.Skipped, "compiled", d.Len(), "limit_mb", budget>>20)
+	}
+	c.lastSkipped = d.Skipped
 	var left int
 	c.pub.mu.Lock()
 	err = c.pub.store.Update(func(cur *gslb.Snapshot) (*gslb.Snapshot, error) {
