@@ -57,7 +57,7 @@ GOLANGCI_LINT := $(TOOLS_DIR)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-li
 # Go files we own: everything but caches, build output and VCS data.
 FIND_GO = find . \( -path ./.git -o -path ./.cache -o -path ./bin -o -path ./$(BENCH_DIR) \) -prune -o -name '*.go' -print
 
-.PHONY: help build run test test-deps k8s-tools fmt-check vet bench bench-go bench-health bench-kube bench-anchors bench-scale fuzz lint tidy tidy-check clean deps
+.PHONY: help build run test test-deps k8s-tools fmt-check vet nested bench bench-go bench-health bench-kube bench-side bench-anchors bench-scale fuzz lint tidy tidy-check clean deps
 
 #? help: list the targets (the default goal)
 help:
@@ -82,10 +82,19 @@ run: build
 	trap 'kill $$backends 2>/dev/null || true; wait $$backends 2>/dev/null || true' EXIT
 	$(BIN) serve --config '$(DEMO_CONFIG)' --dns-listen '$(DNS_LISTEN)' --http-listen '$(HTTP_LISTEN)'
 
-#? test: install the test tools, then gofmt check, go vet, go test -race (unit, e2e, fuzz seed corpora)
-test: test-deps k8s-tools fmt-check vet
+#? test: install the test tools, then gofmt check, go vet, go test -race (unit, e2e, fuzz seed corpora), and the tool modules' vet and tests
+test: test-deps k8s-tools fmt-check vet nested
 	@echo "+ $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./..."
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+
+# the modules of their own (benchmark harness, fixture generator), which
+# ./... does not reach
+NESTED_MODULES := test/bench testdata/geo/mkmmdb
+nested:
+	@for m in $(NESTED_MODULES); do
+		echo "+ (cd $$m && $(GO) vet ./... && $(GO) test -count=1 ./...)"
+		(cd $$m && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 ./...) || exit 1
+	done
 
 # quiet when everything is installed; a tool still missing makes its tests
 # skip locally and fail under CI=true
@@ -106,8 +115,8 @@ vet:
 	@echo "+ $(GO) vet ./..."
 	$(GO) vet ./...
 
-#? bench: Go benchmarks (bench-go, bench-health), then the side-by-side anchors run against gdnsd, knot, CoreDNS... (as root)
-bench: bench-go bench-health bench-kube bench-scale bench-anchors
+#? bench: Go benchmarks (bench-go, bench-health, bench-kube, bench-scale), then the side-by-side run against gdnsd, knot, nsd, PowerDNS, CoreDNS (bench-side, as root)
+bench: bench-go bench-health bench-kube bench-scale bench-side
 
 #? bench-go: Go benchmarks with -benchmem into bench-results/ (benchstat format; BENCH, BENCH_COUNT; the health ones are in bench-health)
 bench-go:
@@ -146,7 +155,18 @@ bench-kube: k8s-tools
 	cp "$$out" $(BENCH_DIR)/kube-latest.txt
 	echo "saved $$out"
 
-#? bench-anchors: only the side-by-side run: ../shared/bench/anchors.sh with test/bench/anchors-project (SERVERS WORKLOADS DUR REPS)
+#? bench-side: the project's own side-by-side run (test/bench, as root): Meridian against gdnsd, knot, nsd, PowerDNS, CoreDNS on w1 and w2, ECS scopes, latency at half load (SERVERS WORKLOADS DUR REPS GEODB)
+bench-side: build
+	@if [[ $$(id -u) != 0 ]]; then echo "bench-side needs root (apt installs, nice -20): sudo make bench-side" >&2; exit 1; fi
+	mkdir -p $(BENCH_DIR)
+	out=$(CURDIR)/$(BENCH_DIR)/side-$$(date -u +%Y%m%dT%H%M%SZ).txt
+	echo "+ (cd test/bench && $(GO) run ./cmd/sidebyside) (log: $$out)"
+	(cd test/bench && env $(if $(SERVERS),SERVERS='$(SERVERS)') $(if $(WORKLOADS),WORKLOADS='$(WORKLOADS)') \
+		$(if $(DUR),DUR='$(DUR)') $(if $(REPS),REPS='$(REPS)') $(if $(GEODB),GEODB='$(abspath $(GEODB))') \
+		$(GO) run ./cmd/sidebyside) 2>&1 | tee "$$out"
+	cp "$$out" $(BENCH_DIR)/side-latest.txt
+
+#? bench-anchors: the cross-check: ../shared/bench/anchors.sh with test/bench/anchors-project (SERVERS WORKLOADS DUR REPS; GEODB RUN pass through)
 bench-anchors: build
 	@if [[ ! -x $(ANCHORS_DIR)/anchors.sh ]]; then
 		echo "bench: skipping the anchors comparison: $(ANCHORS_DIR)/anchors.sh not found"
@@ -159,7 +179,7 @@ bench-anchors: build
 	out=$(BENCH_DIR)/anchors-$$(date -u +%Y%m%dT%H%M%SZ).txt
 	echo "+ anchors.sh (log: $$out)"
 	env $(if $(SERVERS),SERVERS='$(SERVERS)') $(if $(WORKLOADS),WORKLOADS='$(WORKLOADS)') \
-		$(if $(DUR),DUR='$(DUR)') $(if $(REPS),REPS='$(REPS)') \
+		$(if $(DUR),DUR='$(DUR)') $(if $(REPS),REPS='$(REPS)') $(if $(GEODB),GEODB='$(abspath $(GEODB))') $(if $(RUN),RUN='$(RUN)') \
 		PROJECT_CMD='$(CURDIR)/test/bench/anchors-project {{PORT}} {{GEODB}} {{ZONE}} {{WL}}' \
 		$(ANCHORS_DIR)/anchors.sh 2>&1 | tee "$$out"
 	cp "$$out" $(BENCH_DIR)/anchors-latest.txt

@@ -73,7 +73,8 @@ func repoRoot(t *testing.T) string {
 
 // goFiles lists the module's Go files by path relative to the root. Only
 // the top-level testdata holds code (fixture generators); a testdata
-// folder inside a package is data, which the go tool ignores too.
+// folder inside a package is data, which the go tool ignores too. Nested
+// modules are not the module's files and are skipped, as ./... skips them.
 func goFiles(t *testing.T, root string) []string {
 	var files []string
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -88,6 +89,13 @@ func goFiles(t *testing.T, root string) []string {
 				return filepath.SkipDir
 			case "testdata":
 				if rel != "testdata" {
+					return filepath.SkipDir
+				}
+			}
+			// a folder with its own go.mod is another module (test/bench,
+			// testdata/geo/mkmmdb), with its own dependencies
+			if rel != "." {
+				if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil {
 					return filepath.SkipDir
 				}
 			}
