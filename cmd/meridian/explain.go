@@ -142,6 +142,10 @@ func printExplain(w io.Writer, r *httpapi.ExplainResponse) {
 	if t := r.Trace; t != nil && t.Located != nil {
 		fmt.Fprintf(tw, "located:\t%s\n", locatedLine(t.Located.Source, t.Located.Network, t.Located.Site, t.Located.Country, t.Located.Continent, t.Located.Lat, t.Located.Lon))
 	}
+	if t := r.Trace; t != nil && t.Compiled != nil {
+		// The compiled decision: the merged network is the scope's.
+		fmt.Fprintf(tw, "compiled:\t%s, sites by preference: %s\n", t.Compiled.Network, strings.Join(t.Compiled.Order, "; "))
+	}
 	tw.Flush()
 	if r.Note != "" {
 		fmt.Fprintf(w, "\nnote: %s\n", r.Note)

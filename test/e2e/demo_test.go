@@ -370,8 +370,8 @@ func TestDemoContract(t *testing.T) {
 
 	t.Run("explain", func(t *testing.T) {
 		out, err := run(t, 15*time.Second, meridianBin, "explain", "app.gslb.example", "--type", "A", "--client", "81.2.69.0/24", "--server", m.HTTP)
-		if err != nil || !strings.Contains(out, appEU) || !strings.Contains(out, "eu-west") {
-			t.Errorf("meridian explain app.gslb.example --type A --client 81.2.69.0/24: want %s (eu-west) in the output, got (err %v):\n%s", appEU, err, out)
+		if err != nil || !strings.Contains(out, appEU) || !strings.Contains(out, "eu-west") || !strings.Contains(out, "compiled:  81.2.69.0/24, sites by preference: 0: eu-west") {
+			t.Errorf("meridian explain app.gslb.example --type A --client 81.2.69.0/24: want %s (eu-west) and the compiled decision in the output, got (err %v):\n%s", appEU, err, out)
 		}
 		t.Logf("meridian explain:\n%s", out)
 		code, body := proctest.HTTP(t, "GET", m.HTTP+"/api/v1/explain?name=app.gslb.example&type=A&client=202.12.27.0/24")
