@@ -2,12 +2,16 @@ package gslb
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 )
 
-// Goal: 0 allocs per Select (shared/design.md section 4).
+// Goal: 0 allocs per Select (shared/design.md section 4). The geo and
+// topology cases run uncompiled and, with "-compiled", from the compiled
+// decisions that serve once they are ready.
 func BenchmarkSelect(b *testing.B) {
 	s := snapshot(b, testState(), nil)
+	compiled := compiledSnapshot(b, s)
 	for _, bc := range []struct {
 		name string
 		q    Query
@@ -20,13 +24,20 @@ func BenchmarkSelect(b *testing.B) {
 		{"roundrobin", q("rr.gslb.example.", TypeA, "81.2.69.0/24")},
 		{"consistenthash", q("ch.gslb.example.", TypeA, "81.2.69.0/24")},
 		{"nxdomain", q("nope.gslb.example.", TypeA, "81.2.69.0/24")},
+		{"geo-compiled", q("app.gslb.example.", TypeA, "81.2.69.0/24")},
+		{"geo-located-compiled", q("app.gslb.example.", TypeA, "81.2.69.0/24")},
+		{"topology-compiled", q("topo.gslb.example.", TypeA, "81.2.69.0/24")},
 	} {
+		s := s
+		if strings.HasSuffix(bc.name, "-compiled") {
+			s = compiled
+		}
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			qq := bc.q
 			for i := 0; b.Loop(); i++ {
 				qq.Rand = uint64(i)
-				if bc.name != "geo-located" {
+				if !strings.HasPrefix(bc.name, "geo-located") {
 					qq.Client = netip.AddrFrom4([4]byte{81, 2, byte(i), 0})
 				}
 				_ = Select(s, qq)
