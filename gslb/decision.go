@@ -103,11 +103,16 @@ type decision struct {
 // leaf. rank[site] is the site's tier; among a query's eligible members
 // those of the lowest tier r win, together with those up to end[r] (the
 // geo tie band). rule[r] is the Rule an answer from tier r reports.
+//
+// How the client was located (Reason.Located) is not part of it: networks
+// that the database places and networks it does not know often get the
+// same answer (a topology rule for 0.0.0.0/0), and keeping them apart
+// would cut the merged networks, and so the ECS scopes, for nothing that
+// a resolver sees. Explain reports it from the locator.
 type preference struct {
-	rank    []uint8 // by index into decisionSpec.sites
-	end     []uint8 // by tier
-	rule    []Rule  // by tier
-	located geo.Source
+	rank []uint8 // by index into decisionSpec.sites
+	end  []uint8 // by tier
+	rule []Rule  // by tier
 }
 
 // narrow is step 4 for a compiled decision: l narrowed to the best tier of
@@ -120,7 +125,7 @@ func (d *decision) narrow(svc *service, q Query, l []int, a *Answer) ([]int, int
 		best = min(best, p.rank[svc.siteIdx[i]])
 	}
 	end := p.end[best]
-	a.Reason.Rule, a.Reason.Located = p.rule[best], p.located
+	a.Reason.Rule = p.rule[best]
 	n := 0
 	for _, i := range l {
 		if r := p.rank[svc.siteIdx[i]]; r >= best && r <= end {
@@ -182,31 +187,28 @@ func (b *prefBuilder) classify(m geo.Match, split int) uint32 {
 	n := len(b.spec.sites)
 	b.rank, b.end, b.rule = slices.Grow(b.rank[:0], n)[:n], b.end[:0], b.rule[:0]
 	clear(b.rank)
-	var located geo.Source
 	if b.spec.strategy == StrategyGeo {
 		b.geo(m)
-		located = m.Source
 	} else {
-		located = b.topology(m, split)
+		b.topology(m, split)
 	}
-	return b.intern(located)
+	return b.intern()
 }
 
 // intern returns the leaf value of the preference in scratch.
-func (b *prefBuilder) intern(located geo.Source) uint32 {
+func (b *prefBuilder) intern() uint32 {
 	k := append(b.key[:0], b.rank...)
 	k = append(k, 0xff)
 	k = append(k, b.end...)
 	for _, r := range b.rule {
 		k = append(k, byte(r))
 	}
-	k = append(k, byte(located))
 	b.key = k
 	if v, ok := b.seen[string(k)]; ok {
 		return v
 	}
 	v := uint32(len(b.prefs))
-	b.prefs = append(b.prefs, preference{rank: slices.Clone(b.rank), end: slices.Clone(b.end), rule: slices.Clone(b.rule), located: located})
+	b.prefs = append(b.prefs, preference{rank: slices.Clone(b.rank), end: slices.Clone(b.end), rule: slices.Clone(b.rule)})
 	b.seen[string(k)] = v
 	return v
 }
@@ -282,11 +284,9 @@ func (b *prefBuilder) geo(m geo.Match) {
 }
 
 // topology is byTopology's decision for clients located at m inside
-// splits[split] (the longest topology CIDR holding them, -1 none), and
-// whether it asked where the client is (Reason.Located).
-func (b *prefBuilder) topology(m geo.Match, split int) geo.Source {
+// splits[split] (the longest topology CIDR holding them, -1 none).
+func (b *prefBuilder) topology(m geo.Match, split int) {
 	rank := b.rank
-	var located geo.Source
 	for _, r := range b.spec.topology {
 		hit := false
 		if split >= 0 {
@@ -296,7 +296,6 @@ func (b *prefBuilder) topology(m geo.Match, split int) geo.Source {
 			})
 		}
 		if !hit && (len(r.Countries) > 0 || len(r.Continents) > 0) {
-			located = m.Source
 			hit = containsSet(r.Countries, m.Location.Country) || containsSet(r.Continents, m.Location.Continent)
 		}
 		if !hit {
@@ -319,10 +318,9 @@ func (b *prefBuilder) topology(m geo.Match, split int) geo.Source {
 			}
 		}
 		b.tier(RuleTopologyDefault)
-		return located
+		return
 	}
 	b.tier(RuleTopologyDefault)
-	return located
 }
 
 // Decisions are compiled decisions for one locator and set of sites,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 
 	"github.com/meridian-gslb/meridian/geo"
 )
@@ -327,14 +328,21 @@ func (s *Snapshot) narrow(svc *service, q Query, l []int, a *Answer, t *Trace) (
 	var scope int
 	switch pol := &svc.Policy; {
 	case svc.dec != nil && q.Client.IsValid():
+		var asked []int
+		if t != nil {
+			asked = slices.Clone(l)
+		}
 		l, scope = svc.dec.narrow(svc, q, l, a)
 		if t != nil {
+			// How the client was located is not compiled (see
+			// preference): ask the uncompiled strategy.
+			var ref Answer
+			s.placeUncompiled(svc, q, asked, &ref, nil)
+			a.Reason.Located = ref.Reason.Located
 			t.compiled(s, svc.dec, q, svc, scope)
 		}
-	case pol.Strategy == StrategyGeo:
-		l, scope = s.byGeo(svc, q, l, a, t)
-	case pol.Strategy == StrategyTopology:
-		l, scope = s.byTopology(svc, q, l, a, t)
+	case pol.Strategy == StrategyGeo || pol.Strategy == StrategyTopology:
+		l, scope = s.placeUncompiled(svc, q, l, a, t)
 	case pol.Strategy == StrategyWeighted:
 		a.Reason.Rule = RuleWeighted
 	case pol.Strategy == StrategyRoundRobin:
@@ -343,6 +351,15 @@ func (s *Snapshot) narrow(svc *service, q Query, l []int, a *Answer, t *Trace) (
 		a.Reason.Rule = RuleConsistentHash
 	}
 	return l, scope
+}
+
+// placeUncompiled is step 4 for geo and topology without a compiled
+// decision: the reference the compiled decisions are held to.
+func (s *Snapshot) placeUncompiled(svc *service, q Query, l []int, a *Answer, t *Trace) ([]int, int) {
+	if svc.Policy.Strategy == StrategyGeo {
+		return s.byGeo(svc, q, l, a, t)
+	}
+	return s.byTopology(svc, q, l, a, t)
 }
 
 // pickGroup returns the first priority group with at least minUp eligible
