@@ -25,7 +25,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -407,6 +409,9 @@ func (h *harness) start(s *server, wl string) (*running, error) {
 		}
 		m, err := dnsq.AskWithin(addr, dnsq.Query(work.App, dns.TypeA, false, netip.Prefix{}), netip.Addr{}, 300*time.Millisecond, 1)
 		if err == nil && dnsq.AddrsA(m) != "" {
+			if s.name == "meridian" && wl == "w2" {
+				h.waitCompiled(s.port+1000, deadline) // anchors-project's HTTP port
+			}
 			return r, nil
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -582,4 +587,24 @@ func (h *harness) compareScopes(timed []*running) {
 		return
 	}
 	h.scopeReport = string(b)
+}
+
+// waitCompiled waits until Meridian's geo decisions are compiled (about 3 s
+// after start on a real-size database): until then it answers the same,
+// uncompiled, with the database's networks as ECS scopes, which is not
+// the server that is meant to be measured.
+func (h *harness) waitCompiled(httpPort int, deadline time.Time) {
+	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			text := string(body)
+			if strings.Contains(text, "\nmeridian_geo_undecided_services 0\n") && !strings.Contains(text, "\nmeridian_geo_decisions 0\n") {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	h.logf("meridian: geo decisions not compiled before the start deadline; measuring anyway")
 }
