@@ -94,11 +94,14 @@ func TestDeltaTransfer(t *testing.T) {
 		if delta <= 0 || delta*5 > full {
 			t.Errorf("%s: %v bytes for the delta, %v for the whole state", f.Name(), delta, full)
 		}
-		// The state file and OnState have the new state, whole.
-		st, _, err := ReadStateFile(filepath.Join(dir, f.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
+		// The state file and OnState have the new state, whole. The
+		// file is written after the state is served, so wait for it.
+		var st *gslb.State
+		waitFor(t, f.Name()+"'s state file at 1.2", func() bool {
+			var err error
+			st, _, err = ReadStateFile(filepath.Join(dir, f.Name()))
+			return err == nil && st.Version() == v(1, 2)
+		})
 		if st.Version() != v(1, 2) || len(st.Services) != len(next.Services) || st.Services[50].Policy.TTL != 99 ||
 			st.Services[100].Name != "added-2.scale.example." {
 			t.Errorf("%s: state file holds %s, %d services", f.Name(), st.Version(), len(st.Services))
