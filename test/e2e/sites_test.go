@@ -124,9 +124,18 @@ gossip: {role: %s, site: %s, node_name: node-%s, listen: %s, key_file: %s, state
 	if _, body := proctest.HTTP(t, "GET", fb.HTTP+"/api/v1/sites"); !strings.Contains(body, `"observations"`) || !strings.Contains(body, `"site": "a"`) {
 		t.Errorf("/api/v1/sites of a follower lacks the observation table or the leader's site:\n%s", body)
 	}
-	out, err := run(t, 15*time.Second, meridianBin, "explain", "app.health.test", "--client", "192.0.2.1", "--server", fb.HTTP)
-	if err != nil || !strings.Contains(out, "site/a down") || !strings.Contains(out, "rule majority: down") {
-		t.Errorf("a follower's explain should show each site's view of b (err %v):\n%s", err, out)
+	// The majority (this site and c) can turn b down before a's own
+	// observation arrives: poll until the view of every site is there.
+	for deadline := time.Now().Add(hangGuard); ; {
+		out, err := run(t, 15*time.Second, meridianBin, "explain", "app.health.test", "--client", "192.0.2.1", "--server", fb.HTTP)
+		if err == nil && strings.Contains(out, "site/a down") && strings.Contains(out, "rule majority: down") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("a follower's explain should show each site's view of b (err %v):\n%s", err, out)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	// The leader killed: the followers keep answering, and keep failing
