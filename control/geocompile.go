@@ -117,10 +117,11 @@ func (c *geoCompiler) compile(ctx context.Context) {
 		return
 	}
 	start := time.Now()
-	budget := config.DefaultCompiledMaxMB << 20
+	var geoCfg config.GeoConfig // the default limit until a configuration is served
 	if cfg, _ := c.pub.Current(); cfg != nil {
-		budget = cfg.Config.Geo.CompiledMaxBytes()
+		geoCfg = cfg.Config.Geo
 	}
+	budget := geoCfg.CompiledMaxBytes()
 	d, err := snap.CompileDecisions(ctx, budget)
 	took := time.Since(start)
 	if err != nil {

@@ -35,7 +35,7 @@ func (l *Locator) Compile(ctx context.Context, splits []netip.Prefix, classify C
 		if err != nil {
 			return nil, fmt.Errorf("geo: compile: %s: %w", l.db.name, err)
 		}
-		c.st, c.places = l.db.tree, pl
+		c.st, c.places, c.noDB = l.db.tree, pl, l.db.tree.nodeCount
 	}
 	// Classes: the database's places first (0: placed nowhere), then the
 	// rules' matches as the walk meets them.
@@ -61,9 +61,6 @@ func (l *Locator) Compile(ctx context.Context, splits []netip.Prefix, classify C
 	v4 := c.noDB
 	if c.st != nil {
 		v4 = c.st.ipv4
-		if !c.st.ipv6 {
-			v4 = 0
-		}
 	}
 	t.root4 = c.walk(v4, 0, addrBits{}, 32, c.ents, -1, -1)
 	if len(c.ents) == 0 && c.st != nil && c.st.isNode(v4) {
@@ -135,17 +132,8 @@ func (c *compiler) space(rules []Rule, splits []netip.Prefix, v4 bool) {
 		c.ents = append(c.ents, entry{key: bitsOf(p.Addr()), bits: p.Bits(), rule: -1, split: int32(i)})
 	}
 	slices.SortFunc(c.ents, func(a, b entry) int {
-		if d := cmp.Compare(a.key.hi, b.key.hi); d != 0 {
-			return d
-		}
-		if d := cmp.Compare(a.key.lo, b.key.lo); d != 0 {
-			return d
-		}
-		return cmp.Compare(a.bits, b.bits)
+		return cmp.Or(cmp.Compare(a.key.hi, b.key.hi), cmp.Compare(a.key.lo, b.key.lo), cmp.Compare(a.bits, b.bits))
 	})
-	if c.st != nil {
-		c.noDB = c.st.nodeCount
-	}
 }
 
 // isNode reports whether database record v is an inner node.

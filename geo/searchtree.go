@@ -16,9 +16,9 @@ type searchTree struct {
 	tree       []byte // the search tree section
 	nodeCount  uint32
 	recordSize uint // 24, 28 or 32
-	// ipv4 is the record for the IPv4 space: the root of an IPv4-only
-	// database, else what ::/96 leads to (a node, or a leaf when the tree
-	// ends above it); ipv6 tells which.
+	// ipv4 is the record for the IPv4 space: the root (0) of an
+	// IPv4-only database, else what ::/96 leads to (a node, or a leaf
+	// when the tree ends above it); ipv6 tells which.
 	ipv4 uint32
 	ipv6 bool
 }

@@ -116,8 +116,9 @@ type preference struct {
 }
 
 // narrow is step 4 for a compiled decision: l narrowed to the best tier of
-// eligible members, and the ECS scope, the compiled network's length.
-func (d *decision) narrow(svc *service, q Query, l []int, a *Answer) ([]int, int) {
+// eligible members, the ECS scope (the compiled network's length), and the
+// client's preference.
+func (d *decision) narrow(svc *service, q Query, l []int, a *Answer) ([]int, int, *preference) {
 	leaf, bits := d.tree.Lookup(q.Client)
 	p := &d.prefs[leaf]
 	best := uint8(math.MaxUint8)
@@ -133,7 +134,7 @@ func (d *decision) narrow(svc *service, q Query, l []int, a *Answer) ([]int, int
 			n++
 		}
 	}
-	return l[:n], bits
+	return l[:n], bits, p
 }
 
 // compileDecision compiles spec over s's locator and sites.

@@ -48,11 +48,12 @@ func (prev *Snapshot) Next(st *State, loc *geo.Locator, h HealthView) (*Snapshot
 	}
 	// Compiled decisions hold for the locator and the sites they were
 	// compiled with; the services that hold them are rebuilt otherwise.
-	sameWorld := prev != nil && sameSitesAndZones(prev.State, st) && prev.Locator.Same(loc)
-	if sameWorld {
+	sameSites := prev != nil && sameSitesAndZones(prev.State, st)
+	sameDecisions := sameSites && prev.Locator.Same(loc)
+	if sameDecisions {
 		s.decisions = prev.decisions
 	}
-	if prev == nil || !sameWorld && (len(prev.decisions) > 0 || !sameSitesAndZones(prev.State, st)) || prev.giEnd > compactAt(s.members) {
+	if !sameSites || !sameDecisions && len(prev.decisions) > 0 || prev.giEnd > compactAt(s.members) {
 		if prev != nil {
 			s.admin = prev.admin
 		}

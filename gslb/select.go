@@ -332,14 +332,16 @@ func (s *Snapshot) narrow(svc *service, q Query, l []int, a *Answer, t *Trace) (
 		if t != nil {
 			asked = slices.Clone(l)
 		}
-		l, scope = svc.dec.narrow(svc, q, l, a)
+		var p *preference
+		l, scope, p = svc.dec.narrow(svc, q, l, a)
 		if t != nil {
-			// How the client was located is not compiled (see
-			// preference): ask the uncompiled strategy.
+			// Where the client was located (and the distances) are not
+			// compiled (see preference): the uncompiled strategy traces
+			// them, then the compiled decision that answered.
 			var ref Answer
-			s.placeUncompiled(svc, q, asked, &ref, nil)
+			s.placeUncompiled(svc, q, asked, &ref, t)
 			a.Reason.Located = ref.Reason.Located
-			t.compiled(s, svc.dec, q, svc, scope)
+			t.compiled(svc.dec, p, q, scope)
 		}
 	case pol.Strategy == StrategyGeo || pol.Strategy == StrategyTopology:
 		l, scope = s.placeUncompiled(svc, q, l, a, t)

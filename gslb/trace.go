@@ -129,16 +129,9 @@ func (t *Trace) located(m geo.Match) {
 	t.add("client located by %s: network %s site %q country %q continent %q", m.Source, l.Network, m.Site, l.Country, l.Continent)
 }
 
-// compiled records the compiled decision that answered, and where the
-// locator places the client (what the decision was compiled from).
-func (t *Trace) compiled(s *Snapshot, d *decision, q Query, svc *service, scope int) {
-	m := s.Locator.Locate(q.Client)
-	t.located(m)
-	if from := geoOrigin(s, m); svc.Policy.Strategy == StrategyGeo && from.HasCoords {
-		t.distances(svc, geo.NewPoint(from))
-	}
-	leaf, _ := d.tree.Lookup(q.Client)
-	p := &d.prefs[leaf]
+// compiled records the compiled decision that answered: the network
+// around the client and p, the order of sites for it.
+func (t *Trace) compiled(d *decision, p *preference, q Query, scope int) {
 	c := &CompiledAs{}
 	if n, err := q.Client.Unmap().Prefix(scope); err == nil {
 		c.Network = n.String()
