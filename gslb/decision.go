@@ -83,11 +83,12 @@ func (s *Snapshot) specOf(svc *service) (*decisionSpec, []uint8, bool) {
 	} else {
 		spec.topology = p.Topology
 		for _, r := range p.Topology {
-			fmt.Fprintf(&b, "|%v %v %v %v", r.CIDRs, r.Countries, r.Continents, r.Sites)
+			fmt.Fprintf(&b, "|%v %q %q %q", r.CIDRs, r.Countries, r.Continents, r.Sites)
 		}
 	}
-	b.WriteString("|sites=")
-	b.WriteString(strings.Join(sites, ","))
+	// Names quoted: a site name may hold any character, and {"a,b"}
+	// must not key the same decision as {"a", "b"}.
+	fmt.Fprintf(&b, "|sites=%q", sites)
 	spec.key = b.String()
 	return spec, idx, true
 }

@@ -302,3 +302,21 @@ func TestCompileDecisionsBudget(t *testing.T) {
 		t.Errorf("a full budget compiled %d more", d2.Len())
 	}
 }
+
+// TestDecisionKeysDoNotCollide: site names may hold any character, so
+// the key must not be a plain join: {"a,b"} and {"a", "b"} share no
+// decision (sharing one would index the other's sites out of range).
+func TestDecisionKeysDoNotCollide(t *testing.T) {
+	st := testState()
+	st.Sites = append(st.Sites, Site{Name: "a"}, Site{Name: "b"}, Site{Name: "a,b"})
+	st.Services = append(st.Services,
+		Service{Name: "one.gslb.example.", Policy: Policy{Strategy: StrategyGeo}, Members: []Member{
+			{Site: "a,b", Weight: 1, Addresses: ips("192.0.2.201")}}},
+		Service{Name: "two.gslb.example.", Policy: Policy{Strategy: StrategyGeo}, Members: []Member{
+			{Site: "a", Weight: 1, Addresses: ips("192.0.2.202")}, {Site: "b", Weight: 1, Addresses: ips("192.0.2.203")}}})
+	st.ApplyDefaults()
+	s := snapshot(t, st, nil)
+	if a, b := s.service("one.gslb.example.").spec.key, s.service("two.gslb.example.").spec.key; a == b {
+		t.Fatalf("both services have the decision key %q", a)
+	}
+}
