@@ -33,6 +33,10 @@ type GossipConfig struct {
 	// Advertise is the host:port other sites dial when it differs from
 	// Listen (NAT, a Kubernetes Service).
 	Advertise string `mapstructure:"advertise" json:"advertise,omitempty"`
+	// AdvertiseService, namespace/name, is a LoadBalancer Service of
+	// this pod's own: at start the process advertises the Service's
+	// external address and port (the Helm chart's loadBalancer mode).
+	AdvertiseService string `mapstructure:"advertise_service" json:"advertise_service,omitempty"`
 	// Join lists peers, host or host:port, names or IPs; retried until
 	// one answers.
 	Join []string `mapstructure:"join" json:"join,omitempty"`
@@ -119,6 +123,14 @@ func (c *Config) checkGossip(p *problems) {
 	checkListen(p, "gossip.listen", g.Listen)
 	if g.Advertise != "" {
 		checkListen(p, "gossip.advertise", g.Advertise)
+	}
+	if g.AdvertiseService != "" {
+		if g.Advertise != "" {
+			p.add("gossip.advertise_service", "conflicts with advertise: give one")
+		}
+		if ns, name, ok := strings.Cut(g.AdvertiseService, "/"); !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+			p.add("gossip.advertise_service", "%q is not namespace/name", g.AdvertiseService)
+		}
 	}
 	for i, j := range g.Join {
 		if strings.TrimSpace(j) == "" {

@@ -73,6 +73,8 @@ func TestGossipConfigErrors(t *testing.T) {
 		{"key and insecure", "gossip: {role: leader, site: us-east, key_file: gossip.key, insecure: true}", []string{"gossip.insecure: conflicts with key_file"}},
 		{"missing key file", "gossip: {role: leader, site: us-east, key_file: nope.key}", []string{"gossip.key_file: "}},
 		{"bad listen", "gossip: {role: leader, site: us-east, insecure: true, listen: nowhere}", []string{"gossip.listen: "}},
+		{"advertise and advertise_service", "gossip: {role: leader, site: us-east, insecure: true, advertise: 10.0.0.1:7946, advertise_service: meridian/meridian-0-gossip}", []string{"gossip.advertise_service: conflicts with advertise"}},
+		{"advertise_service not namespace/name", "gossip: {role: leader, site: us-east, insecure: true, advertise_service: meridian-0-gossip}", []string{`gossip.advertise_service: "meridian-0-gossip" is not namespace/name`}},
 		{"bad timing", "gossip: {role: leader, site: us-east, insecure: true, timing: fast}", []string{`gossip.timing: unknown timing "fast"`}},
 		{"follower with services", "gossip: {role: follower, site: us-east, insecure: true}", []string{
 			"zones: a follower serves the leader's", "sites: a follower serves the leader's", "services: a follower serves the leader's"}},
@@ -88,5 +90,35 @@ func TestGossipConfigErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A StatefulSet's pods share one file: the chart gives each its gossip
+// identity in the environment (deploy/helm, the downward API).
+func TestGossipIdentityFromEnvironment(t *testing.T) {
+	path := withGossip(t, "gossip: {role: leader, site: us-east, key_file: gossip.key}")
+	t.Setenv("MERIDIAN_GOSSIP_NODE_NAME", "meridian-1")
+	t.Setenv("MERIDIAN_GOSSIP_LISTEN", "127.0.0.3:7947")
+	t.Setenv("MERIDIAN_GOSSIP_ADVERTISE", "10.1.2.3:7946")
+	l, err := Load(Options{File: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := l.Config.Gossip
+	if g.NodeName != "meridian-1" || g.Listen != "127.0.0.3:7947" || g.Advertise != "10.1.2.3:7946" {
+		t.Errorf("environment not applied: %+v", g)
+	}
+	sc := g.SitesConfig("test")
+	if sc.NodeName != "meridian-1" || sc.AdvertiseAddr != "10.1.2.3" || sc.AdvertisePort != 7946 || sc.BindAddr != "127.0.0.3" {
+		t.Errorf("sites config %+v", sc)
+	}
+
+	t.Setenv("MERIDIAN_GOSSIP_ADVERTISE", "")
+	t.Setenv("MERIDIAN_GOSSIP_ADVERTISE_SERVICE", "meridian/meridian-1-gossip")
+	if l, err = Load(Options{File: path}); err != nil {
+		t.Fatal(err)
+	}
+	if g := l.Config.Gossip; g.AdvertiseService != "meridian/meridian-1-gossip" || g.Advertise != "" {
+		t.Errorf("advertise_service not applied: %+v", g)
 	}
 }

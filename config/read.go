@@ -42,6 +42,12 @@ var overrides = []override{
 	{"log.level", "log-level"},
 	{"log.format", "log-format"},
 	{"geo.database", "geo-database"},
+	// Per-pod gossip identity: a StatefulSet's pods share one file, and
+	// the chart sets these from the downward API (deploy/helm).
+	{"gossip.node_name", ""},
+	{"gossip.listen", ""},
+	{"gossip.advertise", ""},
+	{"gossip.advertise_service", ""},
 }
 
 // envName is the environment variable that overrides key.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/meridian-gslb/meridian/gslb"
 	"github.com/meridian-gslb/meridian/health"
 	"github.com/meridian-gslb/meridian/sites"
+	"github.com/meridian-gslb/meridian/sites/kube"
 )
 
 // Gossip joins this process to the other sites (the gossip section):
@@ -55,6 +57,11 @@ func newGossip(l *config.Loaded, pub *Publisher, log *slog.Logger, version strin
 	cfg.Metrics = g.metrics
 	cfg.OnState = g.onState
 	cfg.Observations = siteObservations{obs: pub.obs, self: gc.Site}
+	if ns, name, ok := strings.Cut(gc.AdvertiseService, "/"); ok {
+		cfg.ResolveAdvertise = func(ctx context.Context) (string, int, error) {
+			return kube.ServiceAddress(ctx, ns, name, 2*time.Second, g.log)
+		}
+	}
 	node, err := sites.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("gossip: %w", err)

@@ -1,6 +1,7 @@
 package sites
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -89,6 +90,11 @@ type Config struct {
 	// the bound port.
 	AdvertiseAddr string
 	AdvertisePort int
+	// ResolveAdvertise, when set, gives AdvertiseAddr and AdvertisePort
+	// at Start, after the state file is served and before gossip
+	// listens: an address known only at run time, such as the external
+	// address of a pod's own LoadBalancer Service. See resolveAdvertise.
+	ResolveAdvertise func(ctx context.Context) (addr string, port int, err error)
 	// Join lists peers to join, "host" or "host:port", names or IPs.
 	// Names are resolved on every attempt; attempts are retried with
 	// backoff until one peer answers. Empty: this node starts a cluster.
@@ -201,6 +207,9 @@ func (c *Config) validate() error {
 	}
 	if c.BindPort < 0 || c.BindPort > 65535 {
 		bad("BindPort", "%d is outside 0..65535", c.BindPort)
+	}
+	if c.ResolveAdvertise != nil && c.AdvertiseAddr != "" {
+		bad("ResolveAdvertise", "conflicts with AdvertiseAddr: give one")
 	}
 	if c.AdvertiseAddr != "" && net.ParseIP(c.AdvertiseAddr) == nil {
 		bad("AdvertiseAddr", "%q is not an IP address", c.AdvertiseAddr)

@@ -52,6 +52,10 @@ func (n *Node) Start(ctx context.Context) error {
 	if n.cfg.StateFile != "" {
 		n.loadStateFile()
 	}
+	if err := n.resolveAdvertise(); err != nil {
+		n.cancel()
+		return err
+	}
 
 	mlog := log.New(&logBridge{log: n.log}, "", 0)
 	tr, err := newMuxTransport(n.cfg.BindAddr, n.cfg.BindPort, mlog, n.serveTransfer, n.cfg.netFilter)

@@ -174,10 +174,10 @@ func (n *Node) mergeObservations(origins []wireOrigin) {
 }
 
 // applyObservation stores w if it is newer than what origin said of the
-// key before, and tells the sink, under the table lock so that the sink
-// sees every key's observations in stamp order. Observations of this
-// node's own site are kept and relayed but not sunk: the local probes
-// speak for it.
+// key before, and tells the sink the site's vote, under the table lock so
+// that the sink sees every key's observations in stamp order.
+// Observations of this node's own site are kept and relayed but not sunk:
+// the local probes speak for it.
 func (n *Node) applyObservation(origin, site string, w wireObs) bool {
 	if origin == "" || origin == n.cfg.NodeName || site == "" || w.Key == "" {
 		return false
@@ -192,20 +192,53 @@ func (n *Node) applyObservation(origin, site string, w wireObs) bool {
 	if e := o.entries[w.Key]; e != nil && e.Stamp >= w.Stamp {
 		return false
 	}
-	o.entries[w.Key] = &obsEntry{wireObs: w, received: time.Now()}
+	e := &obsEntry{wireObs: w, received: time.Now()}
+	o.entries[w.Key] = e
 	t.gen++
-	if sink := n.cfg.Observations; sink != nil && site != n.cfg.Site {
-		if w.Deleted {
-			sink.RemoveSite(site, w.Key)
-		} else {
-			var since time.Time
-			if w.Since != 0 {
-				since = time.Unix(0, w.Since)
-			}
-			sink.ObserveSite(site, w.Key, w.Up, since, w.Err)
+	if site != n.cfg.Site {
+		// A newer entry of another replica of the site outvotes this
+		// one, which changes nothing; a withdrawal lets the others'
+		// votes stand (sinkVoteLocked).
+		if v := t.siteVoteLocked(site, w.Key); v == nil || v == e || w.Deleted {
+			n.sinkVoteLocked(site, w.Key, v)
 		}
 	}
 	return true
+}
+
+// siteVoteLocked is what site says of key: the newest entry of its
+// replicas (the origins of that site) that still probe it, nil when none
+// does. Several replicas at one site vote as one site, with the latest
+// observation any of them made: their stamps are their clocks, which
+// within one site agree closely enough.
+func (t *obsTable) siteVoteLocked(site, key string) *obsEntry {
+	var vote *obsEntry
+	for _, o := range t.origins {
+		if o.site != site {
+			continue
+		}
+		if e := o.entries[key]; e != nil && !e.Deleted && (vote == nil || e.Stamp > vote.Stamp) {
+			vote = e
+		}
+	}
+	return vote
+}
+
+// sinkVoteLocked hands the sink site's vote of key: v, or a removal when
+// v is nil.
+func (n *Node) sinkVoteLocked(site, key string, v *obsEntry) {
+	sink := n.cfg.Observations
+	switch {
+	case sink == nil:
+	case v == nil:
+		sink.RemoveSite(site, key)
+	default:
+		var since time.Time
+		if v.Since != 0 {
+			since = time.Unix(0, v.Since)
+		}
+		sink.ObserveSite(site, key, v.Up, since, v.Err)
+	}
 }
 
 // originGone drops a departed node's observations and refuses relayed
@@ -216,11 +249,25 @@ func (n *Node) originGone(node, site string) {
 	t := &n.obs
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	gone := t.origins[node]
 	delete(t.origins, node)
 	t.gone[node] = time.Now()
 	t.gen++
-	if sink := n.cfg.Observations; sink != nil && !others && site != "" && site != n.cfg.Site {
-		sink.ForgetSite(site)
+	if site == "" || site == n.cfg.Site {
+		return
+	}
+	if !others {
+		if sink := n.cfg.Observations; sink != nil {
+			sink.ForgetSite(site)
+		}
+		return
+	}
+	// Another replica of the site remains: its own observations become
+	// the site's vote wherever the departed one's was the newest.
+	if gone != nil {
+		for key := range gone.entries {
+			n.sinkVoteLocked(site, key, t.siteVoteLocked(site, key))
+		}
 	}
 }
 
