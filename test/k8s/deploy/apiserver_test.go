@@ -54,16 +54,35 @@ func TestOnAPIServer(t *testing.T) {
 		"create", "-f", "-"))
 	t.Logf("CRDs established in %v", time.Since(begin).Round(time.Millisecond))
 
+	// every gossip connection mode, and persistence, for both modes
+	variants := []struct {
+		name, mode string
+		args       []string
+	}{
+		{"leader", "leader", nil},
+		{"follower", "follower", nil},
+		{"leader loadBalancer", "leader", []string{"--set", "gossip.advertise.mode=loadBalancer"}},
+		{"follower loadBalancer with fixed addresses and persistence", "follower", []string{
+			"--set", "gossip.advertise.mode=loadBalancer", "--set", "replicaCount=3",
+			"--set", "gossip.advertise.loadBalancerIPs={203.0.113.71,203.0.113.72,203.0.113.73}",
+			"--set", "gossip.advertise.loadBalancerClass=example.com/lb",
+			"--set", "gossip.advertise.externalTrafficPolicy=Local",
+			"--set", "gossip.advertise.loadBalancerSourceRanges={198.51.100.0/24}",
+			"--set", "persistence.enabled=true", "--set", "persistence.storageClassName=fast"}},
+		{"leader hostNetwork with persistence", "leader", []string{"--set", "gossip.advertise.mode=hostNetwork", "--set", "persistence.enabled=true"}},
+		{"follower hostNetwork", "follower", []string{"--set", "gossip.advertise.mode=hostNetwork", "--set", "gossip.port=7950"}},
+		{"single-cluster leader", "leader", []string{"--set", "gossip.enabled=false"}},
+	}
 	t.Run("chart dry-run=server", func(t *testing.T) {
-		for _, mode := range []string{"leader", "follower"} {
-			manifests, objs := render(t, h, mode)
+		for _, v := range variants {
+			manifests, objs := render(t, h, v.mode, v.args...)
 			out, err := kubectlIn(manifests, "apply", "--dry-run=server", "-f", "-")
 			if err != nil {
-				t.Errorf("%s manifests: %v", mode, err)
+				t.Errorf("%s manifests: %v", v.name, err)
 				continue
 			}
 			if n := strings.Count(out, "(server dry run)"); n != len(objs) {
-				t.Errorf("%s: %d objects applied (server dry run), want %d:\n%s", mode, n, len(objs), out)
+				t.Errorf("%s: %d objects applied (server dry run), want %d:\n%s", v.name, n, len(objs), out)
 			}
 		}
 	})
@@ -99,26 +118,90 @@ func TestOnAPIServer(t *testing.T) {
 		})
 	})
 
-	// After "leader RBAC": the pods' ServiceAccount exists.
+	// gossip.advertise.mode loadBalancer: every pod may get its own gossip
+	// Service and nothing else; a follower gets no other right. The
+	// follower goes to a namespace of its own (the same release name).
+	followerNS := namespace + "-follower"
+	t.Run("gossip advertise RBAC", func(t *testing.T) {
+		manifests, _ := render(t, h, "leader", "--set", "gossip.advertise.mode=loadBalancer")
+		must(kubectlIn(manifests, "apply", "-f", "-"))
+		sa := "system:serviceaccount:" + namespace + ":" + fullname
+		checkCanI(t, kubectlIn, sa, []canI{
+			{"get services/" + fullname + "-0-gossip -n " + namespace, true},
+			{"get services/" + fullname + "-1-gossip -n " + namespace, true},
+			{"get services/" + fullname + "-2-gossip -n " + namespace, false}, // replicaCount 2
+			{"get services/" + fullname + "-dns -n " + namespace, false},
+			{"list services -n " + namespace, false},
+			{"watch services -n " + namespace, false},
+			{"update services/" + fullname + "-0-gossip -n " + namespace, false},
+			{"patch services/" + fullname + "-0-gossip -n " + namespace + " --subresource=status", false},
+			{"get services/" + fullname + "-0-gossip -n default", false},
+			{"get leases.coordination.k8s.io/" + fullname + "-leader -n " + namespace, true}, // still the leader's
+		})
+
+		must(kubectlIn("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: "+followerNS+"\n", "create", "-f", "-"))
+		manifests, _ = renderIn(t, h, followerNS, "follower", "--set", "gossip.advertise.mode=loadBalancer", "--set", "replicaCount=3")
+		must(kubectlIn(manifests, "apply", "-f", "-"))
+		sa = "system:serviceaccount:" + followerNS + ":" + fullname
+		checkCanI(t, kubectlIn, sa, []canI{
+			{"get services/" + fullname + "-0-gossip -n " + followerNS, true},
+			{"get services/" + fullname + "-2-gossip -n " + followerNS, true},
+			{"get services/" + fullname + "-3-gossip -n " + followerNS, false},
+			{"get services/" + fullname + "-dns -n " + followerNS, false},
+			{"list services -n " + followerNS, false},
+			{"get services/" + fullname + "-0-gossip -n " + namespace, false},
+			{"get secrets -n " + followerNS, false},
+			{"get configmaps -n " + followerNS, false},
+			{"list pods -n " + followerNS, false},
+			{"create leases.coordination.k8s.io -n " + followerNS, false},
+			{"create events -n " + followerNS, false},
+			{"list globalpolicies.gslb.meridian.io", false},
+		})
+	})
+
+	// After "leader RBAC" and "gossip advertise RBAC": the pods'
+	// ServiceAccounts exist.
 	t.Run("pods pass the restricted Pod Security Standard", func(t *testing.T) {
-		for _, mode := range []string{"leader", "follower"} {
-			_, objs := render(t, h, mode)
-			d := find(t, objs, "Deployment", fullname)
+		podOf := func(name, ns string, sts object) string {
+			t.Helper()
 			pod := map[string]any{
 				"apiVersion": "v1",
 				"kind":       "Pod",
-				"metadata":   map[string]any{"name": "psa-" + mode, "namespace": namespace, "labels": path(d, "spec", "template", "metadata", "labels")},
-				"spec":       path(d, "spec", "template", "spec"),
+				"metadata":   map[string]any{"name": name, "namespace": ns, "labels": path(sts, "spec", "template", "metadata", "labels")},
+				"spec":       path(sts, "spec", "template", "spec"),
 			}
 			b, err := json.Marshal(pod)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if out, err := kubectlIn(string(b), "create", "--dry-run=server", "-f", "-"); err != nil {
-				t.Errorf("%s pod refused: %v", mode, err)
-			} else if !strings.Contains(out, "(server dry run)") {
-				t.Errorf("%s pod: %s", mode, out)
+			return string(b)
+		}
+		for _, v := range variants {
+			if strings.Contains(v.name, "hostNetwork") || strings.Contains(v.name, "persistence") {
+				continue // below; a claim template's volume is no pod volume
 			}
+			_, objs := render(t, h, v.mode, v.args...)
+			d := find(t, objs, "StatefulSet", fullname)
+			if out, err := kubectlIn(podOf("psa", namespace, d), "create", "--dry-run=server", "-f", "-"); err != nil {
+				t.Errorf("%s pod refused: %v", v.name, err)
+			} else if !strings.Contains(out, "(server dry run)") {
+				t.Errorf("%s pod: %s", v.name, out)
+			}
+		}
+		// hostNetwork needs a namespace that allows host networking (as
+		// docs/kubernetes.md says): refused under restricted, admitted
+		// where Pod Security is not enforced
+		_, objs := render(t, h, "follower", "--set", "gossip.advertise.mode=hostNetwork")
+		d := find(t, objs, "StatefulSet", fullname)
+		if _, err := kubectlIn(podOf("psa-hostnet", namespace, d), "create", "--dry-run=server", "-f", "-"); err == nil || !strings.Contains(err.Error(), "hostNetwork=true") {
+			t.Errorf("a hostNetwork pod under the restricted standard: %v, want refused for hostNetwork=true", err)
+		}
+		_, objs = renderIn(t, h, followerNS, "follower", "--set", "gossip.advertise.mode=hostNetwork")
+		d = find(t, objs, "StatefulSet", fullname)
+		if out, err := kubectlIn(podOf("psa-hostnet", followerNS, d), "create", "--dry-run=server", "-f", "-"); err != nil {
+			t.Errorf("hostNetwork pod refused: %v", err)
+		} else if !strings.Contains(out, "(server dry run)") {
+			t.Errorf("hostNetwork pod: %s", out)
 		}
 		// the check bites: a pod that may escalate is refused
 		if _, err := kubectlIn(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"bad","namespace":"`+namespace+`"},"spec":{"serviceAccountName":"`+fullname+`","containers":[{"name":"c","image":"x"}]}}`,

@@ -23,16 +23,22 @@ func TestHelmLint(t *testing.T) {
 	h := newHelm(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	for _, tc := range []struct{ name, values string }{
-		{"leader", ciValues(t, "leader")},
-		{"follower", ciValues(t, "follower")},
-		{"defaults", ""},
+	for _, tc := range []struct {
+		name, values string
+		args         []string
+	}{
+		{"leader", ciValues(t, "leader"), nil},
+		{"follower", ciValues(t, "follower"), nil},
+		{"defaults", "", nil},
+		{"leader loadBalancer", ciValues(t, "leader"), []string{"--set", "gossip.advertise.mode=loadBalancer"}},
+		{"follower hostNetwork with persistence", ciValues(t, "follower"), []string{"--set", "gossip.advertise.mode=hostNetwork", "--set", "persistence.enabled=true"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := []string{"lint", "--strict", chartDir(t), "--namespace", namespace}
 			if tc.values != "" {
 				args = append(args, "--values", tc.values)
 			}
+			args = append(args, tc.args...)
 			out, err := h.run(ctx, args...)
 			if err != nil {
 				t.Fatal(err)
@@ -77,6 +83,21 @@ func TestHelmTemplateRejects(t *testing.T) {
 		{"config sets gossip.role", follower, []string{"--set", "config.gossip.role=leader"}, "config.gossip.role is set by the chart"},
 		{"config sets kubernetes.kubeconfig", leader, []string{"--set", "config.kubernetes.kubeconfig=/x"}, "config.kubernetes.kubeconfig is set by the chart"},
 		{"config sets admin.token", leader, []string{"--set", "config.admin.token=secret"}, "config.admin.token is set by the chart"},
+		{"config sets gossip.node_name", follower, []string{"--set", "config.gossip.node_name=a"}, "config.gossip.node_name is set by the chart"},
+		{"config sets gossip.advertise", leader, []string{"--set", "config.gossip.advertise=192.0.2.1:7946"}, "config.gossip.advertise is set by the chart"},
+		{"config sets gossip.advertise_service", follower, []string{"--set", "config.gossip.advertise_service=meridian/x"}, "config.gossip.advertise_service is set by the chart"},
+		{"bad advertise mode", follower, []string{"--set", "gossip.advertise.mode=nodePort"}, "/gossip/advertise/mode"},
+		{"loadBalancer without gossip", leader, []string{"--set", "gossip.enabled=false", "--set", "gossip.advertise.mode=loadBalancer"}, "gossip.advertise.mode loadBalancer needs gossip.enabled: true"},
+		{"hostNetwork without gossip", leader, []string{"--set", "gossip.enabled=false", "--set", "gossip.advertise.mode=hostNetwork"}, "gossip.advertise.mode hostNetwork needs gossip.enabled: true"},
+		{"fewer loadBalancerIPs than replicas", follower, []string{"--set", "gossip.advertise.mode=loadBalancer", "--set", "gossip.advertise.loadBalancerIPs={192.0.2.1}"}, "gossip.advertise.loadBalancerIPs has 1 addresses and replicaCount is 2"},
+		{"more loadBalancerIPs than replicas", follower, []string{"--set", "gossip.advertise.mode=loadBalancer", "--set", "replicaCount=1", "--set", "gossip.advertise.loadBalancerIPs={192.0.2.1,192.0.2.2}"}, "gossip.advertise.loadBalancerIPs has 2 addresses and replicaCount is 1"},
+		{"loadBalancerIPs without loadBalancer", follower, []string{"--set", "gossip.advertise.loadBalancerIPs={192.0.2.1,192.0.2.2}"}, "gossip.advertise.loadBalancerIPs is only used with gossip.advertise.mode loadBalancer"},
+		{"unknown advertise value", follower, []string{"--set", "gossip.advertise.address=x"}, "additional properties 'address' not allowed"},
+		{"persistence without size", follower, []string{"--set", "persistence.enabled=true", "--set", "persistence.size="}, "persistence.enabled needs persistence.size"},
+		{"persistence size not a quantity", follower, []string{"--set", "persistence.enabled=true", "--set", "persistence.size=lots"}, "/persistence/size"},
+		{"persistence access mode", follower, []string{"--set", "persistence.accessModes={ReadOnlyMany}"}, "/persistence/accessModes/0"},
+		{"disruption budget of 0", follower, []string{"--set", "podDisruptionBudget.maxUnavailable=0"}, "/podDisruptionBudget/maxUnavailable"},
+		{"full name too long for a StatefulSet", follower, []string{"--set", "fullnameOverride=" + strings.Repeat("m", 53)}, "a StatefulSet's pods need at most 52"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"--values", tc.values}, tc.args...)
@@ -94,9 +115,16 @@ func TestHelmTemplateRejects(t *testing.T) {
 // render renders the chart with one of the example values files.
 func render(t *testing.T, h *helmRunner, mode string, extra ...string) (string, []object) {
 	t.Helper()
+	return renderIn(t, h, namespace, mode, extra...)
+}
+
+// renderIn renders the chart in namespace ns with one of the example values
+// files.
+func renderIn(t *testing.T, h *helmRunner, ns, mode string, extra ...string) (string, []object) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out, err := h.template(ctx, t, append([]string{"--values", ciValues(t, mode)}, extra...)...)
+	out, err := h.templateIn(ctx, t, ns, append([]string{"--values", ciValues(t, mode)}, extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,14 +153,15 @@ func TestRenderedManifests(t *testing.T) {
 			"ClusterRole/" + fullname + "-" + namespace + "-policies",
 			"ClusterRoleBinding/" + fullname + "-" + namespace + "-policies",
 			"ConfigMap/" + fullname,
-			"Deployment/" + fullname,
 			"PodDisruptionBudget/" + fullname,
 			"Role/" + fullname + "-leader",
 			"RoleBinding/" + fullname + "-leader",
 			"Service/" + fullname + "-dns",
 			"Service/" + fullname + "-gossip",
 			"Service/" + fullname + "-http",
+			"Service/" + fullname + "-pods",
 			"ServiceAccount/" + fullname,
+			"StatefulSet/" + fullname,
 		}
 		if got := kinds(objs); !slices.Equal(got, want) {
 			t.Errorf("objects:\n got %v\nwant %v", got, want)
@@ -169,7 +198,7 @@ func TestRenderedManifests(t *testing.T) {
 			}
 		}
 
-		d := find(t, objs, "Deployment", fullname)
+		d := find(t, objs, "StatefulSet", fullname)
 		if r := path(d, "spec", "replicas"); r != 2 {
 			t.Errorf("leader replicas = %v, want 2", r)
 		}
@@ -187,20 +216,21 @@ func TestRenderedManifests(t *testing.T) {
 		_, objs := render(t, h, "follower")
 		want := []string{
 			"ConfigMap/" + fullname,
-			"Deployment/" + fullname,
 			"PodDisruptionBudget/" + fullname,
 			"Service/" + fullname + "-dns",
 			"Service/" + fullname + "-http",
+			"Service/" + fullname + "-pods",
 			"ServiceAccount/" + fullname,
+			"StatefulSet/" + fullname,
 		}
 		if got := kinds(objs); !slices.Equal(got, want) {
 			t.Errorf("objects (a follower gets no RBAC and no kubeconfig):\n got %v\nwant %v", got, want)
 		}
 		sa := find(t, objs, "ServiceAccount", fullname)
-		d := find(t, objs, "Deployment", fullname)
-		for _, o := range []object{sa, find(t, objs, "Deployment", fullname)} {
+		d := find(t, objs, "StatefulSet", fullname)
+		for _, o := range []object{sa, d} {
 			a := path(o, "automountServiceAccountToken")
-			if o.kind() == "Deployment" {
+			if o.kind() == "StatefulSet" {
 				a = path(o, "spec", "template", "spec", "automountServiceAccountToken")
 			}
 			if a != false {
@@ -224,7 +254,7 @@ func TestRenderedManifests(t *testing.T) {
 				t.Errorf("gossip Service rendered with gossip disabled")
 			}
 		}
-		d := find(t, objs, "Deployment", fullname)
+		d := find(t, objs, "StatefulSet", fullname)
 		checkPod(t, d, []string{"config", "state", "tmp", "kubeconfig", "admin-token"})
 		for _, p := range asList(path(d, "spec", "template", "spec", "containers", 0, "ports")) {
 			if strings.HasPrefix(fmt.Sprint(path(p, "name")), "gossip") {
@@ -250,7 +280,7 @@ func TestRenderedManifests(t *testing.T) {
 		if got := path(s, "stringData", "kubeconfig"); got != "apiVersion: v1\n" {
 			t.Errorf("Secret stringData.kubeconfig = %q", got)
 		}
-		d := find(t, objs, "Deployment", fullname)
+		d := find(t, objs, "StatefulSet", fullname)
 		for _, v := range path(d, "spec", "template", "spec", "volumes").([]any) {
 			if path(v, "name") == "kubeconfig" && path(v, "secret", "secretName") != fullname+"-member-kubeconfig" {
 				t.Errorf("kubeconfig volume %v does not use the created Secret", v)
@@ -266,7 +296,7 @@ func TestRenderedManifests(t *testing.T) {
 		if np := path(svc, "spec", "ports", 0, "nodePort"); np != nil {
 			t.Errorf("ClusterIP Service has nodePort %v", np)
 		}
-		img := path(find(t, objs, "Deployment", fullname), "spec", "template", "spec", "containers", 0, "image")
+		img := path(find(t, objs, "StatefulSet", fullname), "spec", "template", "spec", "containers", 0, "image")
 		if img != "ghcr.io/meridian-gslb/meridian@"+digest {
 			t.Errorf("image = %v, want the digest", img)
 		}
@@ -300,7 +330,7 @@ func rules(o object) []rule {
 
 func asList(v any) []any { l, _ := v.([]any); return l }
 
-// checkPod checks the pod template of the Deployment.
+// checkPod checks the pod template of the StatefulSet.
 func checkPod(t *testing.T, d object, wantVolumes []string) {
 	t.Helper()
 	pod := path(d, "spec", "template", "spec")
@@ -337,7 +367,7 @@ func checkPod(t *testing.T, d object, wantVolumes []string) {
 	for _, e := range asList(path(pod, "containers", 0, "env")) {
 		env[fmt.Sprint(path(e, "name"))] = path(e, "valueFrom", "fieldRef", "fieldPath")
 	}
-	for name, field := range map[string]string{"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"} {
+	for name, field := range map[string]string{"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace", "POD_IP": "status.podIP", "HOST_IP": "status.hostIP"} {
 		if env[name] != field {
 			t.Errorf("env %s from %v, want the downward API's %s", name, env[name], field)
 		}
@@ -386,7 +416,10 @@ func checkDNSService(t *testing.T, svc object, typ string) {
 // runs) on the configuration file the chart renders, with the mounted
 // files (gossip keys, admin token, kubeconfig) replaced by real ones, so a
 // config key the binary does not know fails here rather than in a
-// CrashLoopBackOff.
+// CrashLoopBackOff. It runs with the MERIDIAN_* environment the StatefulSet
+// gives the container, expanded as the kubelet would for pod 0 (each
+// gossip.advertise.mode), so the per-pod identity and address are checked
+// by the binary too.
 //
 // Until the Kubernetes leader code (issue #4) knows the kubernetes section,
 // the leader's file is checked without it and the test says so in its log;
@@ -408,9 +441,24 @@ func TestRenderedConfigIsValid(t *testing.T) {
 		t.Fatalf("meridian gossip-key: %v", err)
 	}
 
-	for _, mode := range []string{"leader", "follower"} {
-		t.Run(mode, func(t *testing.T) {
-			_, objs := render(t, h, mode)
+	for _, tc := range []struct {
+		name, mode string
+		args       []string
+	}{
+		{"leader", "leader", nil},
+		{"follower", "follower", nil},
+		{"leader loadBalancer", "leader", []string{"--set", "gossip.advertise.mode=loadBalancer"}},
+		{"follower loadBalancer", "follower", []string{"--set", "gossip.advertise.mode=loadBalancer"}},
+		{"follower hostNetwork", "follower", []string{"--set", "gossip.advertise.mode=hostNetwork", "--set", "gossip.port=7950"}},
+		{"single-cluster leader", "leader", []string{"--set", "gossip.enabled=false"}},
+	} {
+		mode := tc.mode
+		t.Run(tc.name, func(t *testing.T) {
+			_, objs := render(t, h, mode, tc.args...)
+			env := podEnv(t, find(t, objs, "StatefulSet", fullname), map[string]string{
+				"POD_NAME": fullname + "-0", "POD_NAMESPACE": namespace, "POD_IP": "10.244.1.7", "HOST_IP": "192.0.2.10",
+			})
+			t.Logf("environment: %v", env)
 			cm := find(t, objs, "ConfigMap", fullname)
 			text, _ := path(cm, "data", "meridian.yaml").(string)
 			var cfg map[string]any
@@ -439,11 +487,11 @@ func TestRenderedConfigIsValid(t *testing.T) {
 			if g, _ := cfg["gossip"].(map[string]any); g != nil {
 				g["state_file"] = filepath.Join(dir, "state")
 			}
-			out, err := checkConfig(ctx, t, bin, dir, cfg)
+			out, err := checkConfig(ctx, t, bin, dir, cfg, env)
 			if err != nil && mode == "leader" && strings.TrimSpace(out) == "kubernetes: unknown key" {
 				t.Logf("NOTE: this meridian binary does not know the kubernetes section yet (the leader code of issue #4); checking the rest of the leader's file")
 				delete(cfg, "kubernetes")
-				out, err = checkConfig(ctx, t, bin, dir, cfg)
+				out, err = checkConfig(ctx, t, bin, dir, cfg, env)
 			}
 			if err != nil {
 				t.Errorf("meridian check-config refuses the %s config the chart renders: %v\n%s\nconfig:\n%s", mode, err, out, text)
@@ -452,7 +500,9 @@ func TestRenderedConfigIsValid(t *testing.T) {
 	}
 }
 
-func checkConfig(ctx context.Context, t *testing.T, bin, dir string, cfg map[string]any) (string, error) {
+// checkConfig runs check-config on cfg with the given MERIDIAN_*
+// environment (and none inherited from the test's).
+func checkConfig(ctx context.Context, t *testing.T, bin, dir string, cfg map[string]any, env []string) (string, error) {
 	t.Helper()
 	b, err := yaml.Marshal(cfg)
 	if err != nil {
@@ -462,8 +512,50 @@ func checkConfig(ctx context.Context, t *testing.T, bin, dir string, cfg map[str
 	if err := os.WriteFile(file, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.CommandContext(ctx, bin, "check-config", file).CombinedOutput()
+	cmd := exec.CommandContext(ctx, bin, "check-config", file)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MERIDIAN_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, env...)
+	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// podEnv is the container's MERIDIAN_* environment as the kubelet gives it:
+// $(VAR) references to variables defined earlier expanded, the downward API
+// fields taken from fields (by variable name).
+func podEnv(t *testing.T, sts object, fields map[string]string) []string {
+	t.Helper()
+	defined := map[string]string{}
+	var out []string
+	for _, e := range asList(path(sts, "spec", "template", "spec", "containers", 0, "env")) {
+		name := fmt.Sprint(path(e, "name"))
+		if path(e, "valueFrom", "fieldRef") != nil {
+			v, ok := fields[name]
+			if !ok {
+				t.Fatalf("env %s from the downward API %v: no test value", name, path(e, "valueFrom"))
+			}
+			defined[name] = v
+			continue
+		}
+		v, ok := path(e, "value").(string)
+		if !ok {
+			continue
+		}
+		for ref, val := range defined {
+			v = strings.ReplaceAll(v, "$("+ref+")", val)
+		}
+		if strings.Contains(v, "$(") {
+			t.Errorf("env %s = %q: a reference the kubelet would not expand", name, v)
+		}
+		defined[name] = v
+		if strings.HasPrefix(name, "MERIDIAN_") {
+			out = append(out, name+"="+v)
+		}
+	}
+	return out
 }
 
 // fakeKubeconfig has one context per kubernetes.clusters entry, all
@@ -484,7 +576,9 @@ func fakeKubeconfig(cfg map[string]any) string {
 }
 
 // TestNotes renders NOTES.txt (helm install --dry-run=client, no cluster)
-// and checks it tells how to query the DNS Service.
+// and checks it tells how to query the DNS Service and, per gossip
+// connection mode, how to read each pod's advertised address. A want
+// starting with "!" must not be there.
 func TestNotes(t *testing.T) {
 	h := newHelm(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -497,6 +591,32 @@ func TestNotes(t *testing.T) {
 		{"leader", nil, []string{"dig @$IP -p 53 gslb.example.com SOA", "meridian explain", "kubectl get gpol,hpol"}},
 		{"follower", nil, []string{`jsonpath='{.spec.ports[?(@.name=="dns-udp")].nodePort}'`, "dig @NODE_IP -p $PORT"}},
 		{"follower", []string{"--set", "dns.service.type=ClusterIP"}, []string{"dig @" + fullname + "-dns." + namespace + ".svc -p 53"}},
+		{"leader", nil, []string{
+			"rollout status statefulset/" + fullname,
+			"gossip.advertise.mode podIP",
+			"pod IP of " + fullname + "-0: kubectl -n " + namespace + " get pod " + fullname + "-0 -o jsonpath='{.status.podIP}'",
+			"pod IP of " + fullname + "-1:",
+			`kubectl get --raw "/api/v1/namespaces/` + namespace + `/pods/` + fullname + `-0:8053/proxy/api/v1/sites"`,
+			"!pod IP of " + fullname + "-2", "!-gossip", "!node IP of",
+			"5. The policies",
+		}},
+		{"leader", []string{"--set", "gossip.enabled=false"}, []string{"!gossip address", "!/api/v1/sites", "4. The policies"}},
+		{"follower", []string{"--set", "gossip.advertise.mode=hostNetwork", "--set", "gossip.port=7950"}, []string{
+			"gossip.advertise.mode hostNetwork",
+			"node IP of " + fullname + "-1: kubectl -n " + namespace + " get pod " + fullname + "-1 -o jsonpath='{.status.hostIP}'",
+			"port 7950",
+		}},
+		{"follower", []string{"--set", "gossip.advertise.mode=loadBalancer", "--set", "replicaCount=3"}, []string{
+			"gossip.advertise.mode loadBalancer",
+			"kubectl -n " + namespace + " get svc " + fullname + "-0-gossip",
+			"kubectl -n " + namespace + " get svc " + fullname + "-2-gossip",
+			"/proxy/api/v1/sites",
+			"!" + fullname + "-3-gossip", "!(fixed:", "!pod IP of",
+		}},
+		{"leader", []string{"--set", "gossip.advertise.mode=loadBalancer", "--set", "gossip.advertise.loadBalancerIPs={198.51.100.71,198.51.100.72}"}, []string{
+			"get svc " + fullname + "-0-gossip   (fixed: 198.51.100.71:7946)",
+			"get svc " + fullname + "-1-gossip   (fixed: 198.51.100.72:7946)",
+		}},
 	} {
 		args := append([]string{"install", release, chartDir(t), "--namespace", namespace, "--dry-run=client", "--values", ciValues(t, tc.mode)}, tc.args...)
 		out, err := h.run(ctx, args...)
@@ -508,7 +628,11 @@ func TestNotes(t *testing.T) {
 			t.Fatalf("%s %v: no NOTES in:\n%s", tc.mode, tc.args, out)
 		}
 		for _, w := range tc.want {
-			if !strings.Contains(notes, w) {
+			if not, ok := strings.CutPrefix(w, "!"); ok {
+				if strings.Contains(notes, not) {
+					t.Errorf("%s %v: NOTES have %q:\n%s", tc.mode, tc.args, not, notes)
+				}
+			} else if !strings.Contains(notes, w) {
 				t.Errorf("%s %v: NOTES lack %q:\n%s", tc.mode, tc.args, w, notes)
 			}
 		}

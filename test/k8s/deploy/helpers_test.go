@@ -116,7 +116,12 @@ func (h *helmRunner) run(ctx context.Context, args ...string) (string, error) {
 
 // template renders the chart as release "mer" in namespace "meridian".
 func (h *helmRunner) template(ctx context.Context, t testing.TB, args ...string) (string, error) {
-	full := append([]string{"template", release, chartDir(t), "--namespace", namespace}, args...)
+	return h.templateIn(ctx, t, namespace, args...)
+}
+
+// templateIn renders the chart as release "mer" in namespace ns.
+func (h *helmRunner) templateIn(ctx context.Context, t testing.TB, ns string, args ...string) (string, error) {
+	full := append([]string{"template", release, chartDir(t), "--namespace", ns}, args...)
 	return h.run(ctx, full...)
 }
 

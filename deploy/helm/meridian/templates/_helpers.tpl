@@ -59,6 +59,28 @@ app.kubernetes.io/part-of: meridian
 {{- .Values.kubernetes.leaderElection.leaseName | default (printf "%s-leader" (include "meridian.fullname" .)) -}}
 {{- end -}}
 
+{{/*
+meridian.needsToken: the pods talk to the Kubernetes API. The leader does
+(policies, Lease, Events); with gossip.advertise.mode loadBalancer every pod
+does, to read its own gossip Service's address. Otherwise no token is mounted.
+*/}}
+{{- define "meridian.needsToken" -}}
+{{- if or (include "meridian.leader" .) (include "meridian.lbAdvertise" .) }}true{{ end -}}
+{{- end -}}
+
+{{- define "meridian.lbAdvertise" -}}
+{{- if and .Values.gossip.enabled (eq .Values.gossip.advertise.mode "loadBalancer") }}true{{ end -}}
+{{- end -}}
+
+{{- define "meridian.hostNetwork" -}}
+{{- if and .Values.gossip.enabled (eq .Values.gossip.advertise.mode "hostNetwork") }}true{{ end -}}
+{{- end -}}
+
+{{/* The per-pod gossip Service of ordinal i: "$(POD_NAME)-gossip" in the pod. */}}
+{{- define "meridian.podGossipService" -}}
+{{- printf "%s-%d-gossip" (include "meridian.fullname" .root) (int .i) -}}
+{{- end -}}
+
 {{- define "meridian.kubeconfigSecret" -}}
 {{- if .Values.kubernetes.memberKubeconfig.create -}}
 {{- printf "%s-member-kubeconfig" (include "meridian.fullname" .) -}}
@@ -83,7 +105,7 @@ The schema checks types; this checks what depends on several values.
 {{- define "meridian.validate" -}}
 {{- $v := .Values -}}
 {{- $cfg := $v.config | default dict -}}
-{{- $owned := list "dns.listen" "http.listen" "gossip.role" "gossip.site" "gossip.listen" "gossip.join" "gossip.key_file" "gossip.insecure" "gossip.state_file" "kubernetes.kubeconfig" "kubernetes.clusters" "kubernetes.policy_context" "kubernetes.leader_election" "kubernetes.events_namespace" "admin.token_file" "admin.token" -}}
+{{- $owned := list "dns.listen" "http.listen" "gossip.role" "gossip.site" "gossip.listen" "gossip.join" "gossip.key_file" "gossip.insecure" "gossip.state_file" "gossip.node_name" "gossip.advertise" "gossip.advertise_service" "kubernetes.kubeconfig" "kubernetes.clusters" "kubernetes.policy_context" "kubernetes.leader_election" "kubernetes.events_namespace" "admin.token_file" "admin.token" -}}
 {{- range $path := $owned -}}
 {{- $parts := splitList "." $path -}}
 {{- $section := index $cfg (first $parts) -}}
@@ -93,6 +115,25 @@ The schema checks types; this checks what depends on several values.
 {{- if and $section (kindIs "map" $section) (gt (len $parts) 1) (hasKey $section (last $parts)) -}}
 {{- fail (printf "config.%s is set by the chart: use the chart's values (mode, site, gossip, kubernetes, admin, dns, http) instead" $path) -}}
 {{- end -}}
+{{- end -}}
+{{- $fullname := include "meridian.fullname" . -}}
+{{- if gt (len $fullname) 52 -}}
+{{- fail (printf "the full name %q is %d characters: a StatefulSet's pods need at most 52 (the controller-revision-hash label); shorten fullnameOverride, nameOverride or the release name" $fullname (len $fullname)) -}}
+{{- end -}}
+{{- $adv := $v.gossip.advertise -}}
+{{- if and (ne $adv.mode "podIP") (not $v.gossip.enabled) -}}
+{{- fail (printf "gossip.advertise.mode %s needs gossip.enabled: true (it is how the other sites reach each pod's gossip)" $adv.mode) -}}
+{{- end -}}
+{{- if $adv.loadBalancerIPs -}}
+{{- if ne $adv.mode "loadBalancer" -}}
+{{- fail (printf "gossip.advertise.loadBalancerIPs is only used with gossip.advertise.mode loadBalancer (mode is %s)" $adv.mode) -}}
+{{- end -}}
+{{- if ne (len $adv.loadBalancerIPs) (int $v.replicaCount) -}}
+{{- fail (printf "gossip.advertise.loadBalancerIPs has %d addresses and replicaCount is %d: give one per pod, in ordinal order" (len $adv.loadBalancerIPs) (int $v.replicaCount)) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $v.persistence.enabled (not $v.persistence.size) -}}
+{{- fail "persistence.enabled needs persistence.size (e.g. 64Mi): the state file's PersistentVolumeClaim" -}}
 {{- end -}}
 {{- if eq $v.mode "follower" -}}
 {{- if not $v.gossip.enabled -}}
