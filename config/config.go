@@ -99,6 +99,7 @@ type ZoneConfig struct {
 	NSTTL       uint32             `mapstructure:"ns_ttl" json:"ns_ttl,omitempty"`
 	Records     []string           `mapstructure:"records" json:"records,omitempty"`
 	ZoneFile    string             `mapstructure:"zone_file" json:"zone_file,omitempty"`
+	Delegation  *DelegationConfig  `mapstructure:"delegation" json:"delegation,omitempty"` // config/delegation.go
 }
 
 // SOAConfig holds the SOA fields; zeros take the documented defaults.
@@ -117,6 +118,7 @@ type SOAConfig struct {
 type NameServerConfig struct {
 	Name      string   `mapstructure:"name" json:"name"`
 	Addresses []string `mapstructure:"addresses" json:"addresses,omitempty"`
+	Site      string   `mapstructure:"site" json:"site,omitempty"` // runs at this site: delegated while it is live
 }
 
 // SiteConfig is a place that serves members.

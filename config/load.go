@@ -159,6 +159,7 @@ func load(o Options, how decoding) (*Loaded, error) {
 	how.reuseServices(st, src, same)
 	p.validated(st.ValidateChanged(how.prev), failed)
 	checkZones(st, failed, &p)
+	cfg.checkDelegation(st, &p)
 	cfg.checkHealthSettings(&p)
 	kubePolicy := cfg.checkKubernetes(st, &p)
 	admin := cfg.adminOverrides(st, &p)

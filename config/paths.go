@@ -22,6 +22,9 @@ func (c *Config) pathFields() []pathField {
 	fields := []pathField{{&c.Geo.Database, true}}
 	for i := range c.Zones {
 		fields = append(fields, pathField{&c.Zones[i].ZoneFile, true})
+		if d := c.Zones[i].Delegation; d != nil {
+			fields = append(fields, pathField{&d.TSIG.SecretFile, true}) // key rotation: reloads reread it
+		}
 	}
 	fields = append(fields, pathField{&c.Admin.TokenFile, true})
 	if dc := c.Health.DefaultCheck; dc != nil {

@@ -50,6 +50,7 @@ type Server struct {
 	pub      *Publisher // publishes every snapshot
 	gossip   *Gossip    // nil when standalone
 	kube     *Kube      // nil without the kubernetes section
+	deleg    *delegator // keeps the parent zones' delegations (delegation.go)
 	dns      *dnsserver.Server
 	http     *http.Server
 	httpLn   net.Listener
@@ -93,6 +94,8 @@ func New(l *config.Loaded, opts Options) (_ *Server, err error) {
 	)
 	s.registry.MustRegister(s.metrics.collectors()...)
 	s.registry.MustRegister(s.pub.collectors()...)
+	s.deleg = newDelegator(s)
+	s.registry.MustRegister(s.deleg.collectors()...)
 	s.metrics.published(1)
 
 	if l.Config.Gossip.Enabled() {
@@ -198,6 +201,7 @@ func (s *Server) Run(ctx context.Context, hup <-chan os.Signal, readyFile string
 	// From now on queries share the CPUs with reloads and gossip
 	// states: their long loops step aside (gslb.Pacer).
 	gslb.SetPacing(true)
+	s.deleg.start()
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- s.http.Serve(s.httpLn) }()
 
@@ -231,6 +235,7 @@ func (s *Server) Run(ctx context.Context, hup <-chan os.Signal, readyFile string
 		s.log.Error("http server failed", "error", err)
 		runErr = fmt.Errorf("http server: %w", err)
 	}
+	s.deleg.stop() // before gossip leaves: no pass sees the cluster shrink
 	err := s.shutdown(shutdownSteps{
 		stopReloads: func() { stopReloads(); <-reloadsDone },
 		stopKube:    func() { stopKube(); <-kubeDone },

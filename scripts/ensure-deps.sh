@@ -7,8 +7,9 @@
 # GROUP (default: test)
 #   run    dig and curl, for the commands `make run` prints
 #   test   dig, kdig, curl, unbound (with unbound-control and
-#          unbound-checkconf), zonemaster-cli, tzdata, ip, ps/pgrep: every
-#          program and file the tests use (grep exec calls in *_test.go)
+#          unbound-checkconf), knotd (the delegation test's parent zone),
+#          zonemaster-cli, tzdata, ip, ps/pgrep: every program and file the
+#          tests use (grep exec calls in *_test.go)
 #   bench  everything in test, plus dnsperf
 #
 # As root it installs what is missing with apt-get (one `apt-get update` per
@@ -18,9 +19,9 @@
 # (exit 0): the tests that need it then skip locally, and fail when CI is set.
 #
 # Daemons: a temporary /usr/sbin/policy-rc.d keeps apt from starting the
-# services it installs (unbound would otherwise take 127.0.0.1:53), and
-# unbound's system service is stopped and disabled afterwards if an init
-# system started it anyway. The tests start their own unbound.
+# services it installs (unbound and knot would otherwise take port 53), and
+# their system services are stopped and disabled afterwards if an init
+# system started them anyway. The tests start their own unbound and knotd.
 set -euo pipefail
 
 optional=0
@@ -47,6 +48,7 @@ declare -A probe=(
 	[knot-dnsutils]=kdig
 	[curl]=curl
 	[unbound]=/usr/sbin/unbound-control # the e2e test needs unbound, unbound-control and unbound-checkconf
+	[knot]=/usr/sbin/knotd              # the delegation e2e test runs its own knotd as the parent
 	[zonemaster-cli]=zonemaster-cli
 	[tzdata]=/usr/share/zoneinfo/zone.tab # geo's country table is checked against it
 	[iproute2]=ip
@@ -54,7 +56,7 @@ declare -A probe=(
 	[dnsperf]=dnsperf
 )
 run_pkgs=(bind9-dnsutils curl)
-test_pkgs=(bind9-dnsutils knot-dnsutils curl unbound zonemaster-cli tzdata iproute2 procps)
+test_pkgs=(bind9-dnsutils knot-dnsutils knot curl unbound zonemaster-cli tzdata iproute2 procps)
 all_pkgs=("${test_pkgs[@]}" dnsperf)
 declare -A want=()
 for g in "${groups[@]}"; do
@@ -129,7 +131,7 @@ fi
 # ports; a system one left running would answer on 127.0.0.1:53 and confuse
 # anyone using this machine. Stop it through its service manager.
 if [[ -n ${want[unbound]:-} ]]; then
-	for unit in unbound unbound-resolvconf; do
+	for unit in unbound unbound-resolvconf knot; do
 		if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
 			if systemctl is-active -q "$unit" 2>/dev/null; then "${sudo[@]}" systemctl stop "$unit" || true; fi
 			"${sudo[@]}" systemctl disable -q "$unit" 2>/dev/null || true

@@ -3,6 +3,7 @@
 //	meridian serve --config FILE     serve DNS and the HTTP API
 //	meridian check-config FILE       validate a configuration file
 //	meridian explain NAME --client IP  ask a running server why it answers as it does
+//	meridian delegation check --config FILE  compare the parent's NS and glue with the config
 //	meridian version                 print the build
 //
 // Exit codes: 0 success, 1 a runtime or configuration error, 2 a usage error.
@@ -48,6 +49,7 @@ func commands() []command {
 		{"explain", "ask a running server how it answers a name for a client", runExplain, false},
 		{"version", "print the version, commit and Go version", runVersion, false},
 		{"gossip-key", "print a new gossip key for gossip.key_file", runGossipKey, false},
+		{"delegation", "check a zone's NS and glue in its parent zone (delegation check)", runDelegation, false},
 		{"demo-backends", "serve the demo's HTTP backends (make run)", runDemoBackends, true},
 	}
 }

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/meridian-gslb/meridian/config"
+	"github.com/meridian-gslb/meridian/dnsserver/delegation"
+	"github.com/meridian-gslb/meridian/gslb"
+)
+
+// Exit codes of delegation check: in sync, differences, errors.
+const (
+	checkInSync = 0
+	checkDiffer = 1
+	checkError  = 2
+)
+
+func runDelegation(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "check" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprint(stdout, delegationUsage)
+			return exitOK
+		}
+		fmt.Fprint(stderr, delegationUsage)
+		return checkError
+	}
+	return runDelegationCheck(args[1:], stdout, stderr)
+}
+
+const delegationUsage = `Usage: meridian delegation check --config FILE [flags]
+
+Compare each zone's delegation in its parent zone (the NS RRset and the glue)
+with the name servers the configuration asks for, and print what differs.
+`
+
+func runDelegationCheck(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("delegation check", "meridian delegation check --config FILE [--zone NAME] [--api URL] [--server HOST:PORT]",
+		"Ask each zone's parent (zones[].delegation.server) for the zone's NS RRset and\n"+
+			"glue, and print what differs from the configured name servers: missing NS,\n"+
+			"extra NS, missing, extra or wrong glue. Without --api every configured name\n"+
+			"server is expected (this command cannot see the gossip); with --api, the\n"+
+			"name servers of the sites the running server sees live, as the leader keeps\n"+
+			"them (a site in its grace period then shows as extra).\n"+
+			"Exit status: 0 in sync, 1 differences, 2 errors.")
+	file := fs.String("config", "", "configuration file (required)")
+	zone := fs.String("zone", "", "check this zone only")
+	api := fs.String("api", "", "base URL of a running server's HTTP API, for the live sites (GET /api/v1/sites)")
+	server := fs.String("server", "", "the parent's server (host:port) for zones without a delegation section")
+	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
+	if code, done := fs.parse(args, stdout, stderr); done {
+		if code == exitUsage {
+			return checkError
+		}
+		return code
+	}
+	if *file == "" || fs.NArg() != 0 {
+		fs.fail(stderr, "want --config FILE and no arguments")
+		return checkError
+	}
+	l, err := config.Load(config.Options{File: *file})
+	if err != nil {
+		printErrors(stderr, err)
+		return checkError
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+
+	var live map[string]bool // nil: every site
+	if *api != "" {
+		if live, err = liveSitesFrom(ctx, *api, l.State); err != nil {
+			fmt.Fprintf(stderr, "meridian delegation check: --api: %v\n", err)
+			return checkError
+		}
+	}
+	code, checked, compared := checkInSync, 0, 0
+	for i := range l.State.Zones {
+		zd, configured := l.Delegation(i)
+		if *zone != "" && zd.Zone != gslb.CanonicalName(*zone) {
+			continue
+		}
+		checked++
+		if !configured {
+			if *server == "" {
+				fmt.Fprintf(stdout, "%s: skipped: no delegation section (give --server to check it)\n", zd.Zone)
+				if *zone != "" {
+					code = checkError
+				}
+				continue
+			}
+			if zd.Server, err = delegation.ServerAddr(*server); err != nil {
+				fs.fail(stderr, "--server: %v", err)
+				return checkError
+			}
+			if zd.Parent == "" {
+				fmt.Fprintf(stderr, "%s: no parent zone to check\n", zd.Zone)
+				code = checkError
+				continue
+			}
+		}
+		compared++
+		code = max(code, checkZone(ctx, stdout, stderr, zd, live))
+	}
+	switch {
+	case checked == 0:
+		fmt.Fprintf(stderr, "meridian delegation check: no zone %q in %s\n", *zone, *file)
+		return checkError
+	case compared == 0:
+		// Nothing compared is not "in sync".
+		fmt.Fprintf(stderr, "meridian delegation check: no zone of %s has a delegation section; give --server to check one\n", *file)
+		return checkError
+	}
+	return code
+}
+
+// checkZone compares one zone's delegation and prints the result.
+func checkZone(ctx context.Context, stdout, stderr io.Writer, zd config.ZoneDelegation, live map[string]bool) int {
+	head := fmt.Sprintf("%s (parent %s at %s)", zd.Zone, zd.Parent, zd.Server)
+	var want delegation.Delegation
+	notLive := map[string]string{} // NS name -> its site, when the site is not live
+	for _, ns := range zd.NameServers {
+		if ns.Site != "" && live != nil && !live[ns.Site] {
+			notLive[ns.Name] = ns.Site
+			continue
+		}
+		want.NameServers = append(want.NameServers, ns.NameServer)
+	}
+	p := &delegation.RFC2136{Server: zd.Server, Parent: zd.Parent, Zone: zd.Zone}
+	have, err := p.Read(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", head, err)
+		return checkError
+	}
+	lines := delegation.Compute(zd.Zone, want, have).Lines()
+	if len(lines) == 0 {
+		fmt.Fprintf(stdout, "%s: in sync (%s)\n", head, strings.Join(have.Names(), " "))
+		return checkInSync
+	}
+	fmt.Fprintf(stdout, "%s: %d differences\n", head, len(lines))
+	for _, line := range lines {
+		for name, site := range notLive {
+			if strings.Contains(line, " "+name) {
+				line += fmt.Sprintf(" (site %s is not live)", site)
+				break
+			}
+		}
+		fmt.Fprintf(stdout, "  %s\n", line)
+	}
+	return checkDiffer
+}
+
+// liveSitesFrom asks a running server which sites are live: those with
+// an alive gossip member, or every site of a standalone server.
+func liveSitesFrom(ctx context.Context, api string, st *gslb.State) (map[string]bool, error) {
+	if !strings.Contains(api, "://") {
+		api = "http://" + api
+	}
+	u, err := url.Parse(api)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("%q is not a URL such as %s", api, defaultServer)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/api/v1/sites"
+	body, err := fetchExplain(ctx, u.String())
+	if err != nil {
+		return nil, err
+	}
+	var resp struct {
+		Mode    string `json:"mode"`
+		Members []struct {
+			Site   string `json:"site"`
+			Status string `json:"status"`
+		} `json:"members"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil {
+		return nil, fmt.Errorf("%s: not a sites response: %v", u, err)
+	}
+	live := map[string]bool{}
+	for _, s := range st.Sites {
+		live[s.Name] = resp.Mode == "standalone"
+	}
+	for _, m := range resp.Members {
+		if name := config.FindSite(st, m.Site); name != "" && m.Status == "alive" {
+			live[name] = true
+		}
+	}
+	return live, nil
+}
