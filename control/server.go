@@ -150,6 +150,13 @@ func (s *Server) Kube() *Kube { return s.kube }
 // Registry holds every metric of the process.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
+// Version is the build's version.
+func (s *Server) Version() string { return s.opts.Build.Version }
+
+// AnswersBySite counts the A and AAAA answers of service names by the
+// site they named, since the start (dnsserver.Server.AnswersBySite).
+func (s *Server) AnswersBySite() map[string]uint64 { return s.dns.AnswersBySite() }
+
 // Logger is the process logger.
 func (s *Server) Logger() *slog.Logger { return s.log }
 

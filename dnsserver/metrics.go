@@ -395,3 +395,28 @@ func sumByZone(svcs []*svcCounters) []*svcCounters {
 	}
 	return out
 }
+
+// AnswersBySite counts, since the start, the A and AAAA answers of
+// service names by the site they named: the status page's answer share
+// (a difference of two readings). It walks every service's counters, so
+// callers read it at most every few seconds.
+func (s *Server) AnswersBySite() map[string]uint64 {
+	m := s.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]uint64{}
+	for _, sc := range m.services {
+		for i := 1; i < len(sc.addr); i++ {
+			var n uint64
+			for f := range 2 {
+				for p := range 2 {
+					n += sc.addr[i][f][p].Load()
+				}
+			}
+			if n > 0 {
+				out[sc.sites[i-1]] += n
+			}
+		}
+	}
+	return out
+}

@@ -90,6 +90,10 @@ func TestMetrics(t *testing.T) {
 	if t.Failed() {
 		t.Logf("have: %v", got)
 	}
+	// The status page's answer counts: the A and AAAA answers by site.
+	if by := s.AnswersBySite(); by["us-east"] != 3 || by["eu-west"] != 1 || len(by) != 2 {
+		t.Errorf("AnswersBySite = %v, want us-east 3, eu-west 1", by)
+	}
 }
 
 // Past Config.ServiceMetrics services, queries are counted by zone and

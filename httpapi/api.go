@@ -24,6 +24,12 @@ type API struct {
 	Ready   func() (bool, string) // readiness and, when not ready, why
 	Metrics http.Handler
 	Log     *slog.Logger // explain requests at debug level, admin changes at info
+	// Answers counts the A and AAAA answers by named site since the
+	// start (the overview's answer share); nil: none counted.
+	Answers func() map[string]uint64
+	Version string // the build, shown by the overview
+
+	summary summaryCache // the overview's site summary and answer readings
 
 	// index orders the services and health targets of the published
 	// snapshot for the list endpoints' pages; warm builds it after a
@@ -43,6 +49,8 @@ func ForServer(s *control.Server) *API {
 		Ready:   s.Ready,
 		Metrics: promhttp.HandlerFor(s.Registry(), promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}),
 		Log:     log,
+		Answers: s.AnswersBySite,
+		Version: s.Version(),
 	}
 	a.Store.Subscribe(func(*gslb.Snapshot) { a.published() })
 	return a
@@ -60,6 +68,8 @@ func (a *API) Routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/v1/health", a.health)
 	mux.HandleFunc("GET /api/v1/sites", a.sites)
 	mux.HandleFunc("GET /api/v1/kubernetes", a.kubernetes)
+	mux.HandleFunc("GET /api/v1/overview", a.overview)
+	mux.HandleFunc("GET /api/v1/overview/stream", a.overviewStream)
 	mux.HandleFunc("GET /api/v1/admin", a.admin(a.listAdmin))
 	mux.HandleFunc("PUT /api/v1/admin/sites/{site}", a.admin(a.setSite))
 	mux.HandleFunc("DELETE /api/v1/admin/sites/{site}", a.admin(a.setSite))

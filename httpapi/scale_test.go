@@ -101,6 +101,7 @@ var apiPages = []struct{ name, path string }{
 	{name: "health-state-down", path: "/api/v1/health?state=down"},
 	{name: "health-state-up", path: "/api/v1/health?state=up"},
 	{name: "config", path: "/api/v1/config"},
+	{name: "overview", path: "/api/v1/overview"},
 	{name: "explain", path: "/api/v1/explain?name=app7.scale.example&client=81.2.69.0/24"},
 }
 

@@ -27,6 +27,7 @@ auth="-H \"Authorization: Bearer \$(cat $token)\""
 
 cat <<EOF
 Meridian demo: zone gslb.example. on $dns (UDP and TCP), HTTP on http://$http
+Status page (live map, answer share, services, explain): http://$http/
 Sites: us-east 192.0.2.x, eu-west 198.51.100.x, ap-south 203.0.113.x. Try:
 
   # app: nearest site to the client network (EDNS Client Subnet, else source address)
