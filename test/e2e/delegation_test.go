@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -276,6 +278,14 @@ services:
 		return ok && a.Hdr.Name == delegNS2 && a.A.String() == delegGlue2
 	}) {
 		t.Errorf("referral: %s", describe(r))
+	}
+	// And dig, asking the parent as a resolver would.
+	dig := proctest.RequireTool(t, "dig", "bind9-dnsutils")
+	host, port, _ := net.SplitHostPort(parent.addr)
+	out, err := run(t, 15*time.Second, dig, "@"+host, "-p", port, "+norec", delegZone, "NS")
+	if err != nil || !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(delegZone)+`\s+\d+\s+IN\s+NS\s+`+regexp.QuoteMeta(delegNS2)+`$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(delegNS2)+`\s+\d+\s+IN\s+A\s+`+regexp.QuoteMeta(delegGlue2)+`$`).MatchString(out) {
+		t.Errorf("dig at the parent after site b joined (err %v) lacks ns2's NS or glue:\n%s", err, out)
 	}
 	if out, code := delegationCheck(t, "--config", leaderCfg); code != 0 || !strings.Contains(out, "in sync") {
 		t.Errorf("delegation check with both sites up: exit %d\n%s", code, out)
