@@ -44,10 +44,12 @@
 //
 // QR=1 and messages shorter than a header are dropped. A message that
 // does not parse is FORMERR with its ID, opcode, RD and CD, and the
-// question when it has exactly one that parses. FORMERR responses (bad
-// message, QDCOUNT != 1, two OPT records, malformed ECS) carry no OPT; a
-// resolver that retries without EDNS then gets a normal answer. Opcodes
-// other than QUERY are NOTIMP; class other than IN and AXFR/IXFR are
+// question when it has exactly one that parses. FORMERR responses to a
+// bad message, two OPT records or a malformed ECS carry no OPT (a
+// resolver that retries without EDNS then gets a normal answer); to a
+// well-formed message with QDCOUNT != 1 they carry our OPT when the query
+// had one (RFC 6891 section 6.1.1). Opcodes other than QUERY are NOTIMP,
+// with RD and CD cleared; class other than IN and AXFR/IXFR are
 // REFUSED. EDNS version > 0 is BADVERS with an OPT of version 0. The
 // response OPT is built afresh: our payload size 1232, DO copied, ECS
 // echoed with our scope, NSID when asked and configured; other options are

@@ -132,11 +132,18 @@ func (h *handler) general(raw []byte, src netip.Addr, proto int, out []byte, rnd
 		return fail(dns.RcodeFormatError, false)
 	}
 	if req.Opcode != dns.OpcodeQuery {
+		// RD and CD mean something only in a QUERY (RFC 1035 section
+		// 4.1.1, RFC 4035 section 3.2.2): an opcode we do not implement
+		// gets them back cleared, as gdnsd does (ISC's EDNS compliance
+		// test opcodeflg).
+		resp.RecursionDesired, resp.CheckingDisabled = false, false
 		return fail(dns.RcodeNotImplemented, opt != nil)
 	}
 	if len(req.Question) != 1 {
+		// The message parsed, OPT included: RFC 6891 section 6.1.1 wants
+		// the OPT back, on a FORMERR too.
 		resp.Question = nil
-		return fail(dns.RcodeFormatError, false)
+		return fail(dns.RcodeFormatError, opt != nil)
 	}
 	if opt != nil && opt.Version() != 0 {
 		// RFC 6891 section 6.1.3: BADVERS, with our OPT saying version 0.

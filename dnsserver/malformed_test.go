@@ -1,9 +1,11 @@
 package dnsserver_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,6 +102,9 @@ func TestMalformed(t *testing.T) {
 		{"OPT not at the root", cat(header(0x1234, 0, 1, 0, 0, 1), appQuestion, []byte{1, 'x'}, opt), dns.RcodeFormatError, true},
 		{"good, with TC set", cat(header(0x1234, 0x0200, 1, 0, 0, 0), appQuestion), dns.RcodeSuccess, true},
 		{"opcode 15", cat(header(0x1234, 15<<11, 1, 0, 0, 0), appQuestion), dns.RcodeNotImplemented, true},
+		// ISC's opcodeflg: every flag set (QR aside), which must not come back.
+		{"opcode 15, every flag", cat(header(0x1234, 15<<11|0x07f0, 1, 0, 0, 0), appQuestion), dns.RcodeNotImplemented, true},
+		{"QDCOUNT 0 with OPT", cat(header(0x1234, 0, 0, 0, 0, 1), opt), dns.RcodeFormatError, false},
 	} {
 		for _, netw := range transports {
 			t.Run(netw+"/"+tc.name, func(t *testing.T) {
@@ -128,6 +133,15 @@ func TestMalformed(t *testing.T) {
 				}
 				if tc.rcode == dns.RcodeNotImplemented && m.Opcode != 15 {
 					t.Errorf("opcode not echoed")
+				}
+				if tc.rcode == dns.RcodeNotImplemented && (m.RecursionDesired || m.CheckingDisabled || m.Authoritative || m.Truncated || m.RecursionAvailable || m.AuthenticatedData || m.Zero) {
+					t.Errorf("NOTIMP with flags set: %s", m.MsgHdr.String())
+				}
+				// RFC 6891 section 6.1.1: an OPT in a query that parsed
+				// gets one back (our FORMERR of a malformed one aside).
+				hadOPT := bytes.Contains(tc.pkt, opt)
+				if wantOPT := hadOPT && (tc.rcode != dns.RcodeFormatError || strings.HasPrefix(tc.name, "QDCOUNT")); (m.IsEdns0() != nil) != wantOPT {
+					t.Errorf("OPT in the response %v, want %v", m.IsEdns0() != nil, wantOPT)
 				}
 			})
 		}
