@@ -22,6 +22,9 @@ func (c *Config) checkServer(p *problems) {
 	if c.DNS.MaxTCPConnections < 0 {
 		p.add("dns.max_tcp_connections", "must not be negative, got %d", c.DNS.MaxTCPConnections)
 	}
+	if n := c.DNS.MaxTCPConnectionsPerSource; n < 0 || n > c.DNS.MaxTCPConnections && c.DNS.MaxTCPConnections > 0 {
+		p.add("dns.max_tcp_connections_per_source", "want 1 to max_tcp_connections (%d), got %d", c.DNS.MaxTCPConnections, n)
+	}
 	if c.DNS.UDPSockets < 0 {
 		p.add("dns.udp_sockets", "must not be negative, got %d", c.DNS.UDPSockets)
 	}

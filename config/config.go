@@ -34,9 +34,12 @@ type DNSConfig struct {
 	Listen            []string `mapstructure:"listen" json:"listen"`
 	TCPIdleTimeout    Duration `mapstructure:"tcp_idle_timeout" json:"tcp_idle_timeout"`
 	MaxTCPConnections int      `mapstructure:"max_tcp_connections" json:"max_tcp_connections"`
-	UDPSockets        int      `mapstructure:"udp_sockets" json:"udp_sockets"`
-	ServiceMetrics    int      `mapstructure:"service_metrics" json:"service_metrics,omitempty"`
-	NSID              string   `mapstructure:"nsid" json:"nsid,omitempty"`
+	// MaxTCPConnectionsPerSource caps one client's share (an IPv4
+	// address, an IPv6 /64).
+	MaxTCPConnectionsPerSource int    `mapstructure:"max_tcp_connections_per_source" json:"max_tcp_connections_per_source"`
+	UDPSockets                 int    `mapstructure:"udp_sockets" json:"udp_sockets"`
+	ServiceMetrics             int    `mapstructure:"service_metrics" json:"service_metrics,omitempty"`
+	NSID                       string `mapstructure:"nsid" json:"nsid,omitempty"`
 }
 
 // HTTPConfig is the HTTP API listener.

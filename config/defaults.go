@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/meridian-gslb/meridian/dnsserver"
+)
 
 // Default server settings. The gslb defaults (TTL, masks, SOA timers) are
 // applied by gslb.State.ApplyDefaults.
@@ -26,6 +30,9 @@ func (c *Config) applyServerDefaults() {
 	}
 	if c.DNS.MaxTCPConnections == 0 {
 		c.DNS.MaxTCPConnections = defaultMaxTCPConns
+	}
+	if c.DNS.MaxTCPConnectionsPerSource == 0 {
+		c.DNS.MaxTCPConnectionsPerSource = min(dnsserver.DefaultMaxTCPConnsPerSource, c.DNS.MaxTCPConnections)
 	}
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = DefaultHTTPListen

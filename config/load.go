@@ -73,13 +73,14 @@ func (l *Loaded) Summary() string {
 func (l *Loaded) DNSConfig(log *slog.Logger) dnsserver.Config {
 	d := l.Config.DNS
 	return dnsserver.Config{
-		Listen:         d.Listen,
-		TCPIdleTimeout: time.Duration(d.TCPIdleTimeout),
-		MaxTCPConns:    d.MaxTCPConnections,
-		UDPSockets:     d.UDPSockets,
-		ServiceMetrics: d.ServiceMetrics,
-		NSID:           d.NSID,
-		Logger:         log,
+		Listen:               d.Listen,
+		TCPIdleTimeout:       time.Duration(d.TCPIdleTimeout),
+		MaxTCPConns:          d.MaxTCPConnections,
+		MaxTCPConnsPerSource: d.MaxTCPConnectionsPerSource,
+		UDPSockets:           d.UDPSockets,
+		ServiceMetrics:       d.ServiceMetrics,
+		NSID:                 d.NSID,
+		Logger:               log,
 	}
 }
 

@@ -35,6 +35,7 @@ var overrides = []override{
 	{"dns.listen", "dns-listen"},
 	{"dns.tcp_idle_timeout", ""},
 	{"dns.max_tcp_connections", ""},
+	{"dns.max_tcp_connections_per_source", ""},
 	{"dns.udp_sockets", ""},
 	{"dns.nsid", ""},
 	{"dns.service_metrics", ""},

@@ -137,6 +137,15 @@ func (s *svcCounters) inc(qtype uint16, rcode int, proto int, site string) {
 	r[qtypeIndex(qtype)][rcodeIndex(rcode)][proto].Add(1)
 }
 
+// Why the TCP caps closed a connection: indexes of metrics.tcpRefused.
+const (
+	tcpRefusedPerSource = iota
+	tcpRefusedFull
+	tcpEvictedIdle
+)
+
+var tcpRefusedReasons = [...]string{tcpRefusedPerSource: "per_source", tcpRefusedFull: "full", tcpEvictedIdle: "evicted_idle"}
+
 // histogram is a fixed-bucket latency histogram in atomics.
 type histogram struct {
 	counts [len(durBuckets) + 1]atomic.Uint64
@@ -171,8 +180,11 @@ type metrics struct {
 	truncated atomic.Uint64
 	panics    atomic.Uint64
 	tcpConns  atomic.Int64
-	dur       [2]histogram
-	noZone    *zoneCounters
+	// tcpRefused counts TCP connections turned away or closed by the
+	// caps, by tcpRefusedReasons.
+	tcpRefused [len(tcpRefusedReasons)]atomic.Uint64
+	dur        [2]histogram
+	noZone     *zoneCounters
 	// serviceLimit is Config.ServiceMetrics: with more services, a scrape
 	// sums their counters by zone and site (see Collect). 0: no limit.
 	serviceLimit int
@@ -278,6 +290,9 @@ var (
 		"UDP responses sent with TC=1 because they did not fit.", nil, nil)
 	descTCPConns = prometheus.NewDesc("meridian_dns_tcp_connections",
 		"Open DNS-over-TCP connections.", nil, nil)
+	descTCPRefused = prometheus.NewDesc("meridian_dns_tcp_connections_closed_total",
+		"DNS-over-TCP connections closed by the caps: per_source (a client over dns.max_tcp_connections_per_source), full (every slot busy with a query), evicted_idle (the longest idle, to admit a new one).",
+		[]string{"reason"}, nil)
 	descPanics = prometheus.NewDesc("meridian_dns_panics_total",
 		"Queries whose handling panicked and were answered SERVFAIL.", nil, nil)
 )
@@ -285,7 +300,7 @@ var (
 type collector struct{ m *metrics }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descQueries, descDuration, descTruncated, descTCPConns, descPanics} {
+	for _, d := range []*prometheus.Desc{descQueries, descDuration, descTruncated, descTCPConns, descTCPRefused, descPanics} {
 		ch <- d
 	}
 }
@@ -362,6 +377,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descTruncated, prometheus.CounterValue, float64(m.truncated.Load()))
 	ch <- prometheus.MustNewConstMetric(descTCPConns, prometheus.GaugeValue, float64(m.tcpConns.Load()))
+	for i, reason := range tcpRefusedReasons {
+		ch <- prometheus.MustNewConstMetric(descTCPRefused, prometheus.CounterValue, float64(m.tcpRefused[i].Load()), reason)
+	}
 	ch <- prometheus.MustNewConstMetric(descPanics, prometheus.CounterValue, float64(m.panics.Load()))
 }
 

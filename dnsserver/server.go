@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -25,9 +26,16 @@ type Config struct {
 	// TCPIdleTimeout closes a TCP connection that sends nothing for this
 	// long; default 10s (RFC 7766 section 6.2.3).
 	TCPIdleTimeout time.Duration
-	// MaxTCPConns caps open TCP connections; beyond it new connections are
-	// closed at once. Default 1024.
+	// MaxTCPConns caps open TCP connections. At the cap a new connection
+	// closes the one idle the longest (RFC 7766 section 6.2.2), or is
+	// closed at once when every connection has a query in hand. Default
+	// 1024.
 	MaxTCPConns int
+	// MaxTCPConnsPerSource caps the connections of one client (an IPv4
+	// address, an IPv6 /64): beyond it its new connections are closed at
+	// once, so that one client cannot hold every slot. Default
+	// DefaultMaxTCPConnsPerSource, at most MaxTCPConns.
+	MaxTCPConnsPerSource int
 	// UDPSockets is the number of SO_REUSEPORT sockets, each with its own
 	// goroutine, per UDP address; default runtime.GOMAXPROCS(0).
 	UDPSockets int
@@ -46,7 +54,11 @@ type Config struct {
 const (
 	DefaultTCPIdleTimeout = 10 * time.Second
 	DefaultMaxTCPConns    = 1024
-	DefaultServiceMetrics = 10_000
+	// DefaultMaxTCPConnsPerSource leaves a resolver farm behind one
+	// address room for its retries over TCP, and any single client far
+	// from the cap.
+	DefaultMaxTCPConnsPerSource = 32
+	DefaultServiceMetrics       = 10_000
 )
 
 // Server is an authoritative DNS server for the zones of a gslb.Store.
@@ -62,7 +74,8 @@ type Server struct {
 	tcp      []net.Listener
 	udpAddrs []net.Addr
 	tcpAddrs []net.Addr
-	conns    map[net.Conn]struct{}
+	conns    map[net.Conn]*tcpConn
+	perSrc   map[netip.Prefix]int // open connections by source (tcpSource)
 	bound    atomic.Bool
 	closing  atomic.Bool
 	wg       sync.WaitGroup
@@ -82,6 +95,10 @@ func New(cfg Config, store *gslb.Store) (*Server, error) {
 	if cfg.MaxTCPConns <= 0 {
 		cfg.MaxTCPConns = DefaultMaxTCPConns
 	}
+	if cfg.MaxTCPConnsPerSource <= 0 {
+		cfg.MaxTCPConnsPerSource = DefaultMaxTCPConnsPerSource
+	}
+	cfg.MaxTCPConnsPerSource = min(cfg.MaxTCPConnsPerSource, cfg.MaxTCPConns)
 	if cfg.ServiceMetrics <= 0 {
 		cfg.ServiceMetrics = DefaultServiceMetrics
 	}
@@ -91,7 +108,7 @@ func New(cfg Config, store *gslb.Store) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, m: newMetrics(), conns: map[net.Conn]struct{}{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, m: newMetrics(), conns: map[net.Conn]*tcpConn{}, perSrc: map[netip.Prefix]int{}}
 	s.h = newHandler(s.m, s.log, cfg.NSID)
 	s.m.serviceLimit = cfg.ServiceMetrics
 	s.comp = &compiler{metrics: s.m}

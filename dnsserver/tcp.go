@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -13,8 +15,8 @@ import (
 // DNS over TCP (RFC 7766): 2-byte length framing (RFC 1035 section
 // 4.2.2), many queries per connection, pipelined queries answered as they
 // are read (in order, which section 6.2.1.1 permits), each response sent
-// with one write, an idle timeout (section 6.2.3) and a cap on open
-// connections.
+// with one write, an idle timeout (section 6.2.3), and caps on open
+// connections per client and in all (track).
 
 func (s *Server) serveTCP(l net.Listener) {
 	defer s.wg.Done()
@@ -28,37 +30,101 @@ func (s *Server) serveTCP(l net.Listener) {
 			time.Sleep(5 * time.Millisecond)
 			continue
 		}
-		if !s.track(c) {
-			c.Close() // over MaxTCPConns, or shutting down
+		tc := s.track(c)
+		if tc == nil {
+			c.Close() // over a cap, or shutting down
 			continue
 		}
 		s.wg.Add(1)
-		go s.serveConn(c)
+		go s.serveConn(tc)
 	}
 }
 
-func (s *Server) track(c net.Conn) bool {
+// tcpConn is an open connection as the cap sees it.
+type tcpConn struct {
+	c   net.Conn
+	src netip.Prefix // tcpSource
+	// idleSince is when the connection last finished a query (or was
+	// accepted), Unix nanoseconds; 0 while a query is in hand.
+	idleSince atomic.Int64
+}
+
+// tcpSource is the client a connection counts against: its IPv4
+// address, or its IPv6 /64 (one host's usual allocation).
+func tcpSource(a netip.Addr) netip.Prefix {
+	a = a.Unmap()
+	if a.Is4() {
+		return netip.PrefixFrom(a, 32)
+	}
+	p, _ := a.Prefix(64)
+	return p
+}
+
+// track admits c under the caps: MaxTCPConnsPerSource per client, then
+// MaxTCPConns in all, where the connection idle the longest is closed to
+// make room (RFC 7766 section 6.2.2: idle connections go first). Without
+// that, clients that keep connections open with a query now and then
+// hold every slot and lock everyone else out of TCP, including resolvers
+// retrying a truncated answer.
+func (s *Server) track(c net.Conn) *tcpConn {
+	var src netip.Prefix
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		src = tcpSource(ta.AddrPort().Addr())
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing.Load() || len(s.conns) >= s.cfg.MaxTCPConns {
-		return false
+	switch {
+	case s.closing.Load():
+		return nil
+	case s.perSrc[src] >= s.cfg.MaxTCPConnsPerSource:
+		s.m.tcpRefused[tcpRefusedPerSource].Add(1)
+		return nil
+	case len(s.conns) >= s.cfg.MaxTCPConns:
+		var oldest *tcpConn
+		for _, tc := range s.conns {
+			if at := tc.idleSince.Load(); at != 0 && (oldest == nil || at < oldest.idleSince.Load()) {
+				oldest = tc
+			}
+		}
+		if oldest == nil {
+			s.m.tcpRefused[tcpRefusedFull].Add(1)
+			return nil // every connection has a query in hand
+		}
+		s.forgetLocked(oldest)
+		oldest.c.Close() // its goroutine's read fails and it ends
+		s.m.tcpRefused[tcpEvictedIdle].Add(1)
 	}
-	s.conns[c] = struct{}{}
+	tc := &tcpConn{c: c, src: src}
+	tc.idleSince.Store(time.Now().UnixNano())
+	s.conns[c] = tc
+	s.perSrc[src]++
 	s.m.tcpConns.Add(1)
-	return true
+	return tc
 }
 
-func (s *Server) untrack(c net.Conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
+// forgetLocked drops tc from the counts; s.mu is held.
+func (s *Server) forgetLocked(tc *tcpConn) {
+	if s.conns[tc.c] != tc {
+		return // already forgotten (evicted, then ended)
+	}
+	delete(s.conns, tc.c)
+	if s.perSrc[tc.src]--; s.perSrc[tc.src] <= 0 {
+		delete(s.perSrc, tc.src)
+	}
 	s.m.tcpConns.Add(-1)
-	c.Close()
 }
 
-func (s *Server) serveConn(c net.Conn) {
+func (s *Server) untrack(tc *tcpConn) {
+	s.mu.Lock()
+	s.forgetLocked(tc)
+	s.mu.Unlock()
+	tc.c.Close()
+}
+
+func (s *Server) serveConn(tc *tcpConn) {
 	defer s.wg.Done()
-	defer s.untrack(c)
+	defer s.untrack(tc)
+	c := tc.c
 	ta, ok := c.RemoteAddr().(*net.TCPAddr)
 	if !ok {
 		return
@@ -83,8 +149,10 @@ func (s *Server) serveConn(c net.Conn) {
 		if _, err := io.ReadFull(br, req[:n]); err != nil {
 			return
 		}
+		tc.idleSince.Store(0) // a query in hand: not to be evicted
 		resp := s.h.serve(&sc, req[:n], src, protoTCP, out[2:2])
 		if resp == nil {
+			tc.idleSince.Store(time.Now().UnixNano())
 			continue
 		}
 		frame := out[:2+len(resp)]
@@ -96,5 +164,6 @@ func (s *Server) serveConn(c net.Conn) {
 		if _, err := c.Write(frame); err != nil {
 			return
 		}
+		tc.idleSince.Store(time.Now().UnixNano())
 	}
 }

@@ -149,46 +149,65 @@ func TestTCPIdleTimeout(t *testing.T) {
 	}
 }
 
-func TestTCPConnectionCap(t *testing.T) {
-	s, addr := dnstest.StartServer(t, dnstest.Store(t, dnstest.Demo()), func(c *dnsserver.Config) { c.MaxTCPConns = 2 })
-	var open []net.Conn
-	defer func() {
-		for _, c := range open {
-			c.Close()
-		}
-	}()
-	for range 2 {
-		c, err := net.Dial("tcp", addr)
+// The caps: a client past its share is closed at once; at the total cap
+// a new client gets the slot of the connection idle the longest (RFC 7766
+// section 6.2.2), so connections held open cannot lock others out.
+func TestTCPConnectionCaps(t *testing.T) {
+	s, addr := dnstest.StartServer(t, dnstest.Store(t, dnstest.Demo()), func(c *dnsserver.Config) {
+		c.MaxTCPConns, c.MaxTCPConnsPerSource = 3, 2
+	})
+	dialFrom := func(src string) net.Conn {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+		c, err := d.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		open = append(open, c)
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	served := func(c net.Conn) bool {
+		t.Helper()
 		c.Write(frame(t, query("app.gslb.example.", dns.TypeA)))
-		readFrame(t, c) // accepted and served
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		var hdr [2]byte
+		_, err := io.ReadFull(c, hdr[:])
+		if err == nil {
+			b := make([]byte, binary.BigEndian.Uint16(hdr[:]))
+			_, err = io.ReadFull(c, b)
+		}
+		return err == nil
 	}
-	if v := gather(t, s)["meridian_dns_tcp_connections"]; v != 2 {
-		t.Errorf("tcp connections gauge %v, want 2", v)
+	a1, a2 := dialFrom("127.0.0.1"), dialFrom("127.0.0.1")
+	if !served(a1) || !served(a2) {
+		t.Fatal("a client's first two connections not served")
 	}
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
+	if served(dialFrom("127.0.0.1")) {
+		t.Error("a third connection of one client served beyond its share of 2")
 	}
-	defer c.Close()
-	c.Write(frame(t, query("app.gslb.example.", dns.TypeA)))
-	c.SetReadDeadline(time.Now().Add(3 * time.Second))
-	if _, err := c.Read(make([]byte, 1)); err == nil {
-		t.Fatal("third connection served beyond the cap")
+	b := dialFrom("127.0.0.2")
+	if !served(b) {
+		t.Fatal("another client not served below the cap")
 	}
-	// Closing one makes room.
-	open[0].Close()
-	open = open[1:]
-	deadline := time.Now().Add(3 * time.Second)
-	for gather(t, s)["meridian_dns_tcp_connections"] != 1 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	time.Sleep(10 * time.Millisecond) // a1 is now the longest idle
+	if !served(dialFrom("127.0.0.3")) {
+		t.Fatal("a new client at the cap not served: idle connections hold every slot")
 	}
-	r := exchange(t, "tcp", addr, query("app.gslb.example.", dns.TypeA))
-	if len(r.Answer) != 1 {
-		t.Fatal("no answer after a slot freed")
+	if served(a1) {
+		t.Error("the longest idle connection was not the one closed")
+	}
+	if !served(b) {
+		t.Error("a connection idle for less time was closed")
+	}
+	got := gather(t, s)
+	for key, want := range map[string]float64{
+		"meridian_dns_tcp_connections_closed_total{reason=per_source}":   1,
+		"meridian_dns_tcp_connections_closed_total{reason=evicted_idle}": 1,
+		"meridian_dns_tcp_connections_closed_total{reason=full}":         0,
+	} {
+		if got[key] != want {
+			t.Errorf("%s = %v, want %v", key, got[key], want)
+		}
 	}
 }
 
