@@ -57,7 +57,7 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 
-	mlog := log.New(&logBridge{log: n.log}, "", 0)
+	mlog := log.New(&logBridge{log: n.log, peers: n.peers}, "", 0)
 	tr, err := newMuxTransport(n.cfg.BindAddr, n.cfg.BindPort, mlog, n.serveTransfer, n.cfg.netFilter)
 	if err != nil {
 		n.cancel()

@@ -34,6 +34,7 @@ type Metrics struct {
 	fetches         *prometheus.CounterVec
 	fetchBytes      *prometheus.CounterVec
 	deltasRefused   prometheus.Counter
+	peerErrors      *prometheus.CounterVec
 	lastLag         atomic.Int64 // nanoseconds
 
 	members     *prometheus.Desc
@@ -102,6 +103,10 @@ func NewMetrics() *Metrics {
 			Name: "meridian_sites_state_deltas_refused_total",
 			Help: "Deltas that did not make the announced state (or did not apply); each is followed by a full fetch.",
 		}),
+		peerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meridian_sites_peer_errors_total",
+			Help: "Errors other hosts caused at the gossip port, by kind (key: another or no gossip key; gossip: memberlist's warnings, such as packets that do not decrypt; transfer: refused state transfers). The log shows each message at most every 10 s.",
+		}, []string{"kind"}),
 		members: prometheus.NewDesc("meridian_sites_members",
 			"Cluster members by status (alive, failed, left), this node included.", []string{"status"}, nil),
 		stateTerm: prometheus.NewDesc("meridian_sites_state_term",
@@ -139,6 +144,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.fetches.Describe(ch)
 	m.fetchBytes.Describe(ch)
 	m.deltasRefused.Describe(ch)
+	m.peerErrors.Describe(ch)
 	for _, d := range []*prometheus.Desc{m.members, m.stateTerm, m.stateGen, m.stateBytes, m.memberTerm, m.memberGen, m.lastLagDesc} {
 		ch <- d
 	}
@@ -158,6 +164,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.fetches.Collect(ch)
 	m.fetchBytes.Collect(ch)
 	m.deltasRefused.Collect(ch)
+	m.peerErrors.Collect(ch)
 	ch <- prometheus.MustNewConstMetric(m.lastLagDesc, prometheus.GaugeValue, time.Duration(m.lastLag.Load()).Seconds())
 	n := m.node.Load()
 	if n == nil {
@@ -239,6 +246,12 @@ func (m *Metrics) joinFailed(err error) {
 		reason = "key"
 	}
 	m.joinFailures.WithLabelValues(reason).Inc()
+}
+
+func (m *Metrics) peerError(kind string) {
+	if m != nil {
+		m.peerErrors.WithLabelValues(kind).Inc()
+	}
 }
 
 func (m *Metrics) stateFileError() {

@@ -35,6 +35,7 @@ type Node struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *Metrics
+	peers   *peerLog            // log lines other hosts can cause, rate-limited
 	keyring *memberlist.Keyring // nil: insecure without keys
 
 	keysMu sync.RWMutex
@@ -118,6 +119,7 @@ func New(cfg Config) (*Node, error) {
 		serveSem:  make(chan struct{}, maxServing),
 		joined:    make(chan struct{}),
 	}
+	n.peers = newPeerLog(n.log, cfg.Metrics)
 	n.members.init()
 	n.obs.init()
 	if len(keys) > 0 {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"time"
 )
@@ -42,7 +43,7 @@ func (n *Node) serveTransfer(conn net.Conn) {
 	refuse := func(status byte, res, why string) {
 		result = res
 		_, _ = conn.Write([]byte{status})
-		n.log.Warn("refused a state transfer request", "from", remote, "why", why)
+		n.peers.logf(slog.LevelWarn, peerErrTransfer, "refused a state transfer request", "from", remote, "why", why)
 	}
 	if head[1] != transferV1 {
 		refuse(statusBadRequest, "error", fmt.Sprintf("protocol version %d; a newer release?", head[1]))
