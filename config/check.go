@@ -3,9 +3,12 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/meridian-gslb/meridian/dnsserver"
 )
 
 // checkServer checks the process settings, which gslb does not know.
@@ -19,6 +22,7 @@ func (c *Config) checkServer(p *problems) {
 	if c.DNS.TCPIdleTimeout < 0 {
 		p.add("dns.tcp_idle_timeout", "must not be negative")
 	}
+	checkRRL(p, &c.DNS.RRL)
 	if c.DNS.MaxTCPConnections < 0 {
 		p.add("dns.max_tcp_connections", "must not be negative, got %d", c.DNS.MaxTCPConnections)
 	}
@@ -54,4 +58,56 @@ func checkListen(p *problems, path, addr string) {
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		p.add(path, "port %q is not a number from 0 to 65535", port)
 	}
+}
+
+// checkRRL checks dns.rrl.
+func checkRRL(p *problems, r *RRLConfig) {
+	if r.ResponsesPerSecond < 0 {
+		p.add("dns.rrl.responses_per_second", "must not be negative (0 is off), got %d", r.ResponsesPerSecond)
+	}
+	if r.Window < 0 || r.Window > 3600 {
+		p.add("dns.rrl.window", "want 1 to 3600 seconds (0: the default 5), got %d", r.Window)
+	}
+	if r.Slip != nil && (*r.Slip < 0 || *r.Slip > 10) {
+		p.add("dns.rrl.slip", "want 0 (drop every limited response) to 10, got %d", *r.Slip)
+	}
+	if r.IPv4Prefix < 0 || r.IPv4Prefix > 32 {
+		p.add("dns.rrl.ipv4_prefix", "want 1 to 32 (0: the default 24), got %d", r.IPv4Prefix)
+	}
+	if r.IPv6Prefix < 0 || r.IPv6Prefix > 128 {
+		p.add("dns.rrl.ipv6_prefix", "want 1 to 128 (0: the default 56), got %d", r.IPv6Prefix)
+	}
+	for i, e := range r.Exempt {
+		if _, ok := parseNetwork(e); !ok {
+			p.add(fmt.Sprintf("dns.rrl.exempt[%d]", i), "%q is neither a network (CIDR) nor an address", e)
+		}
+	}
+}
+
+// parseNetwork reads a CIDR, or an address as its own network.
+func parseNetwork(s string) (netip.Prefix, bool) {
+	if pfx, err := netip.ParsePrefix(s); err == nil {
+		return pfx.Masked(), true
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()), true
+	}
+	return netip.Prefix{}, false
+}
+
+// DNSRRL is dns.rrl as the DNS server takes it (checked by checkRRL).
+func (r *RRLConfig) DNSRRL() dnsserver.RRLConfig {
+	out := dnsserver.RRLConfig{
+		ResponsesPerSecond: r.ResponsesPerSecond, Window: r.Window, Slip: dnsserver.DefaultRRLSlip,
+		IPv4Prefix: r.IPv4Prefix, IPv6Prefix: r.IPv6Prefix,
+	}
+	if r.Slip != nil {
+		out.Slip = *r.Slip
+	}
+	for _, e := range r.Exempt {
+		if pfx, ok := parseNetwork(e); ok {
+			out.Exempt = append(out.Exempt, pfx)
+		}
+	}
+	return out
 }

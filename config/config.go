@@ -40,6 +40,19 @@ type DNSConfig struct {
 	UDPSockets                 int    `mapstructure:"udp_sockets" json:"udp_sockets"`
 	ServiceMetrics             int    `mapstructure:"service_metrics" json:"service_metrics,omitempty"`
 	NSID                       string `mapstructure:"nsid" json:"nsid,omitempty"`
+	// RRL limits UDP responses per client network (response rate
+	// limiting); off without responses_per_second.
+	RRL RRLConfig `mapstructure:"rrl" json:"rrl"`
+}
+
+// RRLConfig is dns.rrl: see dnsserver.RRLConfig.
+type RRLConfig struct {
+	ResponsesPerSecond int      `mapstructure:"responses_per_second" json:"responses_per_second"`
+	Window             int      `mapstructure:"window" json:"window,omitempty"`
+	Slip               *int     `mapstructure:"slip" json:"slip,omitempty"`
+	IPv4Prefix         int      `mapstructure:"ipv4_prefix" json:"ipv4_prefix,omitempty"`
+	IPv6Prefix         int      `mapstructure:"ipv6_prefix" json:"ipv6_prefix,omitempty"`
+	Exempt             []string `mapstructure:"exempt" json:"exempt,omitempty"`
 }
 
 // HTTPConfig is the HTTP API listener.

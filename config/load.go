@@ -77,6 +77,7 @@ func (l *Loaded) DNSConfig(log *slog.Logger) dnsserver.Config {
 		TCPIdleTimeout:       time.Duration(d.TCPIdleTimeout),
 		MaxTCPConns:          d.MaxTCPConnections,
 		MaxTCPConnsPerSource: d.MaxTCPConnectionsPerSource,
+		RRL:                  d.RRL.DNSRRL(),
 		UDPSockets:           d.UDPSockets,
 		ServiceMetrics:       d.ServiceMetrics,
 		NSID:                 d.NSID,

@@ -23,6 +23,7 @@ type handler struct {
 	m    *metrics
 	log  *slog.Logger
 	nsid string // hex of Config.NSID, "" when off
+	rrl  *rrl   // nil: responses are not rate-limited
 
 	// testHook, when set, runs before each query is answered; tests use
 	// it to inject a panic.
@@ -53,6 +54,9 @@ const maxMsg = 65535
 func (h *handler) serve(sc *scratch, req []byte, src netip.Addr, proto int, out []byte) []byte {
 	start := time.Now()
 	resp := h.answer(sc, req, src, proto, out, rand.Uint64())
+	if proto == protoUDP && resp != nil && h.rrl != nil {
+		resp = h.rrl.limit(req, resp, src)
+	}
 	h.m.dur[proto].observe(time.Since(start))
 	return resp
 }

@@ -144,6 +144,12 @@ const (
 	tcpEvictedIdle
 )
 
+// What RRL did with a limited response: indexes of metrics.rrl.
+const (
+	rrlDropped = iota
+	rrlSlipped
+)
+
 var tcpRefusedReasons = [...]string{tcpRefusedPerSource: "per_source", tcpRefusedFull: "full", tcpEvictedIdle: "evicted_idle"}
 
 // histogram is a fixed-bucket latency histogram in atomics.
@@ -183,8 +189,10 @@ type metrics struct {
 	// tcpRefused counts TCP connections turned away or closed by the
 	// caps, by tcpRefusedReasons.
 	tcpRefused [len(tcpRefusedReasons)]atomic.Uint64
-	dur        [2]histogram
-	noZone     *zoneCounters
+	// rrl counts the responses RRL limited: rrlDropped, rrlSlipped.
+	rrl    [2]atomic.Uint64
+	dur    [2]histogram
+	noZone *zoneCounters
 	// serviceLimit is Config.ServiceMetrics: with more services, a scrape
 	// sums their counters by zone and site (see Collect). 0: no limit.
 	serviceLimit int
@@ -293,6 +301,9 @@ var (
 	descTCPRefused = prometheus.NewDesc("meridian_dns_tcp_connections_closed_total",
 		"DNS-over-TCP connections closed by the caps: per_source (a client over dns.max_tcp_connections_per_source), full (every slot busy with a query), evicted_idle (the longest idle, to admit a new one).",
 		[]string{"reason"}, nil)
+	descRRL = prometheus.NewDesc("meridian_dns_rrl_responses_total",
+		"UDP responses limited by response rate limiting (dns.rrl), by action: dropped, or slipped (sent truncated, so that a real client retries over TCP).",
+		[]string{"action"}, nil)
 	descPanics = prometheus.NewDesc("meridian_dns_panics_total",
 		"Queries whose handling panicked and were answered SERVFAIL.", nil, nil)
 )
@@ -300,7 +311,7 @@ var (
 type collector struct{ m *metrics }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descQueries, descDuration, descTruncated, descTCPConns, descTCPRefused, descPanics} {
+	for _, d := range []*prometheus.Desc{descQueries, descDuration, descTruncated, descTCPConns, descTCPRefused, descRRL, descPanics} {
 		ch <- d
 	}
 }
@@ -380,6 +391,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for i, reason := range tcpRefusedReasons {
 		ch <- prometheus.MustNewConstMetric(descTCPRefused, prometheus.CounterValue, float64(m.tcpRefused[i].Load()), reason)
 	}
+	ch <- prometheus.MustNewConstMetric(descRRL, prometheus.CounterValue, float64(m.rrl[rrlDropped].Load()), "dropped")
+	ch <- prometheus.MustNewConstMetric(descRRL, prometheus.CounterValue, float64(m.rrl[rrlSlipped].Load()), "slipped")
 	ch <- prometheus.MustNewConstMetric(descPanics, prometheus.CounterValue, float64(m.panics.Load()))
 }
 

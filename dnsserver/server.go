@@ -39,6 +39,9 @@ type Config struct {
 	// UDPSockets is the number of SO_REUSEPORT sockets, each with its own
 	// goroutine, per UDP address; default runtime.GOMAXPROCS(0).
 	UDPSockets int
+	// RRL limits the rate of UDP responses per client network; the zero
+	// value is off.
+	RRL RRLConfig
 	// NSID is returned to queries that ask for it (RFC 5001); "" is off.
 	NSID string
 	// ServiceMetrics is the most services whose queries are counted by
@@ -110,6 +113,7 @@ func New(cfg Config, store *gslb.Store) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, m: newMetrics(), conns: map[net.Conn]*tcpConn{}, perSrc: map[netip.Prefix]int{}}
 	s.h = newHandler(s.m, s.log, cfg.NSID)
+	s.h.rrl = newRRL(cfg.RRL, s.m, s.log)
 	s.m.serviceLimit = cfg.ServiceMetrics
 	s.comp = &compiler{metrics: s.m}
 	if store != nil {

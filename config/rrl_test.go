@@ -1,0 +1,42 @@
+package config
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func withDNS(t *testing.T, extra string) string {
+	t.Helper()
+	return fixtureDir(t, func(s string) string {
+		return strings.Replace(s, "  max_tcp_connections: 100\n", "  max_tcp_connections: 100\n"+extra, 1)
+	})
+}
+
+// dns.rrl reaches the DNS server as written, defaults filled; bad values
+// are refused naming the key.
+func TestRRLConfig(t *testing.T) {
+	l, err := Load(Options{File: withDNS(t, "  rrl: {responses_per_second: 10, slip: 0, exempt: [192.0.2.0/24, 2001:db8::1]}\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := l.DNSConfig(nil).RRL
+	want := []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("2001:db8::1/128")}
+	if r.ResponsesPerSecond != 10 || r.Slip != 0 || !slices.Equal(r.Exempt, want) {
+		t.Errorf("rrl %+v", r)
+	}
+	if l, err = Load(Options{File: withDNS(t, "  rrl: {responses_per_second: 10}\n")}); err != nil || l.DNSConfig(nil).RRL.Slip != 2 {
+		t.Errorf("slip left out: %v %+v", err, l)
+	}
+	if l, err = Load(Options{File: withDNS(t, "")}); err != nil || l.DNSConfig(nil).RRL.ResponsesPerSecond != 0 {
+		t.Errorf("rrl is on by default: %v", err)
+	}
+
+	_, err = Load(Options{File: withDNS(t, "  rrl: {responses_per_second: -1, slip: 11, ipv4_prefix: 33, exempt: [nowhere]}\n")})
+	for _, w := range []string{"dns.rrl.responses_per_second: must not be negative", "dns.rrl.slip: want 0", "dns.rrl.ipv4_prefix: want 1 to 32", `dns.rrl.exempt[0]: "nowhere" is neither`} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q: %v", w, err)
+		}
+	}
+}
