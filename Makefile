@@ -87,9 +87,9 @@ test: test-deps k8s-tools fmt-check vet nested
 	@echo "+ $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./..."
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
 
-# the modules of their own (benchmark harness, fixture generator), which
-# ./... does not reach
-NESTED_MODULES := test/bench testdata/geo/mkmmdb
+# the modules of their own (benchmark harness, fixture generator, the
+# Grafana dashboard's schema check), which ./... does not reach
+NESTED_MODULES := test/bench testdata/geo/mkmmdb test/grafana
 nested:
 	@for m in $(NESTED_MODULES); do
 		echo "+ (cd $$m && $(GO) vet ./... && $(GO) test -count=1 ./...)"

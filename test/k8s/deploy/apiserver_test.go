@@ -72,6 +72,7 @@ func TestOnAPIServer(t *testing.T) {
 		{"leader hostNetwork with persistence", "leader", []string{"--set", "gossip.advertise.mode=hostNetwork", "--set", "persistence.enabled=true"}},
 		{"follower hostNetwork", "follower", []string{"--set", "gossip.advertise.mode=hostNetwork", "--set", "gossip.port=7950"}},
 		{"single-cluster leader", "leader", []string{"--set", "gossip.enabled=false"}},
+		{"leader with the Grafana dashboard", "leader", []string{"--set", "grafana.dashboard.enabled=true", "--set", "grafana.dashboard.annotations.grafana_folder=GSLB"}},
 	}
 	t.Run("chart dry-run=server", func(t *testing.T) {
 		for _, v := range variants {
