@@ -23,6 +23,17 @@ func (c *Config) checkServer(p *problems) {
 		p.add("dns.tcp_idle_timeout", "must not be negative")
 	}
 	checkRRL(p, &c.DNS.RRL)
+	seen := map[string]bool{}
+	for i := range c.DNS.TSIGKeys {
+		k := &c.DNS.TSIGKeys[i]
+		path := fmt.Sprintf("dns.tsig_keys[%d]", i)
+		k.check(path, p)
+		if n := strings.ToLower(strings.TrimSuffix(k.Name, ".")); n != "" && seen[n] {
+			p.add(path+".name", "%q is given twice", k.Name)
+		} else {
+			seen[n] = true
+		}
+	}
 	if c.DNS.MaxTCPConnections < 0 {
 		p.add("dns.max_tcp_connections", "must not be negative, got %d", c.DNS.MaxTCPConnections)
 	}
@@ -107,6 +118,18 @@ func (r *RRLConfig) DNSRRL() dnsserver.RRLConfig {
 	for _, e := range r.Exempt {
 		if pfx, ok := parseNetwork(e); ok {
 			out.Exempt = append(out.Exempt, pfx)
+		}
+	}
+	return out
+}
+
+// dnsTSIGKeys are dns.tsig_keys as the DNS server takes them (checked:
+// every secret read).
+func dnsTSIGKeys(keys []TSIGConfig) []dnsserver.TSIGKey {
+	var out []dnsserver.TSIGKey
+	for _, k := range keys {
+		if k.secret != nil {
+			out = append(out, dnsserver.TSIGKey{Name: k.Name, Algorithm: k.Algorithm, Secret: k.secret.base64})
 		}
 	}
 	return out

@@ -43,6 +43,9 @@ type DNSConfig struct {
 	// RRL limits UDP responses per client network (response rate
 	// limiting); off without responses_per_second.
 	RRL RRLConfig `mapstructure:"rrl" json:"rrl"`
+	// TSIGKeys may sign queries (RFC 8945); the secrets are read from
+	// their files at start.
+	TSIGKeys []TSIGConfig `mapstructure:"tsig_keys" json:"tsig_keys,omitempty"`
 }
 
 // RRLConfig is dns.rrl: see dnsserver.RRLConfig.

@@ -117,7 +117,7 @@ func (d *DelegationConfig) check(z *gslb.Zone, path string, p *problems) {
 
 func (k *TSIGConfig) check(path string, p *problems) {
 	if k.Name == "" {
-		p.add(path+".name", "the key name is required: updates are signed (RFC 8945)")
+		p.add(path+".name", "the key name is required (RFC 8945)")
 	} else if err := delegation.CheckName(k.Name); err != nil {
 		p.add(path+".name", "%v", err)
 	}

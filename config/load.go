@@ -78,6 +78,7 @@ func (l *Loaded) DNSConfig(log *slog.Logger) dnsserver.Config {
 		MaxTCPConns:          d.MaxTCPConnections,
 		MaxTCPConnsPerSource: d.MaxTCPConnectionsPerSource,
 		RRL:                  d.RRL.DNSRRL(),
+		TSIGKeys:             dnsTSIGKeys(d.TSIGKeys),
 		UDPSockets:           d.UDPSockets,
 		ServiceMetrics:       d.ServiceMetrics,
 		NSID:                 d.NSID,

@@ -26,6 +26,9 @@ func (c *Config) pathFields() []pathField {
 			fields = append(fields, pathField{&d.TSIG.SecretFile, true}) // key rotation: reloads reread it
 		}
 	}
+	for i := range c.DNS.TSIGKeys {
+		fields = append(fields, pathField{&c.DNS.TSIGKeys[i].SecretFile, false}) // the DNS section needs a restart
+	}
 	fields = append(fields, pathField{&c.Admin.TokenFile, true})
 	if dc := c.Health.DefaultCheck; dc != nil {
 		fields = append(fields, pathField{&dc.CAFile, true})

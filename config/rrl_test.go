@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -35,6 +36,28 @@ func TestRRLConfig(t *testing.T) {
 
 	_, err = Load(Options{File: withDNS(t, "  rrl: {responses_per_second: -1, slip: 11, ipv4_prefix: 33, exempt: [nowhere]}\n")})
 	for _, w := range []string{"dns.rrl.responses_per_second: must not be negative", "dns.rrl.slip: want 0", "dns.rrl.ipv4_prefix: want 1 to 32", `dns.rrl.exempt[0]: "nowhere" is neither`} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q: %v", w, err)
+		}
+	}
+}
+
+// dns.tsig_keys reach the DNS server with their secrets read from the
+// files; problems name the key's field, never the secret.
+func TestDNSTSIGKeys(t *testing.T) {
+	path := withDNS(t, "  tsig_keys: [{name: monitor.example., secret_file: monitor.key}, {name: other.example., algorithm: hmac-sha512, secret_file: monitor.key}]\n")
+	writeFile(t, filepath.Join(filepath.Dir(path), "monitor.key"), "key \"monitor.example\" {\n\talgorithm hmac-sha256;\n\tsecret \"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\";\n};\n")
+	l, err := Load(Options{File: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := l.DNSConfig(nil).TSIGKeys
+	if len(keys) != 2 || keys[0].Name != "monitor.example." || keys[0].Algorithm != "hmac-sha256" || keys[0].Secret != "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" || keys[1].Algorithm != "hmac-sha512" {
+		t.Errorf("keys %v", keys)
+	}
+	bad := withDNS(t, "  tsig_keys: [{name: a.example., secret_file: nope.key}, {name: a.example, algorithm: md5, secret_file: nope.key}]\n")
+	_, err = Load(Options{File: bad})
+	for _, w := range []string{"dns.tsig_keys[0].secret_file:", "dns.tsig_keys[1].algorithm: unknown TSIG algorithm", `dns.tsig_keys[1].name: "a.example" is given twice`} {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("error lacks %q: %v", w, err)
 		}

@@ -22,8 +22,9 @@ type handler struct {
 	view atomic.Pointer[view]
 	m    *metrics
 	log  *slog.Logger
-	nsid string // hex of Config.NSID, "" when off
-	rrl  *rrl   // nil: responses are not rate-limited
+	nsid string             // hex of Config.NSID, "" when off
+	rrl  *rrl               // nil: responses are not rate-limited
+	tsig map[string]TSIGKey // by canonical name; nil: none (signed queries get BADKEY)
 
 	// testHook, when set, runs before each query is answered; tests use
 	// it to inject a panic.
@@ -92,6 +93,9 @@ func (h *handler) general(raw []byte, src netip.Addr, proto int, out []byte, rnd
 	if err := req.Unpack(raw); err != nil {
 		h.m.noZone.c[qtypeNone][rcodeIndex(dns.RcodeFormatError)][proto].Add(1)
 		return rawError(raw, dns.RcodeFormatError, out)
+	}
+	if t := req.IsTsig(); t != nil {
+		return h.signed(raw, req, t, src, proto, out, rnd)
 	}
 	resp := new(dns.Msg)
 	resp.Id = req.Id

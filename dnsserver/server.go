@@ -39,6 +39,9 @@ type Config struct {
 	// UDPSockets is the number of SO_REUSEPORT sockets, each with its own
 	// goroutine, per UDP address; default runtime.GOMAXPROCS(0).
 	UDPSockets int
+	// TSIGKeys may sign queries (RFC 8945); a query signed with another
+	// key gets BADKEY.
+	TSIGKeys []TSIGKey
 	// RRL limits the rate of UDP responses per client network; the zero
 	// value is off.
 	RRL RRLConfig
@@ -114,6 +117,10 @@ func New(cfg Config, store *gslb.Store) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, m: newMetrics(), conns: map[net.Conn]*tcpConn{}, perSrc: map[netip.Prefix]int{}}
 	s.h = newHandler(s.m, s.log, cfg.NSID)
 	s.h.rrl = newRRL(cfg.RRL, s.m, s.log)
+	if err := checkTSIGKeys(cfg.TSIGKeys); err != nil {
+		return nil, err
+	}
+	s.h.tsig = tsigKeys(cfg.TSIGKeys)
 	s.m.serviceLimit = cfg.ServiceMetrics
 	s.comp = &compiler{metrics: s.m}
 	if store != nil {
