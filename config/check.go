@@ -1,9 +1,11 @@
 package config
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +25,7 @@ func (c *Config) checkServer(p *problems) {
 		p.add("dns.tcp_idle_timeout", "must not be negative")
 	}
 	checkRRL(p, &c.DNS.RRL)
+	c.DNS.readCookieSecrets(p)
 	seen := map[string]bool{}
 	for i := range c.DNS.TSIGKeys {
 		k := &c.DNS.TSIGKeys[i]
@@ -133,4 +136,47 @@ func dnsTSIGKeys(keys []TSIGConfig) []dnsserver.TSIGKey {
 		}
 	}
 	return out
+}
+
+// readCookieSecrets reads dns.cookie_secret_file: one secret per line,
+// 32 hex digits (16 bytes, SipHash-2-4's key), the first making cookies,
+// the others still accepted (rotation). Blank lines and # comments are
+// skipped; the error never quotes a line (it may be a secret).
+func (d *DNSConfig) readCookieSecrets(p *problems) {
+	const field = "dns.cookie_secret_file"
+	d.cookieSecrets = nil
+	var list [][dnsserver.CookieSecretLength]byte
+	if d.CookieSecretFile == "" || !p.regularFile(field, d.CookieSecretFile) {
+		return
+	}
+	b, err := os.ReadFile(d.CookieSecretFile)
+	if err != nil {
+		p.add(field, "%s: %v", d.CookieSecretFile, statReason(err))
+		return
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		raw, err := hex.DecodeString(line)
+		if err != nil || len(raw) != dnsserver.CookieSecretLength {
+			p.add(field, "%s line %d: want %d bytes in hex (%d digits; `openssl rand -hex %d` makes one)", d.CookieSecretFile, i+1, dnsserver.CookieSecretLength, 2*dnsserver.CookieSecretLength, dnsserver.CookieSecretLength)
+			return
+		}
+		list = append(list, [dnsserver.CookieSecretLength]byte(raw))
+	}
+	if len(list) == 0 {
+		p.add(field, "%s holds no secret", d.CookieSecretFile)
+		return
+	}
+	d.cookieSecrets = &cookieSecrets{list}
+}
+
+// secrets is the list, nil when none is configured.
+func (c *cookieSecrets) secrets() [][dnsserver.CookieSecretLength]byte {
+	if c == nil {
+		return nil
+	}
+	return c.list
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/meridian-gslb/meridian/dnsserver"
 )
 
 // Config mirrors the configuration file key for key (see
@@ -46,6 +48,16 @@ type DNSConfig struct {
 	// TSIGKeys may sign queries (RFC 8945); the secrets are read from
 	// their files at start.
 	TSIGKeys []TSIGConfig `mapstructure:"tsig_keys" json:"tsig_keys,omitempty"`
+	// CookieSecretFile holds the DNS cookie secrets (RFC 9018), one per
+	// line in hex, the first making cookies; every site should share it.
+	CookieSecretFile string `mapstructure:"cookie_secret_file" json:"cookie_secret_file,omitempty"`
+	// cookieSecrets, behind a pointer that fmt prints as an address, so
+	// that no printed form of the configuration shows them.
+	cookieSecrets *cookieSecrets
+}
+
+type cookieSecrets struct {
+	list [][dnsserver.CookieSecretLength]byte
 }
 
 // RRLConfig is dns.rrl: see dnsserver.RRLConfig.

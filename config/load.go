@@ -79,6 +79,7 @@ func (l *Loaded) DNSConfig(log *slog.Logger) dnsserver.Config {
 		MaxTCPConnsPerSource: d.MaxTCPConnectionsPerSource,
 		RRL:                  d.RRL.DNSRRL(),
 		TSIGKeys:             dnsTSIGKeys(d.TSIGKeys),
+		CookieSecrets:        d.cookieSecrets.secrets(),
 		UDPSockets:           d.UDPSockets,
 		ServiceMetrics:       d.ServiceMetrics,
 		NSID:                 d.NSID,

@@ -26,6 +26,7 @@ func (c *Config) pathFields() []pathField {
 			fields = append(fields, pathField{&d.TSIG.SecretFile, true}) // key rotation: reloads reread it
 		}
 	}
+	fields = append(fields, pathField{&c.DNS.CookieSecretFile, false})
 	for i := range c.DNS.TSIGKeys {
 		fields = append(fields, pathField{&c.DNS.TSIGKeys[i].SecretFile, false}) // the DNS section needs a restart
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -61,5 +62,29 @@ func TestDNSTSIGKeys(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("error lacks %q: %v", w, err)
 		}
+	}
+}
+
+// dns.cookie_secret_file: hex secrets, the first making cookies; never
+// printed; a bad line named by number, not quoted.
+func TestCookieSecretFile(t *testing.T) {
+	path := withDNS(t, "  cookie_secret_file: cookies\n")
+	dir := filepath.Dir(path)
+	writeFile(t, filepath.Join(dir, "cookies"), "# rotated 2026-12\n000102030405060708090a0b0c0d0e0f\n\nffeeddccbbaa99887766554433221100\n")
+	l, err := Load(Options{File: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := l.DNSConfig(nil).CookieSecrets
+	if len(s) != 2 || s[0][1] != 1 || s[1][0] != 0xff {
+		t.Errorf("secrets %x", s)
+	}
+	if txt := fmt.Sprintf("%v %+v", l.Config.DNS, l.Config.DNS); strings.Contains(txt, "[0 1 2 3") || strings.Contains(txt, "000102") {
+		t.Errorf("the configuration prints the secret: %s", txt)
+	}
+	writeFile(t, filepath.Join(dir, "cookies"), "000102030405060708090a0b0c0d0e0f\nnot-a-secret-but-maybe-one\n")
+	_, err = Load(Options{File: path})
+	if err == nil || !strings.Contains(err.Error(), "dns.cookie_secret_file:") || !strings.Contains(err.Error(), "line 2") || strings.Contains(err.Error(), "not-a-secret") {
+		t.Errorf("a bad line: %v", err)
 	}
 }

@@ -25,6 +25,8 @@ type handler struct {
 	nsid string             // hex of Config.NSID, "" when off
 	rrl  *rrl               // nil: responses are not rate-limited
 	tsig map[string]TSIGKey // by canonical name; nil: none (signed queries get BADKEY)
+	// cookies makes and checks DNS server cookies (RFC 7873, 9018).
+	cookies *cookies
 
 	// testHook, when set, runs before each query is answered; tests use
 	// it to inject a panic.
@@ -113,7 +115,7 @@ func (h *handler) general(raw []byte, src netip.Addr, proto int, out []byte, rnd
 	fail := func(rcode int, withOPT bool) []byte {
 		resp.Rcode = rcode
 		if withOPT {
-			resp.Extra = append(resp.Extra, h.opt(req.IsEdns0(), nil, 0, false))
+			resp.Extra = append(resp.Extra, h.opt(req.IsEdns0(), nil, 0, false, nil, src))
 		}
 		h.m.noZone.c[qt][rcodeIndex(rcode)][proto].Add(1)
 		return h.pack(resp, out, maxMsg)
@@ -158,6 +160,7 @@ func (h *handler) general(raw []byte, src netip.Addr, proto int, out []byte, rnd
 		return fail(dns.RcodeBadVers, true)
 	}
 	var e ecs
+	var ck cookieIn
 	nsid := false
 	if opt != nil {
 		rdata, _ := findOPT(raw)
@@ -168,6 +171,10 @@ func (h *handler) general(raw []byte, src netip.Addr, proto int, out []byte, rnd
 			}
 		}
 		_, nsid = optOption(rdata, optionNSID)
+		var ok bool
+		if ck, ok = parseCookie(rdata); !ok {
+			return fail(dns.RcodeFormatError, true) // RFC 7873 section 5.2.2
+		}
 	}
 	q := req.Question[0]
 	if q.Qclass != dns.ClassINET || q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR {
@@ -175,7 +182,7 @@ func (h *handler) general(raw []byte, src netip.Addr, proto int, out []byte, rnd
 		// (RFC 5936 section 2.2.1 allows REFUSED).
 		resp.Rcode = dns.RcodeRefused
 		if opt != nil {
-			resp.Extra = append(resp.Extra, h.opt(opt, &e, 0, nsid))
+			resp.Extra = append(resp.Extra, h.opt(opt, &e, 0, nsid, &ck, src))
 		}
 		h.m.noZone.c[qt][rcodeIndex(dns.RcodeRefused)][proto].Add(1)
 		return h.pack(resp, out, h.limit(proto, opt))
@@ -191,7 +198,7 @@ func (h *handler) general(raw []byte, src netip.Addr, proto int, out []byte, rnd
 	resp.Authoritative = r.aa
 	resp.Answer, resp.Ns, resp.Extra = r.answer, r.ns, r.extra
 	if opt != nil {
-		resp.Extra = append(resp.Extra, h.opt(opt, &e, scopeFor(&e, r.scope), nsid))
+		resp.Extra = append(resp.Extra, h.opt(opt, &e, scopeFor(&e, r.scope), nsid, &ck, src))
 	}
 	glueRequired := !r.aa && r.rcode == dns.RcodeSuccess && len(r.answer) == 0
 	b := h.fit(resp, out, h.limit(proto, opt), glueRequired, proto)
@@ -224,8 +231,10 @@ func (h *handler) limit(proto int, opt *dns.OPT) int {
 // opt builds the response OPT from scratch (never a copy of the query's:
 // unknown options are not echoed, RFC 6891 section 6.1.2): version 0, our
 // payload size, DO copied (RFC 3225 section 3), ECS echoed with our scope,
-// NSID when asked and configured (RFC 5001 section 2.2).
-func (h *handler) opt(req *dns.OPT, e *ecs, scope uint8, nsid bool) *dns.OPT {
+// NSID when asked and configured (RFC 5001 section 2.2), and to a client
+// cookie its client cookie and a fresh server cookie (RFC 7873 section
+// 5.2, cookie.go).
+func (h *handler) opt(req *dns.OPT, e *ecs, scope uint8, nsid bool, ck *cookieIn, src netip.Addr) *dns.OPT {
 	o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
 	o.SetUDPSize(maxUDPPayload)
 	if req != nil && req.Do() {
@@ -236,6 +245,10 @@ func (h *handler) opt(req *dns.OPT, e *ecs, scope uint8, nsid bool) *dns.OPT {
 	}
 	if nsid && h.nsid != "" {
 		o.Option = append(o.Option, &dns.EDNS0_NSID{Code: dns.EDNS0NSID, Nsid: h.nsid})
+	}
+	if ck != nil && ck.client != nil && h.cookies != nil {
+		c := h.cookies.appendServer(append(make([]byte, 0, clientCookieLen+serverCookieLen), ck.client...), ck.client, src.Unmap())
+		o.Option = append(o.Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: hex.EncodeToString(c)})
 	}
 	return o
 }

@@ -71,6 +71,7 @@ type rrl struct {
 	exempt  []netip.Prefix
 	epoch   time.Time
 	slipped atomic.Uint64 // limited responses so far, for the slip
+	cookies *cookies      // a client with a valid server cookie is exempt
 	m       *metrics
 	log     *slog.Logger
 
@@ -143,10 +144,25 @@ func (r *rrl) limit(req, resp []byte, src netip.Addr) []byte {
 	if r.take(&r.buckets[sum&r.mask], uint16(sum>>48)) {
 		return resp
 	}
+	// Over the rate. A valid server cookie proves the client receives
+	// what is sent to its address (RFC 7873 section 1): not a spoofed
+	// victim, so not limited.
+	var ck cookieIn
+	if r.cookies != nil {
+		var valid bool
+		if ck, valid = r.cookies.validCookie(req, src); valid {
+			return resp
+		}
+	}
 	n := r.slipped.Add(1)
 	r.noteLimited(network)
 	if r.cfg.Slip > 0 && n%uint64(r.cfg.Slip) == 0 {
 		r.m.rrl[rrlSlipped].Add(1)
+		if ck.client != nil {
+			// A client that does cookies gets one to retry with
+			// (BADCOOKIE, RFC 7873 section 5.2.3), and is then exempt.
+			return r.badCookie(resp, ck.client, src)
+		}
 		return truncated(resp)
 	}
 	r.m.rrl[rrlDropped].Add(1)
@@ -240,4 +256,19 @@ func truncated(resp []byte) []byte {
 	binary.BigEndian.PutUint16(resp[8:], 0)
 	binary.BigEndian.PutUint16(resp[10:], 0)
 	return resp
+}
+
+// badCookie turns resp into a BADCOOKIE response (header, question, an
+// OPT with the extended rcode and a fresh cookie for client at ip).
+func (r *rrl) badCookie(resp, client []byte, ip netip.Addr) []byte {
+	b := truncated(resp)
+	b[2] &^= 0x02                          // not truncated: the client retries with the cookie
+	b[3] = b[3]&0xF0 | rcodeBadCookie&0x0F // the low 4 bits; the high 8 go in the OPT
+	binary.BigEndian.PutUint16(b[10:], 1)
+	b = append(b, 0, 0, typeOPT, byte(maxUDPPayload>>8), byte(maxUDPPayload&0xFF), rcodeBadCookie>>4, 0, 0, 0)
+	b = binary.BigEndian.AppendUint16(b, 4+clientCookieLen+serverCookieLen)
+	b = binary.BigEndian.AppendUint16(b, optionCookie)
+	b = binary.BigEndian.AppendUint16(b, clientCookieLen+serverCookieLen)
+	b = append(b, client...)
+	return r.cookies.appendServer(b, client, ip)
 }

@@ -39,6 +39,10 @@ type Config struct {
 	// UDPSockets is the number of SO_REUSEPORT sockets, each with its own
 	// goroutine, per UDP address; default runtime.GOMAXPROCS(0).
 	UDPSockets int
+	// CookieSecrets make DNS server cookies (RFC 9018); the first makes
+	// them, all verify them. Sites that share them accept each other's
+	// cookies. Empty: a random secret of this process.
+	CookieSecrets [][CookieSecretLength]byte
 	// TSIGKeys may sign queries (RFC 8945); a query signed with another
 	// key gets BADKEY.
 	TSIGKeys []TSIGKey
@@ -121,6 +125,10 @@ func New(cfg Config, store *gslb.Store) (*Server, error) {
 		return nil, err
 	}
 	s.h.tsig = tsigKeys(cfg.TSIGKeys)
+	s.h.cookies = newCookies(cfg.CookieSecrets)
+	if s.h.rrl != nil {
+		s.h.rrl.cookies = s.h.cookies
+	}
 	s.m.serviceLimit = cfg.ServiceMetrics
 	s.comp = &compiler{metrics: s.m}
 	if store != nil {

@@ -100,7 +100,7 @@ func (h *handler) tsigError(req *dns.Msg, t *dns.TSIG, code int, key *TSIGKey, p
 	resp.Question = req.Question
 	resp.Rcode = dns.RcodeNotAuth
 	if opt := req.IsEdns0(); opt != nil {
-		resp.Extra = append(resp.Extra, h.opt(opt, nil, 0, false))
+		resp.Extra = append(resp.Extra, h.opt(opt, nil, 0, false, nil, netip.Addr{}))
 	}
 	h.m.noZone.c[qtypeNone][rcodeIndex(dns.RcodeNotAuth)][proto].Add(1)
 	if key != nil {
