@@ -57,7 +57,7 @@ GOLANGCI_LINT := $(TOOLS_DIR)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-li
 # Go files we own: everything but caches, build output and VCS data.
 FIND_GO = find . \( -path ./.git -o -path ./.cache -o -path ./bin -o -path ./$(BENCH_DIR) \) -prune -o -name '*.go' -print
 
-.PHONY: help build run test test-deps k8s-tools fmt-check vet nested bench bench-go bench-health bench-kube bench-side bench-anchors bench-scale fuzz lint tidy tidy-check clean deps
+.PHONY: help build run test conformance test-deps k8s-tools fmt-check vet nested bench bench-go bench-health bench-kube bench-side bench-anchors bench-scale fuzz lint tidy tidy-check clean deps
 
 #? help: list the targets (the default goal)
 help:
@@ -114,6 +114,20 @@ fmt-check:
 vet:
 	@echo "+ $(GO) vet ./..."
 	$(GO) vet ./...
+
+#? conformance: run ISC's genreport (GENREPORT=path to a build of DNS-Compliance-Testing; GENREPORT_FLAGS, e.g. -a for every test) against the demo on 127.0.0.1:53 (root: genreport asks port 53). make test runs the same tests re-expressed with dig (test/e2e/conformance_test.go)
+conformance: build
+	@if [[ -z "$(GENREPORT)" ]]; then
+		echo "conformance: set GENREPORT=/path/to/genreport (built from https://gitlab.isc.org/isc-projects/DNS-Compliance-Testing)"
+		exit 2
+	fi
+	dir=$$(mktemp -d)
+	$(BIN) serve --config '$(DEMO_CONFIG)' --dns-listen 127.0.0.1:53 --http-listen 127.0.0.1:0 --ready-file "$$dir/ready" --log-level warn &
+	server=$$!
+	trap 'kill $$server 2>/dev/null || true; wait $$server 2>/dev/null || true; rm -rf "$$dir"' EXIT
+	for _ in $$(seq 100); do [[ -s "$$dir/ready" ]] && break; sleep 0.1; done
+	[[ -s "$$dir/ready" ]] || { echo "conformance: the demo server did not start"; exit 1; }
+	echo "gslb.example. ns1.gslb.example. 127.0.0.1" | '$(GENREPORT)' $(GENREPORT_FLAGS)
 
 #? bench: Go benchmarks (bench-go, bench-health, bench-kube, bench-scale), then the side-by-side run against gdnsd, knot, nsd, PowerDNS, CoreDNS (bench-side, as root)
 bench: bench-go bench-health bench-kube bench-scale bench-side
