@@ -47,3 +47,10 @@ func BenchmarkHandlerGeneralPath(b *testing.B) {
 func BenchmarkHandlerNXDomain(b *testing.B) {
 	benchQuery(b, query("nope.plain.example.", dns.TypeA, edns(1232, false)), "127.0.0.1", true)
 }
+
+// The same with a DNS cookie, as a BIND resolver sends every query: the
+// fast path makes the server cookie (one SipHash).
+func BenchmarkHandlerGeoECSCookie(b *testing.B) {
+	benchQuery(b, query("app.gslb.example.", dns.TypeA, edns(1232, false, subnet("81.2.69.0/24"),
+		&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"})), "127.0.0.1", true)
+}

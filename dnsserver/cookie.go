@@ -108,6 +108,12 @@ func parseCookie(rdata []byte) (ck cookieIn, ok bool) {
 	if !present {
 		return ck, true
 	}
+	return parseCookieBody(body)
+}
+
+// parseCookieBody reads a COOKIE option's body: a client cookie of 8
+// bytes, then nothing or a server cookie of 8 to 32.
+func parseCookieBody(body []byte) (ck cookieIn, ok bool) {
 	if n := len(body); n != clientCookieLen && (n < clientCookieLen+8 || n > clientCookieLen+32) {
 		return ck, false
 	}

@@ -1,6 +1,9 @@
 package dnsserver
 
-import "net/netip"
+import (
+	"net/netip"
+	"time"
+)
 
 // Hooks into the unexported parts for the external tests of this package.
 
@@ -47,4 +50,10 @@ func proto(tcp bool) int {
 		return protoTCP
 	}
 	return protoUDP
+}
+
+// FreezeCookies makes the handler's server cookies with the time at, so
+// that two answers to one query are equal byte for byte.
+func (t *Handler) FreezeCookies(at time.Time) {
+	t.h.cookies.now = func() time.Time { return at }
 }

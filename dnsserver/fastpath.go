@@ -73,6 +73,7 @@ func (h *handler) fast(sc *scratch, req []byte, src netip.Addr, proto int, out [
 
 	// The OPT record (RFC 6891 section 6.1.2), if any.
 	var e ecs
+	var ck cookieIn
 	hasOPT, do := false, false
 	limit := minUDPPayload
 	if req[11] == 1 {
@@ -84,15 +85,33 @@ func (h *handler) fast(sc *scratch, req []byte, src netip.Addr, proto int, out [
 		if len(o) != 11+rdlen {
 			return nil, false
 		}
-		if rdlen > 0 {
-			rd := o[11:]
-			if rdlen < 8 || binary.BigEndian.Uint16(rd) != optionSubnet || int(binary.BigEndian.Uint16(rd[2:])) != rdlen-4 {
+		// Options: at most one ECS and one well-formed COOKIE (what
+		// resolvers send: BIND sends a cookie with every query); any
+		// other, a repeat or a malformed one goes to the general path.
+		for rd := o[11:]; len(rd) > 0; {
+			if len(rd) < 4 {
 				return nil, false
 			}
-			var ok bool
-			if e, ok = parseECS(rd[4:]); !ok {
+			code, l := binary.BigEndian.Uint16(rd), int(binary.BigEndian.Uint16(rd[2:]))
+			if 4+l > len(rd) {
 				return nil, false
 			}
+			body := rd[4 : 4+l]
+			switch {
+			case code == optionSubnet && !e.present:
+				var ok bool
+				if e, ok = parseECS(body); !ok || !e.present {
+					return nil, false
+				}
+			case code == optionCookie && ck.client == nil && h.cookies != nil:
+				var ok bool
+				if ck, ok = parseCookieBody(body); !ok {
+					return nil, false
+				}
+			default:
+				return nil, false
+			}
+			rd = rd[4+l:]
 		}
 		hasOPT, do = true, o[7]&0x80 != 0
 		limit = udpLimit(true, binary.BigEndian.Uint16(o[3:]))
@@ -183,11 +202,21 @@ func (h *handler) fast(sc *scratch, req []byte, src netip.Addr, proto int, out [
 		} else {
 			b = append(b, 0, 0)
 		}
+		rdlen := 0
 		if e.present {
-			b = append(b, 0, byte(8+len(e.raw)))
+			rdlen += 8 + len(e.raw)
+		}
+		if ck.client != nil {
+			rdlen += 4 + clientCookieLen + serverCookieLen
+		}
+		b = append(b, byte(rdlen>>8), byte(rdlen))
+		if e.present {
 			b = appendECS(b, &e, scopeFor(&e, scope))
-		} else {
-			b = append(b, 0, 0)
+		}
+		if ck.client != nil {
+			b = append(b, 0, optionCookie, 0, clientCookieLen+serverCookieLen)
+			b = append(b, ck.client...)
+			b = h.cookies.appendServer(b, ck.client, src.Unmap())
 		}
 		b[11] = 1
 	}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -90,6 +91,18 @@ func genQuery(r *rand.Rand) []byte {
 			data = append(data, addr...)
 			o.Option = append(o.Option, &dns.EDNS0_LOCAL{Code: 8, Data: data})
 		}
+		if r.IntN(3) == 0 {
+			// A cookie, as BIND sends with every query: client only,
+			// with a server cookie, or of a malformed length.
+			c := make([]byte, []int{8, 8, 24, 24, 16, 40, 5, 41}[r.IntN(8)])
+			for i := range c {
+				c[i] = byte(r.Uint32())
+			}
+			if len(c) == 24 {
+				c[8] = 1 // version 1
+			}
+			o.Option = append(o.Option, &dns.EDNS0_LOCAL{Code: 10, Data: c})
+		}
 	}
 	out, err := m.Pack()
 	if err != nil {
@@ -107,6 +120,7 @@ var sources = []netip.Addr{
 // it takes.
 func TestFastPathMatchesGeneral(t *testing.T) {
 	h := newHandler(t)
+	h.FreezeCookies(time.Unix(1700000000, 0)) // both paths make the same server cookie
 	r := rand.New(rand.NewPCG(1, 2))
 	taken := 0
 	const n = 20000
@@ -164,6 +178,10 @@ func TestFastPathScope(t *testing.T) {
 		{query("x.wild.gslb.example.", dns.TypeA), false},   // wildcard
 		{query("example.com.", dns.TypeA), false},           // refused
 		{query("app.gslb.example.", dns.TypeA, edns(1232, false, &dns.EDNS0_NSID{Code: dns.EDNS0NSID})), false},
+		// A cookie, with ECS or not: what BIND resolvers send.
+		{query("app.gslb.example.", dns.TypeA, edns(1232, false, subnet("81.2.69.0/24"), &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"})), true},
+		{query("mail.gslb.example.", dns.TypeA, edns(1232, false, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"})), true},
+		{query("mail.gslb.example.", dns.TypeA, edns(1232, false, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405"})), false}, // malformed: FORMERR
 		{query("app.gslb.example.", dns.TypeA, edns(1232, false), func(m *dns.Msg) { m.IsEdns0().SetVersion(1) }), false},
 		{query("app.gslb.example.", dns.TypeA, func(m *dns.Msg) { m.Opcode = dns.OpcodeNotify }), false},
 		{query("a\\.b.gslb.example.", dns.TypeA), false},
