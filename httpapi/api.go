@@ -75,6 +75,7 @@ func (a *API) Routes() *http.ServeMux {
 	mux.HandleFunc("DELETE /api/v1/admin/sites/{site}", a.admin(a.setSite))
 	mux.HandleFunc("PUT /api/v1/admin/members/{service}/{member...}", a.admin(a.setMember))
 	mux.HandleFunc("DELETE /api/v1/admin/members/{service}/{member...}", a.admin(a.setMember))
+	mux.Handle("GET /", a.ui(mux)) // the status page; every other GET path: 404 (405 with Allow) as JSON
 	return mux
 }
 

@@ -8,8 +8,9 @@
 #   run    dig and curl, for the commands `make run` prints
 #   test   dig, kdig, curl, unbound (with unbound-control and
 #          unbound-checkconf), knotd (the delegation test's parent zone),
-#          zonemaster-cli, tzdata, ip, ps/pgrep: every program and file the
-#          tests use (grep exec calls in *_test.go)
+#          zonemaster-cli, tzdata, ip, ps/pgrep, chromium (the status page's
+#          browser tests, headless): every program and file the tests use
+#          (grep exec calls in *_test.go)
 #   bench  everything in test, plus dnsperf
 #
 # As root it installs what is missing with apt-get (one `apt-get update` per
@@ -53,10 +54,11 @@ declare -A probe=(
 	[tzdata]=/usr/share/zoneinfo/zone.tab # geo's country table is checked against it
 	[iproute2]=ip
 	[procps]=pgrep
+	[chromium]=/usr/bin/chromium # the status page's browser tests (test/e2e/statuspage_test.go)
 	[dnsperf]=dnsperf
 )
 run_pkgs=(bind9-dnsutils curl)
-test_pkgs=(bind9-dnsutils knot-dnsutils knot curl unbound zonemaster-cli tzdata iproute2 procps)
+test_pkgs=(bind9-dnsutils knot-dnsutils knot curl unbound zonemaster-cli tzdata iproute2 procps chromium)
 all_pkgs=("${test_pkgs[@]}" dnsperf)
 declare -A want=()
 for g in "${groups[@]}"; do
