@@ -172,11 +172,13 @@ type KubeStatus struct {
 	Stale    []string             `json:"stale_clusters"`
 	Problems []string             `json:"problems"`
 	Clusters []kube.ClusterStatus `json:"clusters"`
+	// Policies are the last build's verdicts on the policy objects.
+	Policies []kube.PolicyState `json:"policies"`
 }
 
 // Status reports the election, the last build and every member cluster.
 func (k *Kube) Status() KubeStatus {
-	st := KubeStatus{Leading: k.leading.Load(), Election: k.elector != nil, Clusters: k.ctrl.Status(), Stale: []string{}, Problems: []string{}}
+	st := KubeStatus{Leading: k.leading.Load(), Election: k.elector != nil, Clusters: k.ctrl.Status(), Stale: []string{}, Problems: []string{}, Policies: k.ctrl.Policies()}
 	if k.elector != nil {
 		st.Identity, st.Leader, st.Term = k.elector.Identity(), k.elector.Leader(), k.elector.Term()
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/meridian-gslb/meridian/gslb"
 	"github.com/meridian-gslb/meridian/health"
+	"github.com/meridian-gslb/meridian/sites/kube"
 )
 
 // overviewResponse is GET /api/v1/overview: what the status page shows,
@@ -118,6 +119,9 @@ type overviewKube struct {
 	Leading  bool                  `json:"leading"`
 	Clusters []overviewKubeCluster `json:"clusters"`
 	Problems []string              `json:"problems"`
+	// Policies: each GlobalPolicy and HostPolicy, accepted or not, with
+	// the Accepted condition's reason and message.
+	Policies []kube.PolicyState `json:"policies"`
 }
 
 type overviewKubeCluster struct {
@@ -187,7 +191,7 @@ func (a *API) overviewOf(w http.ResponseWriter, r *http.Request) (*overviewRespo
 	}
 	if a.Kube != nil {
 		ks := a.Kube.Status()
-		k := &overviewKube{Leading: ks.Leading, Clusters: []overviewKubeCluster{}, Problems: ks.Problems}
+		k := &overviewKube{Leading: ks.Leading, Clusters: []overviewKubeCluster{}, Problems: ks.Problems, Policies: ks.Policies}
 		for _, c := range ks.Clusters {
 			k.Clusters = append(k.Clusters, overviewKubeCluster{Context: c.Name, Site: c.Site, Stale: slices.Contains(ks.Stale, c.Name)})
 		}

@@ -556,7 +556,7 @@
     const pol = k.policies || [];
     $('#kube-policies').hidden = !pol.length;
     rebuild($('#kube-policies tbody'), pol.map((p) => h('tr', null,
-      h('td', { text: p.kind }), h('td', { class: 'mono', text: p.name }), h('td', null, p.accepted ? badge('accepted', 'h-up') : badge('rejected', 'h-down')), h('td', { text: p.reason || '' }))));
+      h('td', { text: p.kind }), h('td', { class: 'mono', text: p.name }), h('td', null, p.accepted ? badge('accepted', 'h-up') : badge('rejected', 'h-down')), h('td', { text: p.message || p.reason || '' }))));
     rebuild($('#kube-problems'), (k.problems || []).map((p) => h('li', { class: 'error', text: p })));
   }
 

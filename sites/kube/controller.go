@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -84,6 +85,7 @@ type Controller struct {
 	// owned by the rebuild loop
 	lastAccepted map[PolicyKey]AcceptedSpec
 	last         *Build
+	policies     []PolicyState // the last build's verdicts, sorted; under mu
 	generation   uint64
 	lastProblems []string
 }
@@ -301,6 +303,33 @@ func (c *Controller) PolicyClusterStatus() ClusterStatus {
 	return st
 }
 
+// PolicyState is one policy object's verdict in the last build, as its
+// status says it (the Accepted condition's reason and message).
+type PolicyState struct {
+	Kind     string `json:"kind"`
+	Name     string `json:"name"`
+	Accepted bool   `json:"accepted"`
+	Reason   string `json:"reason"`
+	Message  string `json:"message"`
+}
+
+func policyStates(ps map[PolicyKey]PolicyStatus) []PolicyState {
+	out := make([]PolicyState, 0, len(ps))
+	for k, st := range ps {
+		out = append(out, PolicyState{Kind: k.Kind, Name: k.Name, Accepted: st.Accepted, Reason: st.Reason, Message: st.Message})
+	}
+	slices.SortFunc(out, func(a, b PolicyState) int { return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name)) })
+	return out
+}
+
+// Policies are the verdicts of the last build on every GlobalPolicy and
+// HostPolicy, sorted by kind and name; empty before the first build.
+func (c *Controller) Policies() []PolicyState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]PolicyState{}, c.policies...)
+}
+
 // Last returns a copy of the last delivered build, or nil before the first.
 func (c *Controller) Last() *Build {
 	c.mu.Lock()
@@ -482,6 +511,7 @@ func (c *Controller) rebuild(ctx context.Context) {
 	c.logProblems(out.Problems)
 
 	c.mu.Lock()
+	c.policies = policyStates(out.Policies)
 	prev := c.last
 	changed := prev == nil || !reflect.DeepEqual(prev.Services, b.Services) || !reflect.DeepEqual(prev.Readiness, b.Readiness) ||
 		!slices.Equal(prev.Stale, b.Stale) || !slices.Equal(prev.Problems, b.Problems)

@@ -459,6 +459,11 @@ spec:
 		})
 		waitEvent(t, ctx, cl["east"], "Rejected", "shop", "spec.selector.objectSelector")
 		waitEvent(t, ctx, cl["east"], "Accepted", "shop", "generation 1")
+		// the verdicts the status page lists (Policies)
+		if i := slices.IndexFunc(ctl.Policies(), func(p PolicyState) bool { return p.Kind == KindGlobalPolicy && p.Name == "shop" }); i < 0 ||
+			ctl.Policies()[i].Accepted || !strings.Contains(ctl.Policies()[i].Message, "spec.selector.objectSelector") {
+			t.Errorf("Policies() = %+v, want GlobalPolicy shop rejected, naming spec.selector.objectSelector", ctl.Policies())
+		}
 		// fixed: accepted again, with the new strategy
 		if err := env.ApplyManifest(ctx, "east", policy("roundrobin", "shop")); err != nil {
 			t.Fatal(err)

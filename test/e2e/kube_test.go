@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -129,6 +130,25 @@ spec:
 	}
 	// Accepted, it would answer east only.
 	holdA(t, []*meridian{a}, "the previous HostPolicy still applies", "web.k8s.test", time.Second, "198.51.100.1")
+	// The status page's Kubernetes panel lists the verdict.
+	for deadline := time.Now().Add(hangGuard); ; time.Sleep(100 * time.Millisecond) {
+		_, body := proctest.HTTP(t, "GET", a.HTTP+"/api/v1/overview?limit=1")
+		type verdict struct {
+			Kind, Name, Message string
+			Accepted            bool
+		}
+		var o struct{ Kubernetes struct{ Policies []verdict } }
+		must(t, json.Unmarshal([]byte(body), &o))
+		if slices.ContainsFunc(o.Kubernetes.Policies, func(p verdict) bool {
+			return p.Kind == "HostPolicy" && p.Name == "web" && !p.Accepted && strings.Contains(p.Message, "spec.thirdPartyMembers[0].site")
+		}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the overview does not list the rejected HostPolicy web:\n%s", body)
+			break
+		}
+	}
 
 	// One apiserver killed: its last-known members are still served, and
 	// marked stale; fresh again when it returns.
