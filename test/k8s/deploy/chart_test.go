@@ -66,6 +66,7 @@ func TestHelmTemplateRejects(t *testing.T) {
 	}{
 		{"unknown top-level value", leader, []string{"--set", "replicas=3"}, "additional properties 'replicas' not allowed"},
 		{"unknown nested value", leader, []string{"--set", "dns.service.typ=NodePort"}, "additional properties 'typ' not allowed"},
+		{"cookie secret file in config", follower, []string{"--set", "config.dns.cookie_secret_file=/x"}, "config.dns.cookie_secret_file is set by the chart"},
 		{"bad mode", leader, []string{"--set", "mode=standalone"}, "/mode"},
 		{"bad service type", leader, []string{"--set", "dns.service.type=ExternalName"}, "/dns/service/type"},
 		{"privileged container port", leader, []string{"--set", "dns.containerPort=53"}, "/dns/containerPort"},
@@ -451,6 +452,7 @@ func TestRenderedConfigIsValid(t *testing.T) {
 		{"follower loadBalancer", "follower", []string{"--set", "gossip.advertise.mode=loadBalancer"}},
 		{"follower hostNetwork", "follower", []string{"--set", "gossip.advertise.mode=hostNetwork", "--set", "gossip.port=7950"}},
 		{"single-cluster leader", "leader", []string{"--set", "gossip.enabled=false"}},
+		{"follower with the DNS cookie secret", "follower", []string{"--set", "dns.cookieSecret.name=dns-cookies"}},
 	} {
 		mode := tc.mode
 		t.Run(tc.name, func(t *testing.T) {
@@ -467,9 +469,10 @@ func TestRenderedConfigIsValid(t *testing.T) {
 			}
 			dir := t.TempDir()
 			files := map[string]string{
-				"gossip.key_file":       "keys\n" + string(key),
-				"admin.token_file":      "token\n" + base64.RawURLEncoding.EncodeToString([]byte("an admin token for the chart test")) + "\n",
-				"kubernetes.kubeconfig": "kubeconfig\n" + fakeKubeconfig(cfg),
+				"gossip.key_file":        "keys\n" + string(key),
+				"admin.token_file":       "token\n" + base64.RawURLEncoding.EncodeToString([]byte("an admin token for the chart test")) + "\n",
+				"kubernetes.kubeconfig":  "kubeconfig\n" + fakeKubeconfig(cfg),
+				"dns.cookie_secret_file": "cookies\n000102030405060708090a0b0c0d0e0f\n",
 			}
 			for key, spec := range files {
 				sec, field, _ := strings.Cut(key, ".")
@@ -636,5 +639,45 @@ func TestNotes(t *testing.T) {
 				t.Errorf("%s %v: NOTES lack %q:\n%s", tc.mode, tc.args, w, notes)
 			}
 		}
+	}
+}
+
+// dns.cookieSecret mounts the Secret and points dns.cookie_secret_file at
+// it: every site given the same Secret accepts the others' cookies.
+func TestCookieSecret(t *testing.T) {
+	h := newHelm(t)
+	_, objs := render(t, h, "follower", "--set", "dns.cookieSecret.name=dns-cookies")
+	text, _ := path(find(t, objs, "ConfigMap", fullname), "data", "meridian.yaml").(string)
+	var cfg struct {
+		DNS struct {
+			CookieSecretFile string `yaml:"cookie_secret_file"`
+		} `yaml:"dns"`
+	}
+	if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DNS.CookieSecretFile != "/etc/meridian/cookies/cookies" {
+		t.Errorf("dns.cookie_secret_file = %q, want the mounted Secret's key", cfg.DNS.CookieSecretFile)
+	}
+	sts := find(t, objs, "StatefulSet", fullname)
+	vols, _ := path(sts, "spec", "template", "spec", "volumes").([]any)
+	found := false
+	for _, v := range vols {
+		vm, _ := v.(map[string]any)
+		if vm["name"] == "cookie-secret" && path(vm, "secret", "secretName") == "dns-cookies" {
+			found = true
+		}
+	}
+	mounts, _ := path(sts, "spec", "template", "spec", "containers", 0, "volumeMounts").([]any)
+	mounted := slices.ContainsFunc(mounts, func(m any) bool {
+		mm, _ := m.(map[string]any)
+		return mm["name"] == "cookie-secret" && mm["mountPath"] == "/etc/meridian/cookies"
+	})
+	if !found || !mounted {
+		t.Errorf("the cookie Secret is not mounted (volume %v, mount %v)", found, mounted)
+	}
+	_, without := render(t, h, "follower")
+	if text, _ := path(find(t, without, "ConfigMap", fullname), "data", "meridian.yaml").(string); strings.Contains(text, "cookie_secret_file") {
+		t.Errorf("without dns.cookieSecret the config names a cookie file:\n%s", text)
 	}
 }

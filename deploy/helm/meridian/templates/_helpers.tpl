@@ -95,6 +95,7 @@ config: /etc/meridian/config
 kubeconfig: /etc/meridian/kubeconfig
 gossip: /etc/meridian/gossip
 admin: /etc/meridian/admin
+cookies: /etc/meridian/cookies
 state: /var/lib/meridian
 {{- end -}}
 
@@ -105,7 +106,7 @@ The schema checks types; this checks what depends on several values.
 {{- define "meridian.validate" -}}
 {{- $v := .Values -}}
 {{- $cfg := $v.config | default dict -}}
-{{- $owned := list "dns.listen" "http.listen" "gossip.role" "gossip.site" "gossip.listen" "gossip.join" "gossip.key_file" "gossip.insecure" "gossip.state_file" "gossip.node_name" "gossip.advertise" "gossip.advertise_service" "kubernetes.kubeconfig" "kubernetes.clusters" "kubernetes.policy_context" "kubernetes.leader_election" "kubernetes.events_namespace" "admin.token_file" "admin.token" -}}
+{{- $owned := list "dns.listen" "http.listen" "gossip.role" "gossip.site" "gossip.listen" "gossip.join" "gossip.key_file" "gossip.insecure" "gossip.state_file" "gossip.node_name" "gossip.advertise" "gossip.advertise_service" "kubernetes.kubeconfig" "kubernetes.clusters" "kubernetes.policy_context" "kubernetes.leader_election" "kubernetes.events_namespace" "admin.token_file" "admin.token" "dns.cookie_secret_file" -}}
 {{- range $path := $owned -}}
 {{- $parts := splitList "." $path -}}
 {{- $section := index $cfg (first $parts) -}}
@@ -196,8 +197,12 @@ them in .Values.config, so nothing is silently dropped).
 {{- $v := .Values -}}
 {{- $paths := include "meridian.paths" . | fromYaml -}}
 {{- $cfg := deepCopy ($v.config | default dict) -}}
+{{- $dns := dict "listen" (list (printf ":%d" (int $v.dns.containerPort))) -}}
+{{- if $v.dns.cookieSecret.name -}}
+{{- $_ := set $dns "cookie_secret_file" (printf "%s/%s" $paths.cookies $v.dns.cookieSecret.key) -}}
+{{- end -}}
 {{- $chart := dict
-      "dns" (dict "listen" (list (printf ":%d" (int $v.dns.containerPort))))
+      "dns" $dns
       "http" (dict "listen" (printf ":%d" (int $v.http.containerPort))) -}}
 {{- if $v.gossip.enabled -}}
 {{- $g := dict
