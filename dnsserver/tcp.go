@@ -160,10 +160,16 @@ func (s *Server) serveConn(tc *tcpConn) {
 			copy(frame[2:], resp)
 		}
 		binary.BigEndian.PutUint16(frame, uint16(len(resp)))
-		c.SetWriteDeadline(time.Now().Add(s.cfg.TCPIdleTimeout))
+		// Idle from the moment the answer is ready, before it is written:
+		// the client cannot send its next query before reading this
+		// answer, so the order of idleness is the order of the answers
+		// whatever the scheduling. (A connection closed at the cap while
+		// its answer is still being written was the slowest reader.)
+		answered := time.Now()
+		tc.idleSince.Store(answered.UnixNano())
+		c.SetWriteDeadline(answered.Add(s.cfg.TCPIdleTimeout))
 		if _, err := c.Write(frame); err != nil {
 			return
 		}
-		tc.idleSince.Store(time.Now().UnixNano())
 	}
 }
