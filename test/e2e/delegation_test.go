@@ -300,6 +300,10 @@ services:
 		t.Fatal("the follower survived SIGKILL")
 	}
 	parent.waitRecords(t, "site b left and its grace passed", delegZone+" NS "+delegNS1, delegNS1+" A "+delegGlue1)
+	if out, err := run(t, 15*time.Second, dig, "@"+host, "-p", port, "+norec", delegZone, "NS"); err != nil ||
+		strings.Contains(out, delegNS2) || !strings.Contains(out, delegNS1) {
+		t.Errorf("dig at the parent after site b left (err %v): want ns1 alone:\n%s", err, out)
+	}
 	if _, err := leader.WaitLine(hangGuard, "delegation change", "extra NS "+delegNS2); err != nil {
 		t.Errorf("the leader did not log the removal: %v", err)
 	}
