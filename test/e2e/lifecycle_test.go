@@ -163,11 +163,13 @@ func TestLifecycleNonRegularFiles(t *testing.T) {
 // from it.
 func TestLifecycleConfigDefects(t *testing.T) {
 	t.Parallel()
+	// Its subtests are quick and run in sequence: parallel subtests
+	// would wait for a free slot behind the package's other parallel
+	// tests while this watchdog runs.
 	watchdog(t, 2*time.Minute)
 	dir := t.TempDir()
 
 	t.Run("empty file", func(t *testing.T) {
-		t.Parallel()
 		cfg := writeFile(t, dir, "empty.yaml", "")
 		out, code := checkConfig(t, cfg)
 		if code == 0 || !strings.Contains(strings.ToLower(out), "empty") || strings.Contains(out, "at least one zone") {
@@ -185,7 +187,6 @@ func TestLifecycleConfigDefects(t *testing.T) {
 `, a, b)
 	}
 	t.Run("all weights 0", func(t *testing.T) {
-		t.Parallel()
 		// The service could only ever answer NODATA.
 		cfg := writeFile(t, dir, "zero.yaml", weights(0, 0))
 		out, code := checkConfig(t, cfg)
@@ -194,7 +195,6 @@ func TestLifecycleConfigDefects(t *testing.T) {
 		}
 	})
 	t.Run("one weight 0 drains", func(t *testing.T) {
-		t.Parallel()
 		// Draining one member is documented and stays valid.
 		cfg := writeFile(t, dir, "drain.yaml", weights(0, 1))
 		if out, code := checkConfig(t, cfg); code != 0 {
