@@ -58,7 +58,7 @@ func (h *handler) serve(sc *scratch, req []byte, src netip.Addr, proto int, out 
 	start := time.Now()
 	resp := h.answer(sc, req, src, proto, out, rand.Uint64())
 	if proto == protoUDP && resp != nil && h.rrl != nil {
-		resp = h.rrl.limit(req, resp, src)
+		resp = h.rrl.limit(req, resp, src, start) // the query's clock: one read
 	}
 	h.m.dur[proto].observe(time.Since(start))
 	return resp
@@ -99,6 +99,11 @@ func (h *handler) general(raw []byte, src netip.Addr, proto int, out []byte, rnd
 	if t := req.IsTsig(); t != nil {
 		return h.signed(raw, req, t, src, proto, out, rnd)
 	}
+	return h.respond(raw, req, src, proto, out, rnd)
+}
+
+// respond answers req, unpacked from raw (whose OPT options it reads).
+func (h *handler) respond(raw []byte, req *dns.Msg, src netip.Addr, proto int, out []byte, rnd uint64) []byte {
 	resp := new(dns.Msg)
 	resp.Id = req.Id
 	resp.Response = true
@@ -257,11 +262,17 @@ func (h *handler) pack(m *dns.Msg, out []byte, limit int) []byte {
 	b, err := m.PackBuffer(out[:cap(out)])
 	if err != nil || len(b) > limit {
 		h.log.Error("cannot pack response", "err", err, "len", len(b))
-		var hdr [12]byte
-		binary.BigEndian.PutUint16(hdr[:], m.Id)
-		return rawError(hdr[:], dns.RcodeServerFailure, out)
+		return servfail(m.Id, out)
 	}
 	return b
+}
+
+// servfail is a bare SERVFAIL for the query with ID id: what is left to
+// send when a response cannot be built.
+func servfail(id uint16, out []byte) []byte {
+	var hdr [12]byte
+	binary.BigEndian.PutUint16(hdr[:], id)
+	return rawError(hdr[:], dns.RcodeServerFailure, out)
 }
 
 // fit packs m within limit. What does not fit is dropped a whole RRset at

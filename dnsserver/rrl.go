@@ -111,10 +111,10 @@ func newRRL(cfg RRLConfig, m *metrics, log *slog.Logger) *rrl {
 	}
 }
 
-// limit applies the rate to resp, the UDP response to req from src: it
-// returns resp, resp cut to a truncated header and question (a slip), or
-// nil (dropped).
-func (r *rrl) limit(req, resp []byte, src netip.Addr) []byte {
+// limit applies the rate to resp, the UDP response to req from src that
+// arrived at now: it returns resp, resp cut to a truncated header and
+// question (a slip), or nil (dropped).
+func (r *rrl) limit(req, resp []byte, src netip.Addr, now time.Time) []byte {
 	if len(resp) < 12 || len(req) < 12 {
 		return resp
 	}
@@ -141,7 +141,7 @@ func (r *rrl) limit(req, resp []byte, src netip.Addr) []byte {
 		writeLowerName(&h, req)
 	}
 	sum := h.Sum64()
-	if r.take(&r.buckets[sum&r.mask], uint16(sum>>48)) {
+	if r.take(&r.buckets[sum&r.mask], uint16(sum>>48), now) {
 		return resp
 	}
 	// Over the rate. A valid server cookie proves the client receives
@@ -155,7 +155,7 @@ func (r *rrl) limit(req, resp []byte, src netip.Addr) []byte {
 		}
 	}
 	n := r.slipped.Add(1)
-	r.noteLimited(network)
+	r.noteLimited(network, now)
 	if r.cfg.Slip > 0 && n%uint64(r.cfg.Slip) == 0 {
 		r.m.rrl[rrlSlipped].Add(1)
 		if ck.client != nil {
@@ -171,8 +171,8 @@ func (r *rrl) limit(req, resp []byte, src netip.Addr) []byte {
 
 // take spends a token of the bucket at b for the key tagged tag; false
 // when it has none left this second.
-func (r *rrl) take(b *atomic.Uint64, tag uint16) bool {
-	now := uint64(time.Since(r.epoch)/time.Second) & (1<<24 - 1)
+func (r *rrl) take(b *atomic.Uint64, tag uint16, at time.Time) bool {
+	now := uint64(at.Sub(r.epoch)/time.Second) & (1<<24 - 1)
 	for {
 		old := b.Load()
 		oTag, oSec, tokens := uint16(old>>48), old>>24&(1<<24-1), old&(1<<24-1)
@@ -195,15 +195,15 @@ func (r *rrl) take(b *atomic.Uint64, tag uint16) bool {
 
 // noteLimited logs that responses to network are limited, at most every
 // 10 s, with the number limited since: the log of a flood is a flood.
-func (r *rrl) noteLimited(network netip.Prefix) {
+func (r *rrl) noteLimited(network netip.Prefix, now time.Time) {
 	r.logMu.Lock()
 	r.unshown++
-	if time.Since(r.logged) < 10*time.Second {
+	if now.Sub(r.logged) < 10*time.Second {
 		r.logMu.Unlock()
 		return
 	}
 	n := r.unshown
-	r.unshown, r.logged = 0, time.Now()
+	r.unshown, r.logged = 0, now
 	r.logMu.Unlock()
 	r.log.Warn("rate limiting responses (RRL)", "network", network.String(), "limited_since_last_line", n)
 }

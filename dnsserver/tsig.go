@@ -63,21 +63,15 @@ func (h *handler) signed(raw []byte, req *dns.Msg, t *dns.TSIG, src netip.Addr, 
 		}
 		return h.tsigError(req, t, dns.RcodeBadSig, nil, proto, out)
 	}
-	// The query without its TSIG, answered as any other, then signed.
-	unsigned := req.Copy()
-	unsigned.Extra = unsigned.Extra[:len(unsigned.Extra)-1]
-	plain, err := unsigned.Pack()
-	if err != nil {
-		return rawError(raw, dns.RcodeFormatError, out)
-	}
+	// The query without its TSIG, answered as any other, then signed
+	// (the response is unpacked into its own records, so out is free
+	// again for the signed one).
+	req.Extra = req.Extra[:len(req.Extra)-1]
 	limit := h.limit(proto, req.IsEdns0())
-	body := h.general(plain, src, proto, make([]byte, 0, maxMsg), rnd)
-	if body == nil {
-		return nil
-	}
+	body := h.respond(raw, req, src, proto, out, rnd)
 	resp := new(dns.Msg)
 	if err := resp.Unpack(body); err != nil {
-		return rawError(raw, dns.RcodeServerFailure, out)
+		return servfail(req.Id, out)
 	}
 	b := h.sign(resp, req, t, &key, 0, out)
 	if len(b) > limit {
@@ -135,7 +129,7 @@ func (h *handler) sign(resp, req *dns.Msg, t *dns.TSIG, key *TSIGKey, code int, 
 	b, _, err := dns.TsigGenerate(resp, key.Secret, t.MAC, false)
 	if err != nil {
 		h.log.Error("cannot sign a response with TSIG", "key", key.String(), "err", err)
-		return rawError(mustHeader(req), dns.RcodeServerFailure, out)
+		return servfail(req.Id, out)
 	}
 	return append(out[:0], b...)
 }
@@ -149,13 +143,6 @@ func slicesKeepOPT(extra []dns.RR) []dns.RR {
 		}
 	}
 	return out
-}
-
-// mustHeader is req's ID and flags as a bare header, for rawError.
-func mustHeader(req *dns.Msg) []byte {
-	var hdr [12]byte
-	hdr[0], hdr[1] = byte(req.Id>>8), byte(req.Id)
-	return hdr[:]
 }
 
 // checkTSIGKeys reports the first key New cannot use.
