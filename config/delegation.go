@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/meridian-gslb/meridian/dnsserver"
 	"github.com/meridian-gslb/meridian/dnsserver/delegation"
 	"github.com/meridian-gslb/meridian/gslb"
 )
@@ -121,7 +122,7 @@ func (k *TSIGConfig) check(path string, p *problems) {
 	} else if err := delegation.CheckName(k.Name); err != nil {
 		p.add(path+".name", "%v", err)
 	}
-	if alg, err := delegation.ParseAlgorithm(k.Algorithm); err != nil {
+	if alg, err := dnsserver.ParseTSIGAlgorithm(k.Algorithm); err != nil {
 		p.add(path+".algorithm", "%v", err)
 	} else {
 		k.Algorithm = alg
@@ -139,7 +140,7 @@ func (k *TSIGConfig) check(path string, p *problems) {
 		p.add(field, "%s: %v", k.SecretFile, statReason(err))
 		return
 	}
-	secret, err := delegation.ParseSecret(string(b))
+	secret, err := dnsserver.ParseTSIGSecret(string(b))
 	if err != nil {
 		p.add(field, "%s: %v", k.SecretFile, err) // never the file's text
 		return

@@ -1,9 +1,12 @@
 package dnsserver
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/netip"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,22 +22,80 @@ import (
 // an authoritative GSLB server (monitoring, zone checks), so they take
 // the general path and miekg/dns does the cryptography.
 
-// TSIGKey is a shared key that may sign queries.
+// TSIGKey is a shared key (RFC 8945): one that may sign queries to this
+// server, or that signs the delegation's updates to a parent
+// (dnsserver/delegation). It prints without its secret.
 type TSIGKey struct {
 	Name      string // the key's name, a domain name
-	Algorithm string // hmac-sha256, hmac-sha384 or hmac-sha512
-	Secret    string // base64
+	Algorithm string // one of TSIGAlgorithms
+	Secret    string // base64, as tsig-keygen and keymgr print it
 }
 
 // String leaves the secret out of every printed form.
-func (k TSIGKey) String() string { return fmt.Sprintf("%s (%s)", k.Name, k.Algorithm) }
+func (k TSIGKey) String() string {
+	return fmt.Sprintf("%s (%s)", dns.CanonicalName(strings.TrimSpace(k.Name)), k.Algorithm)
+}
 
 // GoString keeps %#v from printing the secret too.
 func (k TSIGKey) GoString() string { return "dnsserver.TSIGKey{" + k.String() + "}" }
 
-// tsigFudge is the clock skew the server's signatures allow (RFC 8945
-// section 10: 300 seconds recommended).
-const tsigFudge = 300
+// TSIGFudge is the clock skew a signature allows (RFC 8945 section 10:
+// 300 seconds recommended), for the server's signatures and the
+// delegation's.
+const TSIGFudge = 300
+
+// TSIGAlgorithms are the TSIG algorithms taken, the full-length HMAC-SHA2
+// ones of RFC 8945 section 6 (hmac-sha256 is the one every implementation
+// must have). HMAC-MD5 and HMAC-SHA1 are refused: section 6 says MD5 must
+// not be used and SHA-1 is not recommended.
+var TSIGAlgorithms = []string{"hmac-sha256", "hmac-sha384", "hmac-sha512"}
+
+// DefaultTSIGAlgorithm is the algorithm when none is given.
+const DefaultTSIGAlgorithm = "hmac-sha256"
+
+// ParseTSIGAlgorithm returns the canonical name of a TSIG algorithm (""
+// is DefaultTSIGAlgorithm), or an error listing the allowed ones.
+func ParseTSIGAlgorithm(s string) (string, error) {
+	a := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
+	if a == "" {
+		return DefaultTSIGAlgorithm, nil
+	}
+	if slices.Contains(TSIGAlgorithms, a) {
+		return a, nil
+	}
+	return "", fmt.Errorf("unknown TSIG algorithm %q (want one of %s)", s, strings.Join(TSIGAlgorithms, ", "))
+}
+
+// secretLine finds the secret in the files the usual tools print: BIND's
+// `tsig-keygen` (secret "..."; inside a key clause) and Knot's `keymgr -t`
+// (secret: ... in a YAML key list).
+var secretLine = regexp.MustCompile(`(?m)\bsecret\s*:?\s*"?([A-Za-z0-9+/=]+)"?`)
+
+// ErrNoTSIGSecret is ParseTSIGSecret's error for a file without a base64
+// secret. It never quotes the file: the text may be the secret, mistyped.
+var ErrNoTSIGSecret = errors.New("no base64 TSIG secret in it (want the secret alone, or the output of tsig-keygen or keymgr -t)")
+
+// ParseTSIGSecret returns the base64 secret of a key file's text: the
+// secret alone on a line, or the output of `tsig-keygen NAME` or `keymgr
+// -t NAME` (whose key name and algorithm are ignored: the configuration
+// gives them). The secret must decode and be at least 16 bytes: RFC 2104
+// section 3 discourages HMAC keys shorter than the hash output (32 bytes
+// for SHA-256, what tsig-keygen makes); 16 is the floor kept here, against
+// a truncated file.
+func ParseTSIGSecret(text string) (string, error) {
+	s := strings.TrimSpace(text)
+	if m := secretLine.FindStringSubmatch(s); m != nil {
+		s = m[1]
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || s == "" {
+		return "", ErrNoTSIGSecret
+	}
+	if len(b) < 16 {
+		return "", fmt.Errorf("the TSIG secret is %d bytes; use at least 16 (tsig-keygen makes 32)", len(b))
+	}
+	return s, nil
+}
 
 // tsigKeys indexes keys by canonical name.
 func tsigKeys(keys []TSIGKey) map[string]TSIGKey {
@@ -118,7 +179,7 @@ func (h *handler) sign(resp, req *dns.Msg, t *dns.TSIG, key *TSIGKey, code int, 
 		// The request's spelling of the names: equal to the key's but
 		// for case, and what the client looks its secret up by.
 		Hdr:       dns.RR_Header{Name: t.Hdr.Name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
-		Algorithm: t.Algorithm, TimeSigned: uint64(now), Fudge: tsigFudge,
+		Algorithm: t.Algorithm, TimeSigned: uint64(now), Fudge: TSIGFudge,
 		OrigId: req.Id, Error: uint16(code),
 	}
 	if code == dns.RcodeBadTime {
@@ -148,10 +209,8 @@ func slicesKeepOPT(extra []dns.RR) []dns.RR {
 // checkTSIGKeys reports the first key New cannot use.
 func checkTSIGKeys(keys []TSIGKey) error {
 	for _, k := range keys {
-		switch strings.TrimSuffix(strings.ToLower(k.Algorithm), ".") {
-		case "hmac-sha256", "hmac-sha384", "hmac-sha512":
-		default:
-			return fmt.Errorf("dnsserver: TSIG key %s: algorithm %q (want hmac-sha256, hmac-sha384 or hmac-sha512)", k.Name, k.Algorithm)
+		if _, err := ParseTSIGAlgorithm(k.Algorithm); err != nil {
+			return fmt.Errorf("dnsserver: TSIG key %s: %w", k.Name, err)
 		}
 		if _, ok := dns.IsDomainName(k.Name); !ok || k.Secret == "" {
 			return fmt.Errorf("dnsserver: TSIG key %q: a domain name and a secret are required", k.Name)

@@ -81,3 +81,34 @@ func TestTSIG(t *testing.T) {
 		}
 	}
 }
+
+// The key rules shared by the server's keys and the delegation's.
+func TestParseTSIGSecretAndAlgorithm(t *testing.T) {
+	const secret = "kJ1p4ZZlS2s9xQy3pA9CkCZG5nEJq1H6vF8c3oSxVgI="
+	for _, text := range []string{
+		secret + "\n",
+		"key \"gslb-update\" {\n\talgorithm hmac-sha256;\n\tsecret \"" + secret + "\";\n};\n",                                           // tsig-keygen
+		"# hmac-sha256:gslb-update:" + secret + "\nkey:\n  - id: gslb-update\n    algorithm: hmac-sha256\n    secret: " + secret + "\n", // keymgr -t
+	} {
+		got, err := dnsserver.ParseTSIGSecret(text)
+		if err != nil || got != secret {
+			t.Errorf("ParseTSIGSecret(%q) = %q, %v", text, got, err)
+		}
+	}
+	for _, text := range []string{"", "not base64!", "c2hvcnQ="} {
+		got, err := dnsserver.ParseTSIGSecret(text)
+		if err == nil {
+			t.Errorf("ParseTSIGSecret(%q) = %q, want an error", text, got)
+		} else if text != "" && strings.Contains(err.Error(), text) {
+			t.Errorf("the error quotes the file: %v", err)
+		}
+	}
+	for in, want := range map[string]string{"": "hmac-sha256", "HMAC-SHA512.": "hmac-sha512", "hmac-sha384": "hmac-sha384"} {
+		if got, err := dnsserver.ParseTSIGAlgorithm(in); err != nil || got != want {
+			t.Errorf("ParseTSIGAlgorithm(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := dnsserver.ParseTSIGAlgorithm("hmac-md5"); err == nil || !strings.Contains(err.Error(), "hmac-sha256, hmac-sha384, hmac-sha512") {
+		t.Errorf("hmac-md5: %v", err)
+	}
+}

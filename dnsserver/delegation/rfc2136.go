@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/meridian-gslb/meridian/dnsserver"
 )
 
 // ServerAddr is the parent's server as host:port, port 53 (RFC 1035
@@ -35,10 +37,6 @@ func ServerAddr(s string) (string, error) {
 
 // DefaultTimeout bounds one exchange with the parent's server.
 const DefaultTimeout = 5 * time.Second
-
-// tsigFudge is the clock skew a signature tolerates, the 300 seconds
-// RFC 8945 recommends.
-const tsigFudge = 300
 
 // RFC2136 is a parent zone on a DNS server that takes dynamic updates
 // (RFC 2136) signed with TSIG (RFC 8945): BIND, Knot, PowerDNS, ...
@@ -233,7 +231,7 @@ func (p *RFC2136) Apply(ctx context.Context, d Diff, ttl uint32) error {
 	}
 	m := UpdateMsg(p.Parent, d, ttl)
 	keyName := canonical(p.Key.Name)
-	m.SetTsig(keyName, p.Key.algorithm(), tsigFudge, time.Now().Unix())
+	m.SetTsig(keyName, dns.Fqdn(p.Key.Algorithm), dnsserver.TSIGFudge, time.Now().Unix())
 	c := &dns.Client{Net: "tcp", Timeout: p.timeout(), TsigSecret: map[string]string{keyName: p.Key.Secret}}
 	r, _, err := c.ExchangeContext(ctx, m, p.Server)
 	return p.checkResponse(r, err)
