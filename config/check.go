@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/meridian-gslb/meridian/dnsserver"
+	"github.com/meridian-gslb/meridian/geo"
 )
 
 // checkServer checks the process settings, which gslb does not know.
@@ -92,21 +93,24 @@ func checkRRL(p *problems, r *RRLConfig) {
 		p.add("dns.rrl.ipv6_prefix", "want 1 to 128 (0: the default 56), got %d", r.IPv6Prefix)
 	}
 	for i, e := range r.Exempt {
-		if _, ok := parseNetwork(e); !ok {
-			p.add(fmt.Sprintf("dns.rrl.exempt[%d]", i), "%q is neither a network (CIDR) nor an address", e)
+		if _, err := parseExempt(e); err != nil {
+			p.add(fmt.Sprintf("dns.rrl.exempt[%d]", i), "%v", err)
 		}
 	}
 }
 
-// parseNetwork reads a CIDR, or an address as its own network.
-func parseNetwork(s string) (netip.Prefix, bool) {
-	if pfx, err := netip.ParsePrefix(s); err == nil {
-		return pfx.Masked(), true
-	}
+// parseExempt reads an exempt client network by the rule every client
+// network follows (geo.ParseNetwork: no host bits, IPv4-mapped prefixes
+// unmapped, since clients are matched unmapped); a bare address is its
+// own network.
+func parseExempt(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
 	if a, err := netip.ParseAddr(s); err == nil {
-		return netip.PrefixFrom(a, a.BitLen()), true
+		s = netip.PrefixFrom(a, a.BitLen()).String()
+	} else if _, err := netip.ParsePrefix(s); err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is neither a network (CIDR) nor an address", s)
 	}
-	return netip.Prefix{}, false
+	return geo.ParseNetwork(s)
 }
 
 // DNSRRL is dns.rrl as the DNS server takes it (checked by checkRRL).
@@ -119,7 +123,7 @@ func (r *RRLConfig) DNSRRL() dnsserver.RRLConfig {
 		out.Slip = *r.Slip
 	}
 	for _, e := range r.Exempt {
-		if pfx, ok := parseNetwork(e); ok {
+		if pfx, err := parseExempt(e); err == nil {
 			out.Exempt = append(out.Exempt, pfx)
 		}
 	}
