@@ -9,6 +9,7 @@ import (
 	"github.com/meridian-gslb/meridian/dnsserver"
 	"github.com/meridian-gslb/meridian/dnsserver/delegation"
 	"github.com/meridian-gslb/meridian/gslb"
+	"github.com/meridian-gslb/meridian/sites"
 )
 
 // DelegationConfig is zones[i].delegation: keep the zone's NS RRset and
@@ -168,6 +169,40 @@ type ZoneDelegation struct {
 type DelegatedNameServer struct {
 	delegation.NameServer
 	Site string
+}
+
+// Wanted splits the zone's name servers by the sites live now: want are
+// those the parent should list (no site, or a live one), down those of a
+// site that is not live. The one rule for the running delegation (which
+// holds down's names for a grace) and for `meridian delegation check`.
+func (zd *ZoneDelegation) Wanted(live map[string]bool) (want delegation.Delegation, down []DelegatedNameServer) {
+	for _, ns := range zd.NameServers {
+		if ns.Site == "" || live[ns.Site] {
+			want.NameServers = append(want.NameServers, ns.NameServer)
+		} else {
+			down = append(down, ns)
+		}
+	}
+	return want, down
+}
+
+// LiveSites are the sites of st that serve now, by the delegation's rule:
+// a site with an alive gossip member (members as sites.Status lists them),
+// or every site of a standalone server (members nil).
+func LiveSites(st *gslb.State, members []sites.Member) map[string]bool {
+	live := map[string]bool{}
+	if members == nil {
+		for _, s := range st.Sites {
+			live[s.Name] = true
+		}
+		return live
+	}
+	for _, m := range members {
+		if name := FindSite(st, m.Site); name != "" && m.Status == sites.StatusAlive {
+			live[name] = true
+		}
+	}
+	return live
 }
 
 // Delegations are the zones that have a delegation section.

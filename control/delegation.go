@@ -95,25 +95,13 @@ func (s *Server) publishesState() bool {
 	return s.kube == nil || s.kube.leading.Load()
 }
 
-// liveSites are the sites that have at least one alive gossip member;
-// standalone, every configured site.
+// liveSites are the sites live now (config.LiveSites): with gossip, those
+// with an alive member; standalone, every site.
 func liveSites(g *Gossip, l *config.Loaded) map[string]bool {
-	live := map[string]bool{}
 	if g == nil {
-		for _, s := range l.State.Sites {
-			live[s.Name] = true
-		}
-		return live
+		return config.LiveSites(l.State, nil)
 	}
-	for _, m := range g.node.Members() {
-		if m.Status != sites.StatusAlive {
-			continue
-		}
-		if name := config.FindSite(l.State, m.Site); name != "" {
-			live[name] = true
-		}
-	}
-	return live
+	return config.LiveSites(l.State, g.node.Members())
 }
 
 // start runs the loop until stop.
@@ -189,13 +177,10 @@ func (d *delegator) step(ctx context.Context) {
 // wanted is the delegation zd should have in the parent, and the names
 // held as they are (their site is in its grace period).
 func (d *delegator) wanted(zd config.ZoneDelegation, live map[string]bool, now time.Time) (delegation.Delegation, map[string]bool) {
-	var want delegation.Delegation
+	want, down := zd.Wanted(live)
 	held := map[string]bool{}
-	for _, ns := range zd.NameServers {
-		switch {
-		case ns.Site == "" || live[ns.Site]:
-			want.NameServers = append(want.NameServers, ns.NameServer)
-		case now.Sub(d.lastLive[ns.Site]) < zd.Grace:
+	for _, ns := range down {
+		if now.Sub(d.lastLive[ns.Site]) < zd.Grace {
 			held[ns.Name] = true
 		}
 	}

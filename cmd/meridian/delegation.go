@@ -12,6 +12,7 @@ import (
 	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/dnsserver/delegation"
 	"github.com/meridian-gslb/meridian/gslb"
+	"github.com/meridian-gslb/meridian/sites"
 )
 
 // Exit codes of delegation check: in sync, differences, errors.
@@ -121,14 +122,16 @@ func runDelegationCheck(args []string, stdout, stderr io.Writer) int {
 // checkZone compares one zone's delegation and prints the result.
 func checkZone(ctx context.Context, stdout, stderr io.Writer, zd config.ZoneDelegation, live map[string]bool) int {
 	head := fmt.Sprintf("%s (parent %s at %s)", zd.Zone, zd.Parent, zd.Server)
-	var want delegation.Delegation
-	notLive := map[string]string{} // NS name -> its site, when the site is not live
-	for _, ns := range zd.NameServers {
-		if ns.Site != "" && live != nil && !live[ns.Site] {
-			notLive[ns.Name] = ns.Site
-			continue
+	if live == nil { // no running server asked: every site counts as live
+		live = map[string]bool{}
+		for _, ns := range zd.NameServers {
+			live[ns.Site] = true
 		}
-		want.NameServers = append(want.NameServers, ns.NameServer)
+	}
+	want, down := zd.Wanted(live)
+	notLive := map[string]string{} // NS name -> its site, when the site is not live
+	for _, ns := range down {
+		notLive[ns.Name] = ns.Site
 	}
 	p := &delegation.RFC2136{Server: zd.Server, Parent: zd.Parent, Zone: zd.Zone}
 	have, err := p.Read(ctx)
@@ -170,23 +173,16 @@ func liveSitesFrom(ctx context.Context, api string, st *gslb.State) (map[string]
 		return nil, err
 	}
 	var resp struct {
-		Mode    string `json:"mode"`
-		Members []struct {
-			Site   string `json:"site"`
-			Status string `json:"status"`
-		} `json:"members"`
+		Mode    string         `json:"mode"`
+		Members []sites.Member `json:"members"`
 	}
 	if err := json.Unmarshal(body, &resp); err != nil {
 		return nil, fmt.Errorf("%s: not a sites response: %v", u, err)
 	}
-	live := map[string]bool{}
-	for _, s := range st.Sites {
-		live[s.Name] = resp.Mode == "standalone"
+	if resp.Mode == "standalone" {
+		resp.Members = nil // every site serves
+	} else if resp.Members == nil {
+		resp.Members = []sites.Member{} // gossip, and no member heard yet
 	}
-	for _, m := range resp.Members {
-		if name := config.FindSite(st, m.Site); name != "" && m.Status == "alive" {
-			live[name] = true
-		}
-	}
-	return live, nil
+	return config.LiveSites(st, resp.Members), nil
 }
