@@ -215,9 +215,8 @@ func renderChart(t *testing.T, dir, release, ns, values string) *renderedChart {
 	t.Helper()
 	tl := k8stest.RequireTools(t)
 	vf := writeFile(t, dir, release+"-values.yaml", values)
-	home := t.TempDir()
 	cmd := exec.Command(tl.Helm, "template", release, filepath.Join(repoRoot, "deploy", "helm", "meridian"), "--namespace", ns, "-f", vf)
-	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home, "KUBECONFIG="+filepath.Join(home, "none"))
+	cmd.Env = k8stest.HelmEnv(t)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {

@@ -81,23 +81,7 @@ type helmRunner struct {
 
 func newHelm(t testing.TB) *helmRunner {
 	t.Helper()
-	tl := k8stest.RequireTools(t)
-	home := t.TempDir()
-	env := []string{}
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if k == "KUBECONFIG" || strings.HasPrefix(k, "HELM_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env,
-		"HELM_CACHE_HOME="+filepath.Join(home, "cache"),
-		"HELM_CONFIG_HOME="+filepath.Join(home, "config"),
-		"HELM_DATA_HOME="+filepath.Join(home, "data"),
-		"KUBECONFIG="+filepath.Join(home, "no-kubeconfig"),
-	)
-	return &helmRunner{bin: tl.Helm, env: env}
+	return &helmRunner{bin: k8stest.RequireTools(t).Helm, env: k8stest.HelmEnv(t)}
 }
 
 // run runs helm and returns its standard output; the error holds the

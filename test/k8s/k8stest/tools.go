@@ -178,3 +178,26 @@ func RequireTools(t testing.TB) Tools {
 	}
 	return tl
 }
+
+// HelmEnv is the environment to run helm in from a test: the process's
+// own without KUBECONFIG and HELM_*, with helm's cache, config and data
+// directories in a temporary directory and a kubeconfig that does not
+// exist, so that helm neither reads nor writes anything of the user's.
+func HelmEnv(t testing.TB) []string {
+	t.Helper()
+	home := t.TempDir()
+	env := []string{}
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "KUBECONFIG" || strings.HasPrefix(k, "HELM_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env,
+		"HELM_CACHE_HOME="+filepath.Join(home, "cache"),
+		"HELM_CONFIG_HOME="+filepath.Join(home, "config"),
+		"HELM_DATA_HOME="+filepath.Join(home, "data"),
+		"KUBECONFIG="+filepath.Join(home, "no-kubeconfig"),
+	)
+}
