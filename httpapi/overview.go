@@ -143,30 +143,26 @@ const (
 
 // overview serves GET /api/v1/overview.
 func (a *API) overview(w http.ResponseWriter, r *http.Request) {
-	resp, code, msg := a.overviewOf(w, r)
-	if code != 0 {
-		if code != -1 {
-			writeError(w, code, msg)
-		}
-		return
+	if resp, ok := a.overviewOf(w, r); ok {
+		writeJSON(w, http.StatusOK, resp)
 	}
-	writeJSON(w, http.StatusOK, resp)
 }
 
-// overviewOf builds the overview for r; code -1: r was already answered
-// (a bad parameter), another non-zero code: answer with it and msg.
-func (a *API) overviewOf(w http.ResponseWriter, r *http.Request) (*overviewResponse, int, string) {
+// overviewOf builds the overview for r; when it cannot (no snapshot, a
+// bad parameter) it answers w with the error and ok is false.
+func (a *API) overviewOf(w http.ResponseWriter, r *http.Request) (resp *overviewResponse, ok bool) {
 	snap, plan, view := a.Pub.HealthSnapshot()
 	if snap == nil || plan == nil {
-		return nil, http.StatusServiceUnavailable, "no configuration published yet"
+		writeError(w, http.StatusServiceUnavailable, "no configuration published yet")
+		return nil, false
 	}
 	lq, sx, ok := a.listRequest(w, r, overviewParams, snap.State)
 	if !ok {
-		return nil, -1, ""
+		return nil, false
 	}
 	tx := a.index.targetsOf(plan, snap.State)
 	sum := a.summary.get(a, snap, tx)
-	resp := &overviewResponse{
+	resp = &overviewResponse{
 		Generated: sum.at.UTC(), Generation: snap.Generation(), Rule: string(a.Pub.Rule()),
 		Node:          overviewNode{Role: "standalone", Version: a.Version},
 		WindowSeconds: sum.window.Seconds(), Sites: sum.sites, AnswersTotal: sum.total,
@@ -212,7 +208,7 @@ func (a *API) overviewOf(w http.ResponseWriter, r *http.Request) (*overviewRespo
 		resp.Services = append(resp.Services, overviewServiceOf(snap, plan, view, obs, sx.service(r)))
 		return true
 	})
-	return resp, 0, ""
+	return resp, true
 }
 
 // overviewServiceOf is svc with each member's verdict and views.

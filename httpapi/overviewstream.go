@@ -31,11 +31,8 @@ func (a *API) overviewStream(w http.ResponseWriter, r *http.Request) {
 	defer overviewStreams.Add(-1)
 	// The first event is built before the headers go, so that a bad
 	// parameter is an ordinary error response.
-	resp, code, msg := a.overviewOf(w, r)
-	if code != 0 {
-		if code != -1 {
-			writeError(w, code, msg)
-		}
+	resp, ok := a.overviewOf(w, r)
+	if !ok {
 		return
 	}
 	rc := http.NewResponseController(w)
@@ -70,7 +67,7 @@ func (a *API) overviewStream(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-t.C:
 		}
-		if resp, code, _ = a.overviewOf(discard{}, r); code != 0 {
+		if resp, ok = a.overviewOf(discard{}, r); !ok {
 			return // a filter no longer applies: the client reconnects
 		}
 	}
