@@ -9,11 +9,17 @@ import (
 
 // The State's wire and file format.
 //
-// Format 2 (this build writes it) is a compact binary layout, the same
+// Format 3 (this build writes it) is format 2 with two fields more, a
+// zone's dnssec and a check's fast_interval, each at the end of its item;
+// a format 2 state (a state file of the previous release) is still read,
+// those fields unset. Deltas are read in this build's format only: a
+// follower that cannot apply one asks for the whole state.
+//
+// Format 2 is a compact binary layout, the same
 // for the state file, a gossip transfer and the parts of a delta
 // (encode_delta.go):
 //
-//	"MRS" 2                     magic and format: the first bytes say it
+//	"MRS" 3                     magic and format: the first bytes say it
 //	term, generation            unsigned varints
 //	zones                       count, then each zone
 //	sites                       count, then each site
@@ -49,7 +55,7 @@ import (
 // reads this version (and format 1, see above) and refuses others with a
 // clear error, so sites running different releases never misread each
 // other's state.
-const StateFormat = 2
+const StateFormat = 3
 
 // stateMagic starts every format 2 encoding, followed by the format byte.
 const stateMagic = "MRS"
@@ -108,10 +114,11 @@ func decodeState(b []byte) (*State, error) {
 		return decodeJSON(b)
 	case len(b) < len(stateMagic)+1 || string(b[:len(stateMagic)]) != stateMagic:
 		return nil, errors.New("gslb: decode state: not a Meridian state (bad magic)")
-	case b[len(stateMagic)] != StateFormat:
-		return nil, fmt.Errorf("gslb: decode state: format %d, this build reads formats 1 and %d", b[len(stateMagic)], StateFormat)
+	case b[len(stateMagic)] != StateFormat && b[len(stateMagic)] != 2:
+		return nil, fmt.Errorf("gslb: decode state: format %d, this build reads formats 1 to %d", b[len(stateMagic)], StateFormat)
 	}
 	d := newDecoder(b[len(stateMagic)+1:], nil)
+	d.format = b[len(stateMagic)]
 	st := &State{Term: d.uvarint(), Generation: d.uvarint()}
 	st.Zones = d.zones()
 	st.Sites = d.sites()

@@ -33,10 +33,12 @@ type servicePart struct {
 func (e *Encoding) bytes(s span) []byte { return e.Raw[s.start:s.end] }
 
 // EncodeParts encodes st (format 2) and records where its parts are.
-func (st *State) EncodeParts() *Encoding {
-	w := &encoder{b: make([]byte, 0, 256+100*len(st.Services))} // about 95 bytes a service
+func (st *State) EncodeParts() *Encoding { return st.encodeParts(StateFormat) }
+
+func (st *State) encodeParts(format byte) *Encoding {
+	w := &encoder{b: make([]byte, 0, 256+100*len(st.Services)), format: format} // about 95 bytes a service
 	w.b = append(w.b, stateMagic...)
-	w.b = append(w.b, StateFormat)
+	w.b = append(w.b, format)
 	w.uvarint(st.Term)
 	w.uvarint(st.Generation)
 	enc := &Encoding{version: st.Version(), services: make([]servicePart, len(st.Services))}
@@ -58,9 +60,10 @@ func (st *State) EncodeParts() *Encoding {
 	return enc
 }
 
-// encoder appends format 2 values to b.
+// encoder appends format 2 or 3 values to b.
 type encoder struct {
-	b []byte
+	b      []byte
+	format byte // StateFormat; tests write 2 to check that it is still read
 	// The State's site names, which site references point to; siteRefs
 	// indexes them (index+1) when there are too many for a scan.
 	siteNames []string
@@ -187,7 +190,27 @@ func (w *encoder) zones(zs []Zone) {
 		w.uvarint(uint64(z.NSTTL))
 		w.strs(z.Records)
 		w.str(z.ZoneFile)
+		if w.format >= 3 {
+			w.dnssec(z.DNSSEC)
+		}
 	}
+}
+
+func (w *encoder) dnssec(d *ZoneDNSSEC) {
+	if d == nil {
+		w.bool(false)
+		return
+	}
+	w.bool(true)
+	w.uvarint(uint64(len(d.Keys)))
+	for _, k := range d.Keys {
+		w.str(k.Name)
+		w.str(k.DNSKEY)
+		w.bool(k.Publish)
+	}
+	w.varint(int64(d.SignatureValidity))
+	w.varint(int64(d.SignatureRefresh))
+	w.uvarint(uint64(d.DNSKEYTTL))
 }
 
 func (w *encoder) sites(ss []Site) {
@@ -274,6 +297,9 @@ func (w *encoder) check(h *HealthCheck) {
 	w.str(h.SNI)
 	w.bool(h.TLSSkipVerify)
 	w.str(h.CAPEM)
+	if w.format >= 3 {
+		w.varint(int64(h.FastInterval))
+	}
 }
 
 // The fewest bytes each item of a list takes, so that a count is checked
@@ -313,9 +339,32 @@ func (d *decoder) zones() []Zone {
 		z.NSTTL = d.u32()
 		z.Records = d.strs()
 		z.ZoneFile = d.str()
+		if d.format >= 3 {
+			z.DNSSEC = d.dnssec()
+		}
 		d.at("zones", i)
 	}
 	return zs
+}
+
+// minKey is the fewest bytes of a DNSSEC key: 2 strings and a boolean.
+const minKey = 3
+
+func (d *decoder) dnssec() *ZoneDNSSEC {
+	if !d.bool() {
+		return nil
+	}
+	z := &ZoneDNSSEC{}
+	if n := d.count(minKey); n > 0 {
+		z.Keys = make([]DNSSECKey, n)
+		for i := range z.Keys {
+			z.Keys[i] = DNSSECKey{Name: d.str(), DNSKEY: d.str(), Publish: d.bool()}
+		}
+	}
+	z.SignatureValidity = time.Duration(d.varint())
+	z.SignatureRefresh = time.Duration(d.varint())
+	z.DNSKEYTTL = d.u32()
+	return z
 }
 
 func (d *decoder) sites() []Site {
@@ -369,6 +418,9 @@ func (d *decoder) service(s *Service) {
 			Rise: d.int(), Fall: d.int(), Jitter: d.str(), Method: d.str(), Path: d.str(), Host: d.str()}
 		h.ExpectStatus = d.strs()
 		h.BodyContains, h.SNI, h.TLSSkipVerify, h.CAPEM = d.str(), d.str(), d.bool(), d.str()
+		if d.format >= 3 {
+			h.FastInterval = time.Duration(d.varint())
+		}
 		s.HealthCheck = h
 	}
 }

@@ -135,7 +135,7 @@ func TestApplyDeltaRefuses(t *testing.T) {
 		{"another base", other, delta, "the delta applies to 1.1, not to 1.9"},
 		{"a full state", base, base.EncodeParts().Raw, "bad magic"},
 		{"truncated", base, delta[:len(delta)-2], "upserts[0]: byte"},
-		{"future format", base, append([]byte("MRD\x03"), delta[4:]...), "format 3"},
+		{"future format", base, append([]byte("MRD\x04"), delta[4:]...), "format 4"},
 		{"removes what the base lacks", bigState(50), delta, "removes services the base does not have"},
 	} {
 		if _, err := ApplyDelta(tc.base, tc.delta); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -19,6 +19,9 @@ type decoder struct {
 	err error
 	// where names the item being read, for the error ("services[12]").
 	where string
+	// format is the encoding's format: 2 lacks format 3's fields (a
+	// zone's dnssec, a check's fast_interval), which read as unset.
+	format byte
 
 	siteNames []string          // site references resolve to these
 	interned  map[string]string // one copy of each repeated string
@@ -32,7 +35,7 @@ func newDecoder(b []byte, interned map[string]string) *decoder {
 	if interned == nil {
 		interned = map[string]string{}
 	}
-	return &decoder{b: b, interned: interned}
+	return &decoder{b: b, interned: interned, format: StateFormat}
 }
 
 func (d *decoder) fail(format string, args ...any) {

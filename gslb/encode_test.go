@@ -28,8 +28,8 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(b[:4]) != "MRS\x02" {
-		t.Fatalf("the first bytes are %q, want the magic and format 2", b[:4])
+	if string(b[:4]) != "MRS\x03" {
+		t.Fatalf("the first bytes are %q, want the magic and format 3", b[:4])
 	}
 	got, err := DecodeState(b)
 	if err != nil {
@@ -45,6 +45,29 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		if x.Addrs()[0] != y.Addrs()[0] || x.ScopePrefix != y.ScopePrefix {
 			t.Errorf("%s: %v/%d vs %v/%d", name, x.Addrs(), x.ScopePrefix, y.Addrs(), y.ScopePrefix)
 		}
+	}
+}
+
+// TestDecodeFormat2 reads a state written in format 2, as the previous
+// release's state file is: format 3's fields come back unset.
+func TestDecodeFormat2(t *testing.T) {
+	st := testState()
+	st.Services[0].HealthCheck = &HealthCheck{Kind: "tcp", Port: 80, Interval: time.Second, FastInterval: 200 * time.Millisecond, Rise: 2, Fall: 2}
+	st.Zones[0].DNSSEC = &ZoneDNSSEC{Keys: []DNSSECKey{{Name: "Kgslb.example.+013+12345", DNSKEY: "gslb.example. 3600 IN DNSKEY 257 3 13 AAAA"}}}
+	old := st.encodeParts(2).Raw
+	if string(old[:4]) != "MRS\x02" {
+		t.Fatalf("the first bytes are %q", old[:4])
+	}
+	got, err := DecodeState(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Zones[0].DNSSEC != nil || got.Services[0].HealthCheck.FastInterval != 0 {
+		t.Fatalf("format 2 carried format 3's fields: %+v, %+v", got.Zones[0].DNSSEC, got.Services[0].HealthCheck)
+	}
+	st.Zones[0].DNSSEC, st.Services[0].HealthCheck.FastInterval = nil, 0
+	if !reflect.DeepEqual(got, st) {
+		t.Fatalf("format 2 decoded differently:\n got %+v\nwant %+v", got, st)
 	}
 }
 
@@ -184,7 +207,7 @@ func TestDecodeStateRefuses(t *testing.T) {
 	badCheck.Services[0].HealthCheck = &HealthCheck{Kind: "tcp", Path: "/healthz"}
 	invalidCheck, _ := badCheck.Encode()
 	legacy := string(legacyJSON(t, testState()))
-	future := append([]byte("MRS\x03"), good[4:]...)
+	future := append([]byte("MRS\x04"), good[4:]...)
 	// A claimed length beyond the input: the first service's name says
 	// it is 1 GB long.
 	st := testState()
@@ -196,7 +219,7 @@ func TestDecodeStateRefuses(t *testing.T) {
 	}{
 		{"empty", "", "bad magic"},
 		{"not a state", "hello", "bad magic"},
-		{"future format", string(future), "format 3, this build reads formats 1 and 2"},
+		{"future format", string(future), "format 4, this build reads formats 1 to 3"},
 		{"truncated", string(good[:len(good)-3]), fmt.Sprintf("services[%d]: byte", len(st.Services)-1)},
 		{"trailing bytes", string(good) + "x", "1 bytes after the end"},
 		{"claimed length beyond the input", string(huge), "services[0]: byte"},

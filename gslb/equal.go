@@ -82,6 +82,7 @@ func (h *HealthCheck) Equal(o *HealthCheck) bool {
 	return h.Kind == o.Kind &&
 		h.Port == o.Port &&
 		h.Interval == o.Interval &&
+		h.FastInterval == o.FastInterval &&
 		h.Timeout == o.Timeout &&
 		h.Rise == o.Rise &&
 		h.Fall == o.Fall &&
@@ -105,7 +106,7 @@ func sameSitesAndZones(a, b *State) bool {
 
 func zoneEqual(a, b Zone) bool {
 	return a.Name == b.Name && a.SOA == b.SOA && a.NSTTL == b.NSTTL && a.ZoneFile == b.ZoneFile &&
-		slices.Equal(a.Records, b.Records) &&
+		slices.Equal(a.Records, b.Records) && a.DNSSEC.Equal(b.DNSSEC) &&
 		slices.EqualFunc(a.NameServers, b.NameServers, func(x, y NameServer) bool {
 			return x.Name == y.Name && slices.Equal(x.Addresses, y.Addresses)
 		})

@@ -83,9 +83,12 @@ type HealthCheck struct {
 	Kind     string        `json:"kind"`
 	Port     uint16        `json:"port,omitempty"`
 	Interval time.Duration `json:"interval,omitempty"`
-	Timeout  time.Duration `json:"timeout,omitempty"`
-	Rise     int           `json:"rise,omitempty"`
-	Fall     int           `json:"fall,omitempty"`
+	// FastInterval is the interval between probes while a member's state
+	// is in doubt (a failure short of Fall); 0 is Interval.
+	FastInterval time.Duration `json:"fast_interval,omitempty"`
+	Timeout      time.Duration `json:"timeout,omitempty"`
+	Rise         int           `json:"rise,omitempty"`
+	Fall         int           `json:"fall,omitempty"`
 	// Jitter is a percentage ("10%"), a fraction ("0.1"), a duration
 	// ("250ms") or "0" (see ParseJitter).
 	Jitter string `json:"jitter,omitempty"`

@@ -51,6 +51,8 @@ type Zone struct {
 	Records []string `json:"records,omitempty"`
 	// ZoneFile is an RFC 1035 master file with more static records.
 	ZoneFile string `json:"zone_file,omitempty"`
+	// DNSSEC, when set, signs the zone online (dnssec.go).
+	DNSSEC *ZoneDNSSEC `json:"dnssec,omitempty"`
 }
 
 // SOA carries the zone's SOA fields. TTL is the SOA record's own TTL; the

@@ -168,6 +168,9 @@ func (st *State) validatePlaces(bad func(string, string, ...any)) (zones, sites 
 		if len(z.NameServers) == 0 {
 			bad(p+".nameservers", "a zone needs at least one name server")
 		}
+		if z.DNSSEC != nil {
+			z.DNSSEC.validate(p, bad)
+		}
 		for j, ns := range z.NameServers {
 			np := fmt.Sprintf("%s.nameservers[%d]", p, j)
 			if err := CheckName(ns.Name); err != nil {
