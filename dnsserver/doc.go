@@ -17,6 +17,8 @@
 //	zone.go      static records and zone files: CheckZone, LoadZoneFile
 //	parsed.go    the one cache of parsed static records, by zone: parsed once per load
 //	metrics.go   counters in atomics and their prometheus.Collector
+//	sign.go      DNSSEC records for DO=1 answers of signed zones (package dnssec signs)
+//	zonekeys.go  a zone's dnssec settings and this site's key files made a signer
 //
 // # Answers
 //
@@ -57,6 +59,19 @@
 // the client's size clamped to [512, 1232]; what does not fit is dropped a
 // whole RRset at a time, with TC=1 when answer or authority data (or
 // referral glue) had to go.
+//
+// # DNSSEC
+//
+// A zone with dnssec settings (gslb.Zone.DNSSEC) is signed online by its
+// signer (package dnssec), built from the site's key directory when the
+// settings change. Responses to DO=1 queries carry the RRSIGs of every
+// authoritative RRset (RFC 4035 section 3.1), the apex DNSKEY, CDS and
+// CDNSKEY RRsets are zone data, negative answers use compact denial (RFC
+// 9824: NOERROR with an NXNAME NSEC, NXDOMAIN with CO), and referrals
+// carry the DS or the NSEC proving there is none. The fast path answers
+// a service's A and AAAA with the RRSIGs' cached wire form; every other
+// DO=1 answer of a signed zone goes through sign.go on the general path.
+// A site without the zone's keys answers its DO=1 queries SERVFAIL.
 //
 // Listening on a wildcard address (0.0.0.0, ::) works, but replies leave
 // from the address the kernel picks, which on a multi-homed host may not

@@ -74,7 +74,7 @@ func (h *handler) fast(sc *scratch, req []byte, src netip.Addr, proto int, out [
 	// The OPT record (RFC 6891 section 6.1.2), if any.
 	var e ecs
 	var ck cookieIn
-	hasOPT, do := false, false
+	hasOPT, do, co := false, false, false
 	limit := minUDPPayload
 	if req[11] == 1 {
 		o := req[qend:]
@@ -113,7 +113,7 @@ func (h *handler) fast(sc *scratch, req []byte, src netip.Addr, proto int, out [
 			}
 			rd = rd[4+l:]
 		}
-		hasOPT, do = true, o[7]&0x80 != 0
+		hasOPT, do, co = true, o[7]&0x80 != 0, o[7]&0x40 != 0
 		limit = udpLimit(true, binary.BigEndian.Uint16(o[3:]))
 	} else if qend != len(req) {
 		return nil, false
@@ -131,7 +131,14 @@ func (h *handler) fast(sc *scratch, req []byte, src netip.Addr, proto int, out [
 	if z == nil {
 		return nil, false
 	}
+	// DO=1 in a signed zone: a service's answer gets its RRSIGs from the
+	// signer's cache here; everything else (static data, denials, CO)
+	// goes to the general path (sign.go).
 	nd := z.nodes[lname]
+	signed := do && z.signed()
+	if signed && (z.signer == nil || co || nd == nil || nd.svc == nil) {
+		return nil, false
+	}
 	if nd != nil && nd.below || nd == nil && (z.wild || z.cuts) {
 		return nil, false // a referral or a wildcard
 	}
@@ -178,6 +185,20 @@ func (h *handler) fast(sc *scratch, req []byte, src netip.Addr, proto int, out [
 			}
 		}
 		ancount, scope, site = len(addrs), a.ScopePrefix, a.Site
+		if signed {
+			wire, nsig, err := z.signer.SignAddrs(unsafe.String(&sc.orig[0], n), qtype, a.TTL, addrs)
+			if err != nil {
+				return nil, false // the general path reports it
+			}
+			for i := 0; i < len(wire); {
+				l := int(binary.BigEndian.Uint16(wire[i:]))
+				b = append(b, 0xC0, 12, 0, byte(dns.TypeRRSIG), 0, 1)
+				b = binary.BigEndian.AppendUint32(b, a.TTL) // RFC 4034 section 3: the RRset's TTL
+				b = append(b, wire[i:i+2+l]...)
+				i += 2 + l
+			}
+			ancount += nsig
+		}
 	case nd.fastN[fam] > 0:
 		t := nd.fast[fam]
 		per := len(t) / nd.fastN[fam]
@@ -188,6 +209,9 @@ func (h *handler) fast(sc *scratch, req []byte, src netip.Addr, proto int, out [
 		ancount = nd.fastN[fam]
 	case nd.get(dns.TypeCNAME) != nil:
 		return nil, false
+	}
+	if ancount == 0 && signed {
+		return nil, false // a signed denial (sign.go)
 	}
 	if ancount == 0 {
 		// NXDOMAIN or NODATA: the SOA in authority (RFC 2308 section 3).

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -119,9 +120,26 @@ var sources = []netip.Addr{
 // The fast path must answer exactly as the general path for every query
 // it takes.
 func TestFastPathMatchesGeneral(t *testing.T) {
-	h := newHandler(t)
+	t.Run("unsigned", func(t *testing.T) { fastMatchesGeneral(t, newHandler(t), 1) })
+	// Signed answers to DO=1 queries: the fast path copies the RRSIGs'
+	// wire form from the signer's cache.
+	t.Run("signed", func(t *testing.T) {
+		sz := newSignedZone(t, dns.ED25519, false)
+		s, err := dnsserver.New(dnsserver.Config{Listen: []string{"127.0.0.1:0"}, Logger: dnstest.Quiet(), DNSSECKeyDir: sz.dir}, dnstest.Store(t, sz.st))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if signed := fastMatchesGeneral(t, dnsserver.NewTestHandler(s), 2); signed < 200 {
+			t.Errorf("the fast path signed only %d answers", signed)
+		}
+	})
+}
+
+// fastMatchesGeneral compares the paths over random queries and returns
+// how many fast answers carried signatures.
+func fastMatchesGeneral(t *testing.T, h *dnsserver.Handler, seed uint64) (signed int) {
 	h.FreezeCookies(time.Unix(1700000000, 0)) // both paths make the same server cookie
-	r := rand.New(rand.NewPCG(1, 2))
+	r := rand.New(rand.NewPCG(seed, 2))
 	taken := 0
 	const n = 20000
 	for i := range n {
@@ -135,6 +153,10 @@ func TestFastPathMatchesGeneral(t *testing.T) {
 		}
 		taken++
 		fast = bytes.Clone(fast)
+		var fm dns.Msg
+		if fm.Unpack(fast) == nil && slices.ContainsFunc(fm.Answer, func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeRRSIG }) {
+			signed++
+		}
 		general := h.General(q, src, tcp, rnd)
 		if !bytes.Equal(fast, general) {
 			m := new(dns.Msg)
@@ -149,6 +171,8 @@ func TestFastPathMatchesGeneral(t *testing.T) {
 	if taken < n/8 {
 		t.Errorf("fast path took only %d of %d", taken, n)
 	}
+	t.Logf("%d fast answers were signed", signed)
+	return signed
 }
 
 // Which queries the fast path takes, and that it declines the rest.

@@ -28,6 +28,10 @@ type handler struct {
 	// cookies makes and checks DNS server cookies (RFC 7873, 9018).
 	cookies *cookies
 
+	// signLogged is when a signing failure was last logged (unix
+	// seconds): one line per signFailLogEvery, not one per query.
+	signLogged atomic.Int64
+
 	// testHook, when set, runs before each query is answered; tests use
 	// it to inject a panic.
 	testHook atomic.Pointer[func(req []byte)]
@@ -182,6 +186,10 @@ func (h *handler) respond(raw []byte, req *dns.Msg, src netip.Addr, proto int, o
 		}
 	}
 	q := req.Question[0]
+	if q.Qtype == dns.TypeNXNAME {
+		// RFC 9824 section 3.5: NXNAME is a meta type, never queried.
+		return fail(dns.RcodeFormatError, opt != nil)
+	}
 	if q.Qclass != dns.ClassINET || q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR {
 		// Only class IN is served; zone transfers are not offered
 		// (RFC 5936 section 2.2.1 allows REFUSED).
@@ -199,16 +207,44 @@ func (h *handler) respond(raw []byte, req *dns.Msg, src netip.Addr, proto int, o
 	}
 	client, prefix := clientOf(&e, src)
 	r := v.lookup(&question{name: q.Name, lname: strings.ToLower(q.Name), qtype: q.Qtype, client: client, prefix: prefix, rand: rnd})
+	co := false
+	if opt != nil && opt.Do() && v.signed {
+		// RFC 4035 section 3.1: signatures and proofs for DO=1.
+		co = opt.Co()
+		if err := v.secure(r, q.Name, q.Qtype, co); err != nil {
+			h.signFailed(r.zone, q, err)
+			return fail(dns.RcodeServerFailure, true)
+		}
+	}
 	resp.Rcode = r.rcode
 	resp.Authoritative = r.aa
 	resp.Answer, resp.Ns, resp.Extra = r.answer, r.ns, r.extra
 	if opt != nil {
-		resp.Extra = append(resp.Extra, h.opt(opt, &e, scopeFor(&e, r.scope), nsid, &ck, src))
+		o := h.opt(opt, &e, scopeFor(&e, r.scope), nsid, &ck, src)
+		if co {
+			o.SetCo() // RFC 9824 section 5: we give compact answers
+		}
+		resp.Extra = append(resp.Extra, o)
 	}
 	glueRequired := !r.aa && r.rcode == dns.RcodeSuccess && len(r.answer) == 0
 	b := h.fit(resp, out, h.limit(proto, opt), glueRequired, proto)
 	h.count(r, q.Qtype, resp.Rcode, proto)
 	return b
+}
+
+// signFailLogEvery spaces the log lines of signing failures.
+const signFailLogEvery = 10 * time.Second
+
+// signFailed counts and (at most every signFailLogEvery) logs a response
+// that could not be signed.
+func (h *handler) signFailed(z *zone, q dns.Question, err error) {
+	h.m.signFailures.Add(1)
+	now := time.Now().Unix()
+	last := h.signLogged.Load()
+	if now-last < int64(signFailLogEvery/time.Second) || !h.signLogged.CompareAndSwap(last, now) {
+		return
+	}
+	h.log.Error(signFailure(z, q.Name, q.Qtype, err) + "; answered SERVFAIL")
 }
 
 func (h *handler) count(r *result, qtype uint16, rcode int, proto int) {

@@ -38,6 +38,12 @@ type result struct {
 	svc               *svcCounters
 	site              string
 	chain             []string // names already answered, for loop safety
+	// For signing (sign.go): the name a negative answer denies, its zone
+	// and node (nil: the name does not exist), and a referral's cut.
+	denied     string
+	deniedZone *zone
+	deniedNode *node
+	cut        *node
 }
 
 func (v *view) lookup(q *question) *result {
@@ -78,6 +84,7 @@ func (z *zone) findCut(lname string) *node {
 func (z *zone) referral(r *result, cut *node) {
 	r.aa = false
 	r.rcode = dns.RcodeSuccess
+	r.cut = cut
 	r.ns = append(r.ns, cut.get(dns.TypeNS)...)
 	r.extra = z.glue(r.extra, r.ns)
 }
@@ -127,6 +134,7 @@ func (v *view) answer(r *result, z *zone, q *question, owner, lname string, qtyp
 	if n == nil {
 		r.rcode = dns.RcodeNameError
 		r.ns = append(r.ns[:0], z.neg)
+		r.denied, r.deniedZone, r.deniedNode = owner, z, nil
 		return
 	}
 	if n.svc != nil {
@@ -138,7 +146,7 @@ func (v *view) answer(r *result, z *zone, q *question, owner, lname string, qtyp
 			if v.service(r, z, q, owner, lname, qtype, depth) {
 				return
 			}
-			v.nodata(r, z)
+			v.nodata(r, z, n, owner)
 			return
 		case dns.TypeANY:
 			// RFC 8482 section 4.2: one RRset is enough. For a service
@@ -165,7 +173,7 @@ func (v *view) answer(r *result, z *zone, q *question, owner, lname string, qtyp
 		rrs = n.get(qtype)
 	}
 	if len(rrs) == 0 {
-		v.nodata(r, z)
+		v.nodata(r, z, n, owner)
 		return
 	}
 	for _, rr := range rrs {
@@ -177,9 +185,10 @@ func (v *view) answer(r *result, z *zone, q *question, owner, lname string, qtyp
 }
 
 // nodata: the name exists without data of the type (RFC 2308 section 2.2).
-func (v *view) nodata(r *result, z *zone) {
+func (v *view) nodata(r *result, z *zone, n *node, owner string) {
 	r.rcode = dns.RcodeSuccess
 	r.ns = append(r.ns[:0], z.neg)
+	r.denied, r.deniedZone, r.deniedNode = owner, z, n
 }
 
 // service answers A or AAAA at a service name from gslb.Select. It

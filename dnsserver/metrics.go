@@ -185,7 +185,11 @@ type metrics struct {
 	services  map[string]*svcCounters
 	truncated atomic.Uint64
 	panics    atomic.Uint64
-	tcpConns  atomic.Int64
+	// signFailures counts DO=1 responses that could not be signed;
+	// signing says, by signed zone, whether this site can sign it.
+	signFailures atomic.Uint64
+	signing      map[string]bool
+	tcpConns     atomic.Int64
 	// tcpRefused counts TCP connections turned away or closed by the
 	// caps, by tcpRefusedReasons.
 	tcpRefused [len(tcpRefusedReasons)]atomic.Uint64
@@ -306,12 +310,30 @@ var (
 		[]string{"action"}, nil)
 	descPanics = prometheus.NewDesc("meridian_dns_panics_total",
 		"Queries whose handling panicked and were answered SERVFAIL.", nil, nil)
+	descSignFailures = prometheus.NewDesc("meridian_dns_dnssec_sign_failures_total",
+		"Responses to DO=1 queries answered SERVFAIL because they could not be signed (the site lacks the zone's keys, or signing failed).", nil, nil)
+	descSigning = prometheus.NewDesc("meridian_dns_dnssec_signing",
+		"1 for a signed zone this site signs, 0 for one it cannot (its keys did not load: see the log).", []string{"zone"}, nil)
 )
+
+// setSigning records whether this site can sign zone; ok nil forgets it.
+func (m *metrics) setSigning(zone string, ok *bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ok == nil {
+		delete(m.signing, zone)
+		return
+	}
+	if m.signing == nil {
+		m.signing = map[string]bool{}
+	}
+	m.signing[zone] = *ok
+}
 
 type collector struct{ m *metrics }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descQueries, descDuration, descTruncated, descTCPConns, descTCPRefused, descRRL, descPanics} {
+	for _, d := range []*prometheus.Desc{descQueries, descDuration, descTruncated, descTCPConns, descTCPRefused, descRRL, descPanics, descSignFailures, descSigning} {
 		ch <- d
 	}
 }
@@ -326,6 +348,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	svcs := make([]*svcCounters, 0, len(m.services))
 	for _, s := range m.services {
 		svcs = append(svcs, s)
+	}
+	signing := make(map[string]bool, len(m.signing))
+	for z, ok := range m.signing {
+		signing[z] = ok
 	}
 	m.mu.Unlock()
 
@@ -394,6 +420,14 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRRL, prometheus.CounterValue, float64(m.rrl[rrlDropped].Load()), "dropped")
 	ch <- prometheus.MustNewConstMetric(descRRL, prometheus.CounterValue, float64(m.rrl[rrlSlipped].Load()), "slipped")
 	ch <- prometheus.MustNewConstMetric(descPanics, prometheus.CounterValue, float64(m.panics.Load()))
+	ch <- prometheus.MustNewConstMetric(descSignFailures, prometheus.CounterValue, float64(m.signFailures.Load()))
+	for z, ok := range signing {
+		v := 0.0
+		if ok {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descSigning, prometheus.GaugeValue, v, z)
+	}
 }
 
 // sumByZone adds up the counters of svcs by zone and site, into one set

@@ -43,6 +43,9 @@ type Config struct {
 	// them, all verify them. Sites that share them accept each other's
 	// cookies. Empty: a random secret of this process.
 	CookieSecrets [][CookieSecretLength]byte
+	// DNSSECKeyDir holds this site's private DNSSEC keys, which sign the
+	// zones whose settings (gslb.Zone.DNSSEC) name them (zonekeys.go).
+	DNSSECKeyDir string
 	// TSIGKeys may sign queries (RFC 8945); a query signed with another
 	// key gets BADKEY.
 	TSIGKeys []TSIGKey
@@ -130,7 +133,7 @@ func New(cfg Config, store *gslb.Store) (*Server, error) {
 		s.h.rrl.cookies = s.h.cookies
 	}
 	s.m.serviceLimit = cfg.ServiceMetrics
-	s.comp = &compiler{metrics: s.m}
+	s.comp = &compiler{metrics: s.m, keyDir: cfg.DNSSECKeyDir, log: s.log}
 	if store != nil {
 		store.Subscribe(s.publish)
 	}

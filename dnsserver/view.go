@@ -3,6 +3,7 @@ package dnsserver
 import (
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/meridian-gslb/meridian/dnsserver/dnssec"
 	"github.com/meridian-gslb/meridian/gslb"
 )
 
@@ -21,6 +23,9 @@ import (
 type view struct {
 	snap  *gslb.Snapshot
 	zones map[string]*zone
+	// signed: some zone is signed, so a DO=1 answer may need signatures
+	// (a CNAME chain may lead into a signed zone from an unsigned one).
+	signed bool
 }
 
 // zone is one authoritative zone of a view.
@@ -32,7 +37,16 @@ type zone struct {
 	cuts  bool // some name below the apex has NS: a delegation (RFC 1034 section 4.2.1)
 	wild  bool // some owner is a wildcard (RFC 4592)
 	m     *zoneCounters
+	// signer signs responses to DO=1 queries (sign.go) when the zone is
+	// signed; signErr says why a signed zone has no signer at this site
+	// (its DO=1 queries are then answered SERVFAIL).
+	signer  *dnssec.Signer
+	signErr error
 }
+
+// signed reports whether the zone is signed (whether or not this site
+// can sign it).
+func (z *zone) signed() bool { return z.signer != nil || z.signErr != nil }
 
 // node is one name of a zone: static RRsets, maybe a gslb service, or
 // nothing at all (an empty non-terminal, RFC 8020: it exists).
@@ -73,11 +87,32 @@ func (n *node) add(rr dns.RR) {
 					return
 				}
 			}
+			if ttl, first := rr.Header().Ttl, n.rrsets[i].rrs[0].Header().Ttl; ttl != first {
+				// RFC 2181 section 5.2: an RRset has one TTL; use the
+				// lowest, as the RFC tells clients to, and sign that
+				// (RFC 4034 section 3: the RRSIG has one Original TTL).
+				// The records may be shared with the parse cache: copy.
+				low := min(ttl, first)
+				rr = withTTL(rr, low)
+				for j, o := range n.rrsets[i].rrs {
+					n.rrsets[i].rrs[j] = withTTL(o, low)
+				}
+			}
 			n.rrsets[i].rrs = append(n.rrsets[i].rrs, rr)
 			return
 		}
 	}
 	n.rrsets = append(n.rrsets, rrset{typ: t, rrs: []dns.RR{rr}})
+}
+
+// withTTL returns rr, or a copy of it with TTL ttl.
+func withTTL(rr dns.RR, ttl uint32) dns.RR {
+	if rr.Header().Ttl == ttl {
+		return rr
+	}
+	c := dns.Copy(rr)
+	c.Header().Ttl = ttl
+	return c
 }
 
 // findZone returns the zone of lname (canonical), the longest suffix match.
@@ -114,6 +149,44 @@ type compiler struct {
 	mu      sync.Mutex
 	metrics *metrics
 	prev    *view
+	// keyDir and signers: a zone's signer is built when its dnssec
+	// settings change, not per view, so its signature cache lives on.
+	keyDir  string
+	signers map[string]*zoneSigner
+	log     *slog.Logger
+}
+
+// zoneSigner is a zone's signer and the settings it was built from.
+type zoneSigner struct {
+	settings *gslb.ZoneDNSSEC
+	signer   *dnssec.Signer
+	err      error
+}
+
+// signer returns zc's signer, building it when its settings changed.
+// Keys that cannot be loaded are logged once per change: the zone is
+// served, but DO=1 queries get SERVFAIL rather than unsigned answers a
+// validator would reject anyway.
+func (c *compiler) signer(zc *gslb.Zone) (*dnssec.Signer, error) {
+	if prev := c.signers[zc.Name]; prev != nil && prev.settings.Equal(zc.DNSSEC) {
+		return prev.signer, prev.err
+	}
+	s, err := NewZoneSigner(zc, c.keyDir)
+	if err != nil {
+		err = fmt.Errorf("zone %s: %w", zc.Name, err)
+		if c.log != nil {
+			c.log.Error("dnssec: cannot sign; DO queries for the zone get SERVFAIL", "zone", zc.Name, "err", err)
+		}
+	}
+	if c.signers == nil {
+		c.signers = map[string]*zoneSigner{}
+	}
+	c.signers[zc.Name] = &zoneSigner{settings: zc.DNSSEC.Clone(), signer: s, err: err}
+	if c.metrics != nil {
+		ok := err == nil
+		c.metrics.setSigning(zc.Name, &ok)
+	}
+	return s, err
 }
 
 // records returns the parsed static records of z, parsing (and
@@ -138,7 +211,7 @@ func (c *compiler) compile(snap *gslb.Snapshot) (*view, error) {
 	// Then the compiled zones are reused as they are; only the snapshot
 	// that Select reads is new.
 	if p := c.prev; p != nil && sameShape(p.snap.State, snap.State) {
-		v := &view{snap: snap, zones: p.zones}
+		v := &view{snap: snap, zones: p.zones, signed: p.signed}
 		c.prev = v
 		return v, nil
 	}
@@ -161,7 +234,7 @@ func sameShape(a, b *gslb.State) bool {
 	}
 	for i := range a.Zones {
 		x, y := &a.Zones[i], &b.Zones[i]
-		if x.Name != y.Name || x.SOA != y.SOA || x.NSTTL != y.NSTTL || !slices.Equal(x.Records, y.Records) ||
+		if x.Name != y.Name || x.SOA != y.SOA || x.NSTTL != y.NSTTL || !slices.Equal(x.Records, y.Records) || !x.DNSSEC.Equal(y.DNSSEC) ||
 			!slices.EqualFunc(x.NameServers, y.NameServers, func(p, q gslb.NameServer) bool {
 				return p.Name == q.Name && slices.Equal(p.Addresses, q.Addresses)
 			}) {
@@ -202,6 +275,14 @@ func (c *compiler) build(snap *gslb.Snapshot) (*view, error) {
 		v.zones[zc.Name] = c.buildZone(zc, rrs)
 	}
 	keepParsed(seen)
+	for name := range c.signers {
+		if z := v.zones[name]; z == nil || !z.signed() {
+			delete(c.signers, name) // unsigned or gone: forget its keys
+			if c.metrics != nil {
+				c.metrics.setSigning(name, nil)
+			}
+		}
+	}
 	svcs := make(map[string]bool, len(snap.State.Services))
 	for i := range snap.State.Services {
 		svc := &snap.State.Services[i]
@@ -222,6 +303,7 @@ func (c *compiler) build(snap *gslb.Snapshot) (*view, error) {
 	c.metrics.keep(seen, svcs)
 	for _, z := range v.zones {
 		z.finish()
+		v.signed = v.signed || z.signed()
 	}
 	return v, nil
 }
@@ -248,6 +330,18 @@ func (c *compiler) buildZone(zc *gslb.Zone, rrs []dns.RR) *zone {
 	apex.add(z.soa)
 	for _, ns := range zc.NameServers {
 		apex.add(&dns.NS{Hdr: dns.RR_Header{Name: zc.Name, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: zc.NSTTL}, Ns: ns.Name})
+	}
+	if zc.DNSSEC != nil {
+		z.signer, z.signErr = c.signer(zc)
+		if z.signer != nil {
+			// The apex key RRsets are zone data, for every query
+			// (RFC 4035 section 2.1, RFC 7344 section 4).
+			for _, set := range [][]dns.RR{z.signer.DNSKEYRRset(), z.signer.CDSRRset(), z.signer.CDNSKEYRRset()} {
+				for _, rr := range set {
+					apex.add(rr)
+				}
+			}
+		}
 	}
 	for _, rr := range rrs {
 		h := rr.Header()

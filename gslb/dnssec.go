@@ -75,7 +75,7 @@ func (d *ZoneDNSSEC) validate(p string, bad func(string, string, ...any)) {
 		case seen[k.Name]:
 			bad(kp+".name", "key %q is listed twice", k.Name)
 		case k.DNSKEY == "":
-			bad(kp+".dnskey", "empty")
+			bad(kp, "no public key (dnskey)")
 		}
 		seen[k.Name] = true
 		signing = signing || !k.Publish

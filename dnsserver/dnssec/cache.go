@@ -2,8 +2,10 @@ package dnssec
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"hash/maphash"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -26,7 +28,10 @@ import (
 type cacheKey [2]uint64
 
 type entry struct {
-	sigs       []dns.RR
+	sigs []dns.RR
+	// wire is the RDATA of each of sigs, in order, each after its 16-bit
+	// length: what SignAddrs returns for a server's wire-level path.
+	wire       []byte
 	refreshAt  int64       // unix seconds: re-sign from then on
 	expireAt   int64       // unix seconds: the earliest expiration in sigs
 	refreshing atomic.Bool // one caller re-signs, the others serve sigs meanwhile
@@ -89,6 +94,7 @@ type scratch struct {
 	wire  []byte   // one packed RR
 	rd    []byte   // all RDATAs, back to back
 	spans [][2]int // each RDATA's [start, end) in rd
+	msg   dns.Msg  // packs one record at a time
 }
 
 var errPack = errors.New("cannot pack record")
@@ -105,68 +111,137 @@ var errPack = errors.New("cannot pack record")
 func (sc *scratch) key(c *sigCache, rrset []dns.RR, owner string) (cacheKey, error) {
 	sc.rd, sc.spans = sc.rd[:0], sc.spans[:0]
 	for _, rr := range rrset {
-		// A and AAAA, the bulk of GSLB answers, without PackRR: their
+		// A and AAAA, the bulk of GSLB answers, without packing: their
 		// RDATA is the address (RFC 1035 section 3.4.1, RFC 3596 section 2.2).
 		switch x := rr.(type) {
 		case *dns.A:
 			if ip4 := x.A.To4(); ip4 != nil {
-				start := len(sc.rd)
-				sc.rd = append(sc.rd, ip4...)
-				sc.spans = append(sc.spans, [2]int{start, len(sc.rd)})
+				sc.addRDATA(ip4)
 				continue
 			}
 		case *dns.AAAA:
 			if ip6 := x.AAAA.To16(); ip6 != nil {
-				start := len(sc.rd)
-				sc.rd = append(sc.rd, ip6...)
-				sc.spans = append(sc.spans, [2]int{start, len(sc.rd)})
+				sc.addRDATA(ip6)
 				continue
 			}
 		}
 		rr = canonicalRDATA(rr)
-		n := dns.Len(rr) + 1
-		if cap(sc.wire) < n {
-			sc.wire = make([]byte, n+64)
-		}
-		w := sc.wire[:cap(sc.wire)]
-		end, err := dns.PackRR(rr, w, 0, nil, false)
+		rd, err := sc.packRDATA(rr)
 		if err != nil {
-			return cacheKey{}, errPack
+			return cacheKey{}, err
 		}
-		i := 0 // skip the uncompressed owner name and the 10 octets after it
-		for i < end && w[i] != 0 {
-			i += int(w[i]) + 1
-		}
-		i += 11
-		if i > end {
-			return cacheKey{}, errPack
-		}
-		start := len(sc.rd)
-		sc.rd = append(sc.rd, w[i:end]...)
-		sc.spans = append(sc.spans, [2]int{start, len(sc.rd)})
+		sc.addRDATA(rd)
 	}
-	rd := sc.rd
-	slices.SortFunc(sc.spans, func(a, b [2]int) int { return bytes.Compare(rd[a[0]:a[1]], rd[b[0]:b[1]]) })
-
 	h := rrset[0].Header()
-	b := sc.buf[:0]
-	for i := 0; i < len(owner); i++ { // ASCII lower case, as CanonicalName
-		ch := owner[i]
+	return sc.finish(c, owner, h.Rrtype, h.Class, h.Ttl), nil
+}
+
+// keyAddrs is key for an A (4-byte addresses) or AAAA RRset given as
+// addresses: the same key as for the records. Up to maxStackAddrs
+// addresses it works on the stack, without the scratch pool (whose items
+// the race detector drops at random): a server's signed fast path then
+// provably allocates nothing.
+func keyAddrs(c *sigCache, owner string, qtype uint16, ttl uint32, addrs []netip.Addr) cacheKey {
+	if len(addrs) > maxStackAddrs || len(owner) > 255 {
+		sc := new(scratch)
+		sc.rd, sc.spans = sc.rd[:0], sc.spans[:0]
+		for _, a := range addrs {
+			sc.addRDATA(appendAddr(nil, a, qtype))
+		}
+		return sc.finish(c, owner, qtype, dns.ClassINET, ttl)
+	}
+	var sorted [maxStackAddrs]netip.Addr
+	n := copy(sorted[:], addrs)
+	// Same-family addresses compare as their bytes do: RFC 4034 section
+	// 6.3's order.
+	slices.SortFunc(sorted[:n], netip.Addr.Compare)
+	var buf [255 + 1 + 8 + maxStackAddrs*(2+16)]byte
+	b := appendLower(buf[:0], owner)
+	b = be16(b, qtype)
+	b = be16(b, dns.ClassINET)
+	b = be16(be16(b, uint16(ttl>>16)), uint16(ttl))
+	for _, a := range sorted[:n] {
+		start := len(b)
+		b = appendAddr(be16(b, 0), a, qtype)
+		binary.BigEndian.PutUint16(b[start:], uint16(len(b)-start-2))
+	}
+	return cacheKey{maphash.Bytes(c.seed0, b), maphash.Bytes(c.seed1, b)}
+}
+
+// maxStackAddrs is the most addresses keyAddrs hashes on the stack; GSLB
+// answers hold a few.
+const maxStackAddrs = 16
+
+// appendAddr appends the RDATA of an A or AAAA record for a.
+func appendAddr(b []byte, a netip.Addr, qtype uint16) []byte {
+	if qtype == dns.TypeA {
+		a4 := a.As4()
+		return append(b, a4[:]...)
+	}
+	a16 := a.As16()
+	return append(b, a16[:]...)
+}
+
+// appendLower appends name in ASCII lower case, as dns.CanonicalName.
+func appendLower(b []byte, name string) []byte {
+	for i := 0; i < len(name); i++ {
+		ch := name[i]
 		if 'A' <= ch && ch <= 'Z' {
 			ch += 'a' - 'A'
 		}
 		b = append(b, ch)
 	}
-	b = append(b, 0)
-	b = be16(b, h.Rrtype)
-	b = be16(b, h.Class)
-	b = be16(be16(b, uint16(h.Ttl>>16)), uint16(h.Ttl))
+	return append(b, 0)
+}
+
+func (sc *scratch) addRDATA(rd []byte) {
+	start := len(sc.rd)
+	sc.rd = append(sc.rd, rd...)
+	sc.spans = append(sc.spans, [2]int{start, len(sc.rd)})
+}
+
+// packRDATA returns rr's RDATA in wire form (uncompressed), in sc.wire.
+func (sc *scratch) packRDATA(rr dns.RR) ([]byte, error) {
+	n := dns.Len(rr) + 13
+	if cap(sc.wire) < n {
+		sc.wire = make([]byte, n+64)
+	}
+	// A one-record message rather than dns.PackRR, which writes the
+	// record's Rdlength: the records may be shared with other goroutines
+	// (a zone's SOA, an answer being packed elsewhere).
+	sc.msg.Answer = append(sc.msg.Answer[:0], rr)
+	packed, err := sc.msg.PackBuffer(sc.wire[:cap(sc.wire)])
+	sc.msg.Answer[0] = nil
+	if err != nil {
+		return nil, errPack
+	}
+	sc.wire = packed[:0] // a larger buffer if PackBuffer made one
+	w := packed[12:]     // after the header
+	i := 0               // skip the uncompressed owner name and the 10 octets after it
+	for i < len(w) && w[i] != 0 {
+		i += int(w[i]) + 1
+	}
+	i += 11
+	if i > len(w) {
+		return nil, errPack
+	}
+	return w[i:], nil
+}
+
+// finish sorts the collected RDATAs and hashes the canonical stream.
+func (sc *scratch) finish(c *sigCache, owner string, rrtype, class uint16, ttl uint32) cacheKey {
+	rd := sc.rd
+	slices.SortFunc(sc.spans, func(a, b [2]int) int { return bytes.Compare(rd[a[0]:a[1]], rd[b[0]:b[1]]) })
+	b := appendLower(sc.buf[:0], owner)
+	b = be16(b, rrtype)
+	b = be16(b, class)
+	b = be16(be16(b, uint16(ttl>>16)), uint16(ttl))
 	for _, sp := range sc.spans {
 		b = be16(b, uint16(sp[1]-sp[0])) // length prefix: the stream parses one way only
 		b = append(b, rd[sp[0]:sp[1]]...)
 	}
 	sc.buf = b
-	return cacheKey{maphash.Bytes(c.seed0, b), maphash.Bytes(c.seed1, b)}, nil
+	return cacheKey{maphash.Bytes(c.seed0, b), maphash.Bytes(c.seed1, b)}
 }
 
 // canonicalRDATA returns rr, or a copy with the RDATA domain names that

@@ -12,6 +12,7 @@
 //	signer.go  Options, Signer: Sign, SignWildcard, DNSKEYs, CDS, CDNSKEY
 //	cache.go   the signature cache (a bounded sync.Map) and its canonical RRset key
 //	deny.go    Successor and Deny: RFC 9824 compact denial of existence
+//	served.go  CheckServed: what a server publishes, for `meridian dnssec status`
 //
 // # API
 //
@@ -22,6 +23,8 @@
 //	NewSigner(zone string, keys []*Key, opts Options) (*Signer, error)
 //	(*Signer).Sign(rrset []dns.RR) ([]dns.RR, error)
 //	(*Signer).SignWildcard(rrset []dns.RR, wildcard string) ([]dns.RR, error)
+//	(*Signer).SignAddrs(owner string, qtype uint16, ttl uint32, addrs []netip.Addr) (wire []byte, n int, err error)
+//	CheckServed(ctx, server, zone string, keys []*Key) (*Served, error)  (served.go, for `meridian dnssec status`)
 //	(*Signer).DNSKEYs() / CDS() / CDNSKEY() (rrset, sigs []dns.RR, err error)
 //	(*Signer).Deny(qname string, types []uint16, nxname bool, ttl uint32) (*dns.NSEC, []dns.RR, error)
 //	Successor(name string) (string, error)
@@ -60,7 +63,11 @@
 // caches. A hit is a lock-free sync.Map read and does not allocate (about
 // 250 ns including the canonical hash, BenchmarkSignHit); a miss signs
 // (40-70 µs: ED25519 a little faster than ECDSA P-256, BenchmarkSignMiss);
-// the cache is bounded (CacheEntries) with random eviction. Past Refresh
+// the cache is bounded (CacheEntries) with random eviction. Each entry
+// also keeps its RRSIGs' RDATA in wire form: SignAddrs, for a server's
+// allocation-free path, hashes an A or AAAA RRset given as addresses on
+// the stack (the same key as the records would give) and returns those
+// bytes, about 200 ns a hit. Past Refresh
 // one caller re-signs while concurrent callers keep getting the old, still
 // valid signatures. Returned
 // records are shared: the handler must not modify them (dns.Copy first,

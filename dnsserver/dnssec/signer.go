@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -40,11 +42,19 @@ type Options struct {
 	Now func() time.Time
 }
 
+// The defaults of Options: Validity, Refresh and Jitter are exported for
+// callers that derive one option from the others.
 const (
-	defaultValidity  = 14 * 24 * time.Hour
-	defaultRefresh   = 7 * 24 * time.Hour
+	DefaultValidity = 14 * 24 * time.Hour
+	DefaultRefresh  = 7 * 24 * time.Hour
+	DefaultJitter   = 24 * time.Hour
+)
+
+const (
+	defaultValidity  = DefaultValidity
+	defaultRefresh   = DefaultRefresh
 	defaultInception = time.Hour
-	defaultJitter    = 24 * time.Hour
+	defaultJitter    = DefaultJitter
 	defaultEntries   = 100000
 	defaultDNSKEYTTL = 3600
 )
@@ -320,8 +330,65 @@ func (s *Signer) signNew(rrset []dns.RR, h0 *dns.RR_Header, owner, wildcard stri
 		sigs = append(sigs, sig)
 	}
 	sigs = sigs[:len(sigs):len(sigs)] // an append by the caller copies
-	s.cache.put(key, &entry{sigs: sigs, refreshAt: exp.Add(-s.opts.Refresh).Unix(), expireAt: exp.Unix()})
+	wire, err := s.wireOf(sigs)
+	if err != nil {
+		return nil, fmt.Errorf("dnssec: %s/%s: %v", owner, dns.TypeToString[h0.Rrtype], err)
+	}
+	s.cache.put(key, &entry{sigs: sigs, wire: wire, refreshAt: exp.Add(-s.opts.Refresh).Unix(), expireAt: exp.Unix()})
 	return sigs, nil
+}
+
+// wireOf renders the RDATA of sigs, each after its 16-bit length.
+func (s *Signer) wireOf(sigs []dns.RR) ([]byte, error) {
+	sc := s.scratchers.Get().(*scratch)
+	defer s.scratchers.Put(sc)
+	var wire []byte
+	for _, sig := range sigs {
+		rd, err := sc.packRDATA(sig)
+		if err != nil {
+			return nil, fmt.Errorf("pack RRSIG: %v", err)
+		}
+		wire = append(be16(wire, uint16(len(rd))), rd...)
+	}
+	return wire, nil
+}
+
+// SignAddrs is Sign for the A or AAAA RRset of addrs at owner with ttl,
+// for a server that writes answers without building records: it returns
+// the RDATA of each RRSIG in wire form after its 16-bit length (RFC 4034
+// section 3.1: the signer's name uncompressed), and their count. A hit
+// does not allocate. The bytes are shared: do not modify them.
+func (s *Signer) SignAddrs(owner string, qtype uint16, ttl uint32, addrs []netip.Addr) (wire []byte, n int, err error) {
+	if qtype != dns.TypeA && qtype != dns.TypeAAAA || len(addrs) == 0 {
+		return nil, 0, errors.New("dnssec: SignAddrs: want A or AAAA addresses")
+	}
+	key := keyAddrs(s.cache, owner, qtype, ttl, addrs)
+	if e := s.cache.get(key); e != nil && s.opts.Now().Unix() < e.refreshAt {
+		return e.wire, len(e.sigs), nil
+	}
+	// A miss, or due for refresh: Sign decides who re-signs.
+	rrset := make([]dns.RR, len(addrs))
+	for i, a := range addrs {
+		hdr := dns.RR_Header{Name: owner, Rrtype: qtype, Class: dns.ClassINET, Ttl: ttl}
+		if qtype == dns.TypeA {
+			a4 := a.As4()
+			rrset[i] = &dns.A{Hdr: hdr, A: net.IP(a4[:])}
+		} else {
+			a16 := a.As16()
+			rrset[i] = &dns.AAAA{Hdr: hdr, AAAA: net.IP(a16[:])}
+		}
+	}
+	sigs, err := s.Sign(rrset)
+	if err != nil {
+		return nil, 0, err
+	}
+	if e := s.cache.get(key); e != nil && &e.sigs[0] == &sigs[0] {
+		return e.wire, len(e.sigs), nil
+	}
+	// Evicted already (a flood of new RRsets), or an old entry's
+	// signatures while another caller re-signs: render these.
+	wire, err = s.wireOf(sigs)
+	return wire, len(sigs), err
 }
 
 func (s *Signer) jitter() time.Duration {
@@ -354,6 +421,13 @@ func (s *Signer) CDNSKEY() (rrset, sigs []dns.RR, err error) {
 	sigs, err = s.Sign(s.cdnskey)
 	return s.cdnskey, sigs, err
 }
+
+// DNSKEYRRset, CDSRRset and CDNSKEYRRset are the apex key RRsets without
+// their signatures, for a server's zone data; Sign signs them with the
+// KSKs. The records are shared: do not modify them.
+func (s *Signer) DNSKEYRRset() []dns.RR  { return s.dnskeys }
+func (s *Signer) CDSRRset() []dns.RR     { return s.cds }
+func (s *Signer) CDNSKEYRRset() []dns.RR { return s.cdnskey }
 
 // be16 appends v big-endian.
 func be16(b []byte, v uint16) []byte { return binary.BigEndian.AppendUint16(b, v) }

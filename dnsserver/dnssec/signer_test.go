@@ -1,7 +1,10 @@
 package dnssec
 
 import (
+	"bytes"
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -434,4 +437,72 @@ func TestWireRoundTrip(t *testing.T) {
 	verifyAll(t, r.Answer[2:], got, zsk, zsk2)
 	keys, ksigs, _ := s.DNSKEYs()
 	verifyAll(t, ksigs, keys, ksk, ksk2)
+}
+
+// SignAddrs and Sign share cache entries: an RRset given as records (any
+// order, any case) and as addresses is signed once, and the wire form
+// SignAddrs returns is the RRSIG Sign returns.
+func TestSignAddrsSharesSign(t *testing.T) {
+	k, err := Generate("example.com.", dns.ECDSAP256SHA256, FlagsKSK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := mustSigner(t, "example.com.", []*Key{k}, Options{})
+	for _, tc := range []struct {
+		qtype uint16
+		addrs []string
+	}{
+		{dns.TypeA, []string{"192.0.2.2", "192.0.2.1", "198.51.100.7"}},
+		{dns.TypeAAAA, []string{"2001:db8::2", "2001:db8::1"}},
+	} {
+		var rrset []dns.RR
+		var addrs []netip.Addr
+		for _, a := range tc.addrs {
+			rr, err := dns.NewRR(fmt.Sprintf("WWW.Example.com. 60 IN %s %s", dns.TypeToString[tc.qtype], a))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rrset = append(rrset, rr)
+			addrs = append(addrs, netip.MustParseAddr(a))
+		}
+		slices.Reverse(addrs)
+		sigs, err := s.Sign(rrset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := s.cache.len()
+		wire, n, err := s.SignAddrs("www.example.com.", tc.qtype, 60, addrs)
+		if err != nil || n != 1 {
+			t.Fatalf("SignAddrs: %d, %v", n, err)
+		}
+		if s.cache.len() != before {
+			t.Errorf("%s: SignAddrs signed again (a different cache key)", dns.TypeToString[tc.qtype])
+		}
+		want, err := s.wireOf(sigs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(wire, want) {
+			t.Errorf("%s: SignAddrs' wire is not Sign's RRSIG", dns.TypeToString[tc.qtype])
+		}
+		// A miss through SignAddrs verifies like any signature.
+		wire, _, err = s.SignAddrs("new.example.com.", tc.qtype, 30, addrs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := append([]byte{0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0, 3, 'n', 'e', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0,
+			0, byte(dns.TypeRRSIG), 0, 1, 0, 0, 0, 30}, wire...)
+		var m dns.Msg
+		if err := m.Unpack(msg); err != nil || len(m.Answer) != 1 {
+			t.Fatalf("the wire form does not parse as an RRSIG: %v", err)
+		}
+		var set []dns.RR
+		for _, a := range addrs {
+			rr, _ := dns.NewRR(fmt.Sprintf("new.example.com. 30 IN %s %s", dns.TypeToString[tc.qtype], a))
+			set = append(set, rr)
+		}
+		if err := m.Answer[0].(*dns.RRSIG).Verify(k.DNSKEY, set); err != nil {
+			t.Errorf("%s: %v", dns.TypeToString[tc.qtype], err)
+		}
+	}
 }
