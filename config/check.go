@@ -22,6 +22,7 @@ func (c *Config) checkServer(p *problems) {
 	checkRRL(p, &c.DNS.RRL)
 	c.DNS.readCookieSecrets(p)
 	checkTSIGKeys(p, c.DNS.TSIGKeys)
+	c.DNS.checkKeyDirectory(p)
 	if c.DNS.MaxTCPConnections < 0 {
 		p.add("dns.max_tcp_connections", "must not be negative, got %d", c.DNS.MaxTCPConnections)
 	}

@@ -51,6 +51,10 @@ type DNSConfig struct {
 	// CookieSecretFile holds the DNS cookie secrets (RFC 9018), one per
 	// line in hex, the first making cookies; every site should share it.
 	CookieSecretFile string `mapstructure:"cookie_secret_file" json:"cookie_secret_file,omitempty"`
+	// DNSSECKeyDirectory holds this site's private DNSSEC keys (BIND's
+	// K<zone>+<alg>+<tag>.key and .private) for the zones signed with
+	// zones[i].dnssec; every site needs its own copy.
+	DNSSECKeyDirectory string `mapstructure:"dnssec_key_directory" json:"dnssec_key_directory,omitempty"`
 	// cookieSecrets, behind a pointer that fmt prints as an address, so
 	// that no printed form of the configuration shows them.
 	cookieSecrets *cookieSecrets
@@ -131,6 +135,7 @@ type ZoneConfig struct {
 	Records     []string           `mapstructure:"records" json:"records,omitempty"`
 	ZoneFile    string             `mapstructure:"zone_file" json:"zone_file,omitempty"`
 	Delegation  *DelegationConfig  `mapstructure:"delegation" json:"delegation,omitempty"` // config/delegation.go
+	DNSSEC      *ZoneDNSSECConfig  `mapstructure:"dnssec" json:"dnssec,omitempty"`         // config/dnssec.go
 }
 
 // SOAConfig holds the SOA fields; zeros take the documented defaults.

@@ -25,7 +25,7 @@ func (c *Config) toState(p *problems, same []bool) *gslb.State {
 		Services: make([]gslb.Service, len(c.Services)),
 	}
 	for i := range c.Zones {
-		st.Zones[i] = c.Zones[i].toZone(p, fmt.Sprintf("zones[%d]", i))
+		st.Zones[i] = c.Zones[i].toZone(p, fmt.Sprintf("zones[%d]", i), c.DNS.DNSSECKeyDirectory)
 	}
 	for i, s := range c.Sites {
 		st.Sites[i] = gslb.Site{Name: s.Name, Location: s.Location.toLocation(p, fmt.Sprintf("sites[%d].location", i))}
@@ -52,7 +52,7 @@ func indexPath(path string, i int) string {
 	return path + "[" + strconv.Itoa(i) + "]"
 }
 
-func (z *ZoneConfig) toZone(p *problems, path string) gslb.Zone {
+func (z *ZoneConfig) toZone(p *problems, path, keyDir string) gslb.Zone {
 	out := gslb.Zone{
 		Name: z.Name,
 		SOA: gslb.SOA{
@@ -68,6 +68,9 @@ func (z *ZoneConfig) toZone(p *problems, path string) gslb.Zone {
 			Name:      ns.Name,
 			Addresses: parseAddrs(p, fmt.Sprintf("%s.nameservers[%d].addresses", path, j), ns.Addresses),
 		})
+	}
+	if z.DNSSEC != nil {
+		out.DNSSEC = z.DNSSEC.toDNSSEC(p, path+".dnssec", keyDir)
 	}
 	return out
 }

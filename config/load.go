@@ -80,6 +80,7 @@ func (l *Loaded) DNSConfig(log *slog.Logger) dnsserver.Config {
 		RRL:                  d.RRL.DNSRRL(),
 		TSIGKeys:             dnsTSIGKeys(d.TSIGKeys),
 		CookieSecrets:        d.cookieSecrets.secrets(),
+		DNSSECKeyDir:         d.DNSSECKeyDirectory,
 		UDPSockets:           d.UDPSockets,
 		ServiceMetrics:       d.ServiceMetrics,
 		NSID:                 d.NSID,
@@ -163,6 +164,7 @@ func load(o Options, how decoding) (*Loaded, error) {
 	how.reuseServices(st, src, same)
 	p.validated(st.ValidateChanged(how.prev), failed)
 	checkZones(st, failed, &p)
+	cfg.checkDNSSEC(st, &p)
 	cfg.checkDelegation(st, &p)
 	cfg.checkHealthSettings(&p)
 	kubePolicy := cfg.checkKubernetes(st, &p)

@@ -27,6 +27,7 @@ func (c *Config) pathFields() []pathField {
 		}
 	}
 	fields = append(fields, pathField{&c.DNS.CookieSecretFile, false})
+	fields = append(fields, pathField{&c.DNS.DNSSECKeyDirectory, false}) // keys are read when a zone's key list changes
 	for i := range c.DNS.TSIGKeys {
 		fields = append(fields, pathField{&c.DNS.TSIGKeys[i].SecretFile, false}) // the DNS section needs a restart
 	}

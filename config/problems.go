@@ -39,6 +39,17 @@ func (p *problems) has(path string) bool {
 	return false
 }
 
+// under reports whether a problem was recorded at path or inside it.
+func (p *problems) under(path string) bool {
+	for _, e := range p.list {
+		var fe *gslb.FieldError
+		if errors.As(e, &fe) && (fe.Path == path || strings.HasPrefix(fe.Path, path+".") || strings.HasPrefix(fe.Path, path+"[")) {
+			return true
+		}
+	}
+	return false
+}
+
 // validated adds gslb's validation errors in the file's terms, except
 //   - at paths the conversion already reported: a bad address is kept as
 //     an invalid netip.Addr so the indexes stay right, and Validate would

@@ -22,6 +22,23 @@ const (
 	checkError  = 2
 )
 
+// parseCheck parses the flags of a check command (delegation check,
+// dnssec status), which takes --config and no arguments: when done, it
+// returns the exit code, usage errors as checkError.
+func (f *flagSet) parseCheck(args []string, file *string, stdout, stderr io.Writer) (code int, done bool) {
+	if code, done := f.parse(args, stdout, stderr); done {
+		if code == exitUsage {
+			return checkError, true
+		}
+		return code, true
+	}
+	if *file == "" || f.NArg() != 0 {
+		f.fail(stderr, "want --config FILE and no arguments")
+		return checkError, true
+	}
+	return 0, false
+}
+
 func runDelegation(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "check" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
@@ -54,15 +71,8 @@ func runDelegationCheck(args []string, stdout, stderr io.Writer) int {
 	api := fs.String("api", "", "base URL of a running server's HTTP API, for the live sites (GET /api/v1/sites)")
 	server := fs.String("server", "", "the parent's server (host:port) for zones without a delegation section")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
-	if code, done := fs.parse(args, stdout, stderr); done {
-		if code == exitUsage {
-			return checkError
-		}
+	if code, done := fs.parseCheck(args, file, stdout, stderr); done {
 		return code
-	}
-	if *file == "" || fs.NArg() != 0 {
-		fs.fail(stderr, "want --config FILE and no arguments")
-		return checkError
 	}
 	l, err := config.Load(config.Options{File: *file})
 	if err != nil {

@@ -4,6 +4,7 @@
 //	meridian check-config FILE       validate a configuration file
 //	meridian explain NAME --client IP  ask a running server why it answers as it does
 //	meridian delegation check --config FILE  compare the parent's NS and glue with the config
+//	meridian dnssec keygen|ds|status  DNSSEC keys, the parent's DS, what a server publishes
 //	meridian version                 print the build
 //
 // Exit codes: 0 success, 1 a runtime or configuration error, 2 a usage error.
@@ -50,6 +51,7 @@ func commands() []command {
 		{"version", "print the version, commit and Go version", runVersion, false},
 		{"gossip-key", "print a new gossip key for gossip.key_file", runGossipKey, false},
 		{"delegation", "check a zone's NS and glue in its parent zone (delegation check)", runDelegation, false},
+		{"dnssec", "generate DNSSEC keys, print the DS, check what a server publishes", runDNSSEC, false},
 		{"demo-backends", "serve the demo's HTTP backends (make run)", runDemoBackends, true},
 	}
 }

@@ -453,6 +453,7 @@ func TestRenderedConfigIsValid(t *testing.T) {
 		{"follower hostNetwork", "follower", []string{"--set", "gossip.advertise.mode=hostNetwork", "--set", "gossip.port=7950"}},
 		{"single-cluster leader", "leader", []string{"--set", "gossip.enabled=false"}},
 		{"follower with the DNS cookie secret", "follower", []string{"--set", "dns.cookieSecret.name=dns-cookies"}},
+		{"follower with DNSSEC keys", "follower", []string{"--set", "dns.dnssecKeySecret.name=dnssec-keys"}},
 	} {
 		mode := tc.mode
 		t.Run(tc.name, func(t *testing.T) {
@@ -489,6 +490,13 @@ func TestRenderedConfigIsValid(t *testing.T) {
 			}
 			if g, _ := cfg["gossip"].(map[string]any); g != nil {
 				g["state_file"] = filepath.Join(dir, "state")
+			}
+			if d, _ := cfg["dns"].(map[string]any); d != nil && d["dnssec_key_directory"] != nil {
+				kd := filepath.Join(dir, "dnssec") // the mounted Secret: a directory
+				if err := os.Mkdir(kd, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				d["dnssec_key_directory"] = kd
 			}
 			out, err := checkConfig(ctx, t, bin, dir, cfg, env)
 			if err != nil && mode == "leader" && strings.TrimSpace(out) == "kubernetes: unknown key" {
@@ -642,42 +650,47 @@ func TestNotes(t *testing.T) {
 	}
 }
 
-// dns.cookieSecret mounts the Secret and points dns.cookie_secret_file at
-// it: every site given the same Secret accepts the others' cookies.
-func TestCookieSecret(t *testing.T) {
+// dns.cookieSecret and dns.dnssecKeySecret mount their Secret and point
+// the configuration at it: every site given the same Secret accepts the
+// others' cookies, and signs with the same DNSSEC keys.
+func TestSecretMounts(t *testing.T) {
 	h := newHelm(t)
-	_, objs := render(t, h, "follower", "--set", "dns.cookieSecret.name=dns-cookies")
-	text, _ := path(find(t, objs, "ConfigMap", fullname), "data", "meridian.yaml").(string)
-	var cfg struct {
-		DNS struct {
-			CookieSecretFile string `yaml:"cookie_secret_file"`
-		} `yaml:"dns"`
-	}
-	if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	if cfg.DNS.CookieSecretFile != "/etc/meridian/cookies/cookies" {
-		t.Errorf("dns.cookie_secret_file = %q, want the mounted Secret's key", cfg.DNS.CookieSecretFile)
-	}
-	sts := find(t, objs, "StatefulSet", fullname)
-	vols, _ := path(sts, "spec", "template", "spec", "volumes").([]any)
-	found := false
-	for _, v := range vols {
-		vm, _ := v.(map[string]any)
-		if vm["name"] == "cookie-secret" && path(vm, "secret", "secretName") == "dns-cookies" {
-			found = true
-		}
-	}
-	mounts, _ := path(sts, "spec", "template", "spec", "containers", 0, "volumeMounts").([]any)
-	mounted := slices.ContainsFunc(mounts, func(m any) bool {
-		mm, _ := m.(map[string]any)
-		return mm["name"] == "cookie-secret" && mm["mountPath"] == "/etc/meridian/cookies"
-	})
-	if !found || !mounted {
-		t.Errorf("the cookie Secret is not mounted (volume %v, mount %v)", found, mounted)
-	}
-	_, without := render(t, h, "follower")
-	if text, _ := path(find(t, without, "ConfigMap", fullname), "data", "meridian.yaml").(string); strings.Contains(text, "cookie_secret_file") {
-		t.Errorf("without dns.cookieSecret the config names a cookie file:\n%s", text)
+	for _, tc := range []struct {
+		value, secret, volume, mountPath, key, want string
+	}{
+		{"dns.cookieSecret.name", "dns-cookies", "cookie-secret", "/etc/meridian/cookies", "cookie_secret_file", "/etc/meridian/cookies/cookies"},
+		{"dns.dnssecKeySecret.name", "dnssec-keys", "dnssec-keys", "/etc/meridian/dnssec", "dnssec_key_directory", "/etc/meridian/dnssec"},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			_, objs := render(t, h, "follower", "--set", tc.value+"="+tc.secret)
+			text, _ := path(find(t, objs, "ConfigMap", fullname), "data", "meridian.yaml").(string)
+			var cfg struct {
+				DNS map[string]any `yaml:"dns"`
+			}
+			if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
+				t.Fatal(err)
+			}
+			if cfg.DNS[tc.key] != tc.want {
+				t.Errorf("dns.%s = %v, want %s", tc.key, cfg.DNS[tc.key], tc.want)
+			}
+			sts := find(t, objs, "StatefulSet", fullname)
+			vols, _ := path(sts, "spec", "template", "spec", "volumes").([]any)
+			found := slices.ContainsFunc(vols, func(v any) bool {
+				vm, _ := v.(map[string]any)
+				return vm["name"] == tc.volume && path(vm, "secret", "secretName") == tc.secret
+			})
+			mounts, _ := path(sts, "spec", "template", "spec", "containers", 0, "volumeMounts").([]any)
+			mounted := slices.ContainsFunc(mounts, func(m any) bool {
+				mm, _ := m.(map[string]any)
+				return mm["name"] == tc.volume && mm["mountPath"] == tc.mountPath
+			})
+			if !found || !mounted {
+				t.Errorf("the Secret is not mounted (volume %v, mount %v)", found, mounted)
+			}
+			_, without := render(t, h, "follower")
+			if text, _ := path(find(t, without, "ConfigMap", fullname), "data", "meridian.yaml").(string); strings.Contains(text, tc.key) {
+				t.Errorf("without %s the config names dns.%s:\n%s", tc.value, tc.key, text)
+			}
+		})
 	}
 }

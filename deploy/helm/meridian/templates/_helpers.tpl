@@ -96,6 +96,7 @@ kubeconfig: /etc/meridian/kubeconfig
 gossip: /etc/meridian/gossip
 admin: /etc/meridian/admin
 cookies: /etc/meridian/cookies
+dnssec: /etc/meridian/dnssec
 state: /var/lib/meridian
 {{- end -}}
 
@@ -106,7 +107,7 @@ The schema checks types; this checks what depends on several values.
 {{- define "meridian.validate" -}}
 {{- $v := .Values -}}
 {{- $cfg := $v.config | default dict -}}
-{{- $owned := list "dns.listen" "http.listen" "gossip.role" "gossip.site" "gossip.listen" "gossip.join" "gossip.key_file" "gossip.insecure" "gossip.state_file" "gossip.node_name" "gossip.advertise" "gossip.advertise_service" "kubernetes.kubeconfig" "kubernetes.clusters" "kubernetes.policy_context" "kubernetes.leader_election" "kubernetes.events_namespace" "admin.token_file" "admin.token" "dns.cookie_secret_file" -}}
+{{- $owned := list "dns.listen" "http.listen" "gossip.role" "gossip.site" "gossip.listen" "gossip.join" "gossip.key_file" "gossip.insecure" "gossip.state_file" "gossip.node_name" "gossip.advertise" "gossip.advertise_service" "kubernetes.kubeconfig" "kubernetes.clusters" "kubernetes.policy_context" "kubernetes.leader_election" "kubernetes.events_namespace" "admin.token_file" "admin.token" "dns.cookie_secret_file" "dns.dnssec_key_directory" -}}
 {{- range $path := $owned -}}
 {{- $parts := splitList "." $path -}}
 {{- $section := index $cfg (first $parts) -}}
@@ -200,6 +201,9 @@ them in .Values.config, so nothing is silently dropped).
 {{- $dns := dict "listen" (list (printf ":%d" (int $v.dns.containerPort))) -}}
 {{- if $v.dns.cookieSecret.name -}}
 {{- $_ := set $dns "cookie_secret_file" (printf "%s/%s" $paths.cookies $v.dns.cookieSecret.key) -}}
+{{- end -}}
+{{- if $v.dns.dnssecKeySecret.name -}}
+{{- $_ := set $dns "dnssec_key_directory" $paths.dnssec -}}
 {{- end -}}
 {{- $chart := dict
       "dns" $dns
