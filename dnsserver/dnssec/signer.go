@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -164,7 +166,7 @@ func NewSigner(zone string, keys []*Key, opts Options) (*Signer, error) {
 	if len(zsks) == 0 {
 		s.zoneKeys = ksks // CSK
 	}
-	for alg := range algs {
+	for _, alg := range slices.Sorted(maps.Keys(algs)) { // the same error every time
 		if !hasAlg(s.zoneKeys, alg) || !hasAlg(s.keyKeys, alg) {
 			return nil, fmt.Errorf("dnssec: zone %s: algorithm %d is published but has no active key for every role (RFC 4035 section 2.2)", zone, alg)
 		}
