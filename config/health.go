@@ -41,6 +41,7 @@ type HealthCheckConfig struct {
 	TLSSkipVerify bool        `mapstructure:"tls_skip_verify" json:"tls_skip_verify,omitempty"`
 	CAFile        string      `mapstructure:"ca_file" json:"ca_file,omitempty"`
 	Interval      Duration    `mapstructure:"interval" json:"interval,omitempty"`
+	FastInterval  Duration    `mapstructure:"fast_interval" json:"fast_interval,omitempty"`
 	Timeout       Duration    `mapstructure:"timeout" json:"timeout,omitempty"`
 	Rise          int         `mapstructure:"rise" json:"rise,omitempty"`
 	Fall          int         `mapstructure:"fall" json:"fall,omitempty"`
@@ -168,6 +169,7 @@ func (h *HealthCheckConfig) toSpec(p *problems, path string) (gslb.HealthCheck, 
 		Kind:          strings.ToLower(strings.TrimSpace(h.Kind)),
 		Port:          h.Port,
 		Interval:      time.Duration(h.Interval),
+		FastInterval:  time.Duration(h.FastInterval),
 		Timeout:       time.Duration(h.Timeout),
 		Rise:          h.Rise,
 		Fall:          h.Fall,
@@ -201,13 +203,15 @@ func (h *HealthCheckConfig) toSpec(p *problems, path string) (gslb.HealthCheck, 
 			spec.CAPEM = string(b)
 		}
 	}
-	if spec.Interval < 0 || spec.Timeout < 0 {
+	if spec.Interval < 0 || spec.FastInterval < 0 || spec.Timeout < 0 {
 		// Defaults would keep a negative value; say it plainly.
-		if spec.Interval < 0 {
-			p.add(path+".interval", "must not be negative")
-		}
-		if spec.Timeout < 0 {
-			p.add(path+".timeout", "must not be negative")
+		for _, d := range []struct {
+			field string
+			v     time.Duration
+		}{{"interval", spec.Interval}, {"fast_interval", spec.FastInterval}, {"timeout", spec.Timeout}} {
+			if d.v < 0 {
+				p.add(path+"."+d.field, "must not be negative")
+			}
 		}
 		return gslb.HealthCheck{}, false
 	}

@@ -49,6 +49,7 @@ services:
       expect_status: [200, "300-304", "404"]
       ca_file: ca.pem
       interval: 1s
+      fast_interval: 250ms
       timeout: 300ms
       rise: 3
       fall: 4
@@ -123,7 +124,7 @@ func TestHealthConfigLoads(t *testing.T) {
 	want := gslb.HealthCheck{
 		Kind: gslb.CheckHTTPS, Port: 8443, Path: "/healthz?full=1", Method: "head", Host: "www.h.example", SNI: "tls.h.example",
 		ExpectStatus: []string{"200", "300-304", "404"},
-		Interval:     time.Second, Timeout: 300 * time.Millisecond, Rise: 3, Fall: 4, Jitter: "0.2",
+		Interval:     time.Second, FastInterval: 250 * time.Millisecond, Timeout: 300 * time.Millisecond, Rise: 3, Fall: 4, Jitter: "0.2",
 	}
 	if !strings.Contains(web.CAPEM, "BEGIN CERTIFICATE") {
 		t.Errorf("ca_file not read into the check")
@@ -201,7 +202,14 @@ func TestHealthConfigErrors(t *testing.T) {
 		{"bad kind", "kind: https", "kind: icmp",
 			[]string{`services[0].health_check.kind: must be one of [tcp http https none], got "icmp"`}},
 		{"interval too short", "interval: 1s", "interval: 10ms",
-			[]string{`services[0].health_check.interval: must be >= 100ms`, `services[0].health_check.timeout: must be less than interval`}},
+			[]string{`services[0].health_check.interval: must be >= 100ms`, `services[0].health_check.fast_interval: must be at most interval (10ms)`,
+				`services[0].health_check.timeout: must be less than interval`}},
+		{"fast_interval above interval", "fast_interval: 250ms", "fast_interval: 2s",
+			[]string{`services[0].health_check.fast_interval: must be at most interval (1s), got 2s`}},
+		{"fast_interval too short", "fast_interval: 250ms", "fast_interval: 50ms",
+			[]string{`services[0].health_check.fast_interval: must be >= 100ms, got 50ms`}},
+		{"negative fast_interval", "fast_interval: 250ms", "fast_interval: -1s",
+			[]string{`services[0].health_check.fast_interval: must not be negative`}},
 		{"bad status", `"300-304"`, `"300-3x4"`,
 			[]string{`services[0].health_check.expect_status[1]: want a code (200) or a range (200-399), got "300-3x4"`}},
 		{"status out of range", `"404"]`, `"404, 405-700"]`,

@@ -32,6 +32,9 @@ var HealthCheckKinds = []string{CheckTCP, CheckHTTP, CheckHTTPS, CheckNone}
 //	port           80 (http)    required for tcp
 //	               443 (https)
 //	interval       5s           >= 100ms, <= 1h
+//	fast_interval  interval/5   >= 100ms, <= interval; the re-probe interval
+//	               (>= 100ms)   while a member's state is in doubt; equal to
+//	                            interval turns fast re-probing off
 //	timeout        2s           >= 10ms and < interval; shrunk to interval/2
 //	                            when only the interval is set below 4s
 //	rise           2            1..100 consecutive successes to come up
@@ -48,9 +51,23 @@ var HealthCheckKinds = []string{CheckTCP, CheckHTTP, CheckHTTPS, CheckNone}
 //	tls_skip_verify false       https only; conflicts with ca_pem
 //	ca_pem         system roots https only; PEM text of trusted roots
 //
-// With 1 s intervals, rise 2 and fall 3, a dead member leaves the answers
-// about 3 s after it dies and comes back about 2 s after it recovers (plus
-// the answer's TTL at resolvers).
+// A member is in doubt while its last probes point to a state it is not
+// in and that would change the answers (failures while up or unknown,
+// successes while down),
+// until the state changes or a contrary result resets the count;
+// meanwhile it is probed every fast_interval instead
+// of every interval, so fall and rise count quick re-probes rather than
+// whole intervals (HAProxy's fastinter). The timeout stays the check's: a
+// shorter one would turn a slow but healthy member into a false down.
+//
+// So a dead member leaves the answers at most interval + (fall-1) *
+// fast_interval after it dies when its probes fail at once (refused): the
+// first failure comes within one interval. A member whose probes time out
+// adds the timeout, and each re-probe starts when the previous one ends
+// if that is later: interval + (fall-1) * max(fast_interval, timeout) +
+// timeout. With 1 s intervals, fast_interval 200ms and fall 3, a refused
+// member is out within about 1.4 s. It comes back after rise probes the
+// same way. Add the answer's TTL at resolvers.
 const (
 	DefaultCheckInterval     = 5 * time.Second
 	DefaultCheckTimeout      = 2 * time.Second
@@ -72,7 +89,18 @@ const (
 	// A defaulted timeout is at most interval/checkTimeoutShare, so a slow
 	// probe cannot eat the next tick.
 	checkTimeoutShare = 2
+	// A defaulted fast_interval is interval/fastIntervalShare: the doubt
+	// lasts fall-1 re-probes, a fifth of an interval each, while the load
+	// of a target in doubt is bounded by five times its usual one.
+	fastIntervalShare = 5
 )
+
+// DefaultFastInterval is the fast_interval Defaults gives a check with
+// this interval: interval/5, at least MinCheckInterval and at most the
+// interval.
+func DefaultFastInterval(interval time.Duration) time.Duration {
+	return min(interval, max(interval/fastIntervalShare, MinCheckInterval))
+}
 
 // HealthCheck describes how a service's members are probed, as data: it
 // travels in the State so that every site probes alike. gslb does not
@@ -84,7 +112,8 @@ type HealthCheck struct {
 	Port     uint16        `json:"port,omitempty"`
 	Interval time.Duration `json:"interval,omitempty"`
 	// FastInterval is the interval between probes while a member's state
-	// is in doubt (a failure short of Fall); 0 is Interval.
+	// is in doubt (a failure short of Fall, a success short of Rise); 0
+	// takes DefaultFastInterval, Interval turns fast re-probing off.
 	FastInterval time.Duration `json:"fast_interval,omitempty"`
 	Timeout      time.Duration `json:"timeout,omitempty"`
 	Rise         int           `json:"rise,omitempty"`
@@ -153,6 +182,9 @@ func (h *HealthCheck) Defaults() {
 	}
 	if h.Interval == 0 {
 		h.Interval = DefaultCheckInterval
+	}
+	if h.FastInterval == 0 && h.Interval >= MinCheckInterval {
+		h.FastInterval = DefaultFastInterval(h.Interval)
 	}
 	if h.Timeout == 0 {
 		h.Timeout = DefaultCheckTimeout
@@ -278,6 +310,15 @@ func (h *HealthCheck) validateSchedule(v *checkErrors) {
 		v.bad("interval", "must be >= %v, got %v", MinCheckInterval, h.Interval)
 	case h.Interval > MaxCheckInterval:
 		v.bad("interval", "must be <= %v, got %v", MaxCheckInterval, h.Interval)
+	}
+	switch {
+	case h.FastInterval == 0 && h.Interval < MinCheckInterval:
+		// Defaults had no interval to derive it from: interval's error
+		// says why.
+	case h.FastInterval < MinCheckInterval:
+		v.bad("fast_interval", "must be >= %v, got %v", MinCheckInterval, h.FastInterval)
+	case h.FastInterval > h.Interval:
+		v.bad("fast_interval", "must be at most interval (%v), got %v", h.Interval, h.FastInterval)
 	}
 	switch {
 	case h.Timeout < MinCheckTimeout:

@@ -24,25 +24,31 @@ func TestHealthCheckDefaults(t *testing.T) {
 		want HealthCheck
 	}{
 		{"http", HealthCheck{Kind: " HTTP "}, HealthCheck{
-			Kind: "http", Port: 80, Interval: 5 * time.Second, Timeout: 2 * time.Second,
+			Kind: "http", Port: 80, Interval: 5 * time.Second, FastInterval: time.Second, Timeout: 2 * time.Second,
 			Rise: 2, Fall: 3, Jitter: "10%", Method: "GET", Path: "/", ExpectStatus: []string{"200-399"},
 		}},
 		{"empty kind is tcp, no HTTP defaults", HealthCheck{Port: 9}, HealthCheck{
-			Kind: "tcp", Port: 9, Interval: 5 * time.Second, Timeout: 2 * time.Second, Rise: 2, Fall: 3, Jitter: "10%",
+			Kind: "tcp", Port: 9, Interval: 5 * time.Second, FastInterval: time.Second, Timeout: 2 * time.Second, Rise: 2, Fall: 3, Jitter: "10%",
 		}},
 		{"short interval shrinks the timeout", HealthCheck{Kind: "tcp", Port: 443, Interval: time.Second}, HealthCheck{
-			Kind: "tcp", Port: 443, Interval: time.Second, Timeout: 500 * time.Millisecond, Rise: 2, Fall: 3, Jitter: "10%",
+			Kind: "tcp", Port: 443, Interval: time.Second, FastInterval: 200 * time.Millisecond, Timeout: 500 * time.Millisecond, Rise: 2, Fall: 3, Jitter: "10%",
+		}},
+		{"fast_interval set stays", HealthCheck{Kind: "tcp", Port: 1, Interval: time.Second, FastInterval: 300 * time.Millisecond}, HealthCheck{
+			Kind: "tcp", Port: 1, Interval: time.Second, FastInterval: 300 * time.Millisecond, Timeout: 500 * time.Millisecond, Rise: 2, Fall: 3, Jitter: "10%",
+		}},
+		{"fast_interval at least 100ms", HealthCheck{Kind: "tcp", Port: 1, Interval: 300 * time.Millisecond}, HealthCheck{
+			Kind: "tcp", Port: 1, Interval: 300 * time.Millisecond, FastInterval: 100 * time.Millisecond, Timeout: 150 * time.Millisecond, Rise: 2, Fall: 3, Jitter: "10%",
 		}},
 		{"https: port 443, SNI from Host without its port", HealthCheck{Kind: "https", Host: "App.Example.Test.:8443"}, HealthCheck{
-			Kind: "https", Port: 443, Interval: 5 * time.Second, Timeout: 2 * time.Second, Rise: 2, Fall: 3, Jitter: "10%",
+			Kind: "https", Port: 443, Interval: 5 * time.Second, FastInterval: time.Second, Timeout: 2 * time.Second, Rise: 2, Fall: 3, Jitter: "10%",
 			Method: "GET", Path: "/", Host: "app.example.test:8443", SNI: "app.example.test", ExpectStatus: []string{"200-399"},
 		}},
 		{"canonical texts", HealthCheck{Kind: "http", Method: "head", Jitter: "0.25", ExpectStatus: []string{" 200 , 204", "300-304 "}, SNI: "x"}, HealthCheck{
-			Kind: "http", Port: 80, Interval: 5 * time.Second, Timeout: 2 * time.Second, Rise: 2, Fall: 3, Jitter: "25%",
+			Kind: "http", Port: 80, Interval: 5 * time.Second, FastInterval: time.Second, Timeout: 2 * time.Second, Rise: 2, Fall: 3, Jitter: "25%",
 			Method: "HEAD", Path: "/", ExpectStatus: []string{"200,204", "300-304"}, SNI: "x", // SNI left for Validate to refuse
 		}},
 		{"jitter off and durations", HealthCheck{Kind: "none", Jitter: "off"}, HealthCheck{
-			Kind: "none", Interval: 5 * time.Second, Timeout: 2 * time.Second, Rise: 2, Fall: 3, Jitter: "0",
+			Kind: "none", Interval: 5 * time.Second, FastInterval: time.Second, Timeout: 2 * time.Second, Rise: 2, Fall: 3, Jitter: "0",
 		}},
 		{"unreadable values stay for Validate", HealthCheck{Kind: "ICMP", Jitter: "lots", Interval: -time.Second}, HealthCheck{
 			Kind: "icmp", Interval: -time.Second, Timeout: 2 * time.Second, Rise: 2, Fall: 3, Jitter: "lots",
@@ -92,6 +98,14 @@ func TestHealthCheckValidate(t *testing.T) {
 			[]string{"interval: must be >= 100ms, got 10ms", "timeout: must be less than interval (10ms), got 300ms"}},
 		{"timeout not below interval", HealthCheck{Port: 1, Interval: time.Second, Timeout: time.Second},
 			[]string{"timeout: must be less than interval (1s), got 1s"}},
+		{"fast_interval off: equal to interval", HealthCheck{Port: 1, Interval: time.Second, FastInterval: time.Second}, nil},
+		{"fast_interval below timeout: re-probes wait for the probe", HealthCheck{Port: 1, Interval: time.Second, FastInterval: 100 * time.Millisecond, Timeout: 900 * time.Millisecond}, nil},
+		{"fast_interval too short", HealthCheck{Port: 1, Interval: time.Second, FastInterval: 50 * time.Millisecond},
+			[]string{"fast_interval: must be >= 100ms, got 50ms"}},
+		{"negative fast_interval", HealthCheck{Port: 1, FastInterval: -time.Second},
+			[]string{"fast_interval: must be >= 100ms, got -1s"}},
+		{"fast_interval above interval", HealthCheck{Port: 1, Interval: time.Second, FastInterval: 2 * time.Second},
+			[]string{"fast_interval: must be at most interval (1s), got 2s"}},
 		{"timeout too short", HealthCheck{Port: 1, Timeout: time.Millisecond},
 			[]string{"timeout: must be >= 10ms, got 1ms"}},
 		{"thresholds", HealthCheck{Port: 1, Rise: -1, Fall: 101},
@@ -265,4 +279,19 @@ func testCAPEM(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+func TestDefaultFastInterval(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ interval, want time.Duration }{
+		{5 * time.Second, time.Second},
+		{time.Second, 200 * time.Millisecond},
+		{300 * time.Millisecond, 100 * time.Millisecond}, // MinCheckInterval
+		{100 * time.Millisecond, 100 * time.Millisecond}, // the interval itself: off
+		{time.Hour, 12 * time.Minute},
+	} {
+		if got := DefaultFastInterval(tc.interval); got != tc.want {
+			t.Errorf("DefaultFastInterval(%v) = %v, want %v", tc.interval, got, tc.want)
+		}
+	}
 }

@@ -34,10 +34,13 @@ type Check struct {
 	Port uint16 `json:"port,omitempty"`
 
 	Interval time.Duration `json:"interval"`
-	Timeout  time.Duration `json:"timeout"`
-	Rise     int           `json:"rise"`
-	Fall     int           `json:"fall"`
-	Jitter   Jitter        `json:"jitter"`
+	// FastInterval is the interval while the target is in doubt (see
+	// tracker.inDoubt); equal to Interval, there is no fast re-probe.
+	FastInterval time.Duration `json:"fast_interval"`
+	Timeout      time.Duration `json:"timeout"`
+	Rise         int           `json:"rise"`
+	Fall         int           `json:"fall"`
+	Jitter       Jitter        `json:"jitter"`
 
 	// HTTP and HTTPS only.
 	Method       string        `json:"method,omitempty"`
@@ -72,6 +75,7 @@ func (c *Check) Spec() gslb.HealthCheck {
 		Kind:          string(c.Kind),
 		Port:          c.Port,
 		Interval:      c.Interval,
+		FastInterval:  c.FastInterval,
 		Timeout:       c.Timeout,
 		Rise:          c.Rise,
 		Fall:          c.Fall,

@@ -22,7 +22,7 @@ func TestCompile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Check{
-		Kind: KindHTTPS, Port: 443, Interval: time.Second, Timeout: 500 * time.Millisecond, Rise: 2, Fall: 3,
+		Kind: KindHTTPS, Port: 443, Interval: time.Second, FastInterval: 200 * time.Millisecond, Timeout: 500 * time.Millisecond, Rise: 2, Fall: 3,
 		Jitter: Jitter{Duration: 250 * time.Millisecond}, Method: "GET", Path: "/", Host: "app.example.test:8443",
 		SNI: "app.example.test", ExpectStatus: []StatusRange{{Low: 200, High: 200}, {Low: 300, High: 304}, {Low: 404, High: 404}},
 	}
@@ -88,6 +88,11 @@ func TestTargetKey(t *testing.T) {
 	if a.Key() != b.Key() {
 		t.Errorf("equal checks, different keys: %s vs %s", a.Key(), b.Key())
 	}
+	// fast_interval written as its default is the unset one: such keys
+	// are those of sites that predate it.
+	if d := mustTarget(t, netip.AddrPortFrom(addr, 80), Check{Kind: KindHTTP, FastInterval: gslb.DefaultFastInterval(gslb.DefaultCheckInterval)}); d.Key() != a.Key() {
+		t.Error("the default fast_interval, written out, changed the key")
+	}
 	// Order of expected statuses does not matter.
 	c1 := mustTarget(t, netip.AddrPortFrom(addr, 80), Check{Kind: KindHTTP, ExpectStatus: []StatusRange{{Low: 200, High: 200}, {Low: 301, High: 302}}})
 	c2 := mustTarget(t, netip.AddrPortFrom(addr, 80), Check{Kind: KindHTTP, ExpectStatus: []StatusRange{{Low: 301, High: 302}, {Low: 200, High: 200}}})
@@ -99,6 +104,7 @@ func TestTargetKey(t *testing.T) {
 		"path":     {Kind: KindHTTP, Path: "/healthz"},
 		"host":     {Kind: KindHTTP, Host: "a.test"},
 		"interval": {Kind: KindHTTP, Interval: time.Second},
+		"fast":     {Kind: KindHTTP, FastInterval: 2 * time.Second},
 		"rise":     {Kind: KindHTTP, Rise: 3},
 		"body":     {Kind: KindHTTP, BodyContains: "ok"},
 		"status":   {Kind: KindHTTP, ExpectStatus: []StatusRange{{Low: 200, High: 200}}},

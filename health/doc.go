@@ -14,10 +14,11 @@
 //     A failure is a *ProbeError carrying a Reason (timeout, refused, tls,
 //     status, body, other) for metrics and the status list.
 //   - Monitor (monitor.go, schedule.go, state.go): one scheduler goroutine
-//     runs every target on its jittered interval with at most one probe in
-//     flight per target and a global bound on concurrent probes, applies
-//     the rise/fall thresholds, and follows the gslb snapshot through
-//     SetTargets.
+//     runs every target on its jittered interval, or its fast_interval
+//     while the target is in doubt (a failure while up, a success while
+//     down: tracker.inDoubt), with at most one probe in flight per target
+//     and a global bound on concurrent probes, applies the rise/fall
+//     thresholds, and follows the gslb snapshot through SetTargets.
 //   - Observations (observations.go): the health store. Local probes are one
 //     source; other sites and Kubernetes readiness are others, fed through
 //     Observe and Forget. A Rule (local, any, majority, all) combines them
@@ -47,7 +48,7 @@
 //
 // On every new State: build the plan, call SetTargets, then build the
 // snapshot; in that order a target whose check changed only in interval,
-// timeout, rise, fall or jitter brings its verdict to the new key before
+// fast_interval, timeout, rise, fall or jitter brings its verdict to the new key before
 // the snapshot reads it. rebuild gets the keys whose verdict changed;
 // plan.Services(keys) names the services to recompile. Each later State
 // is planned with plan.Next(state, opts) and compiled with

@@ -25,6 +25,13 @@ func nextWait(interval, j time.Duration) time.Duration {
 	return interval - j/2 + rand.N(j)
 }
 
+// fastJitter is the jitter amount of the fast re-probe: j's rule applied
+// to the fast interval, capped at half of it so that every wait stays at
+// least fast/2 however large a duration jitter is.
+func fastJitter(j Jitter, fast time.Duration) time.Duration {
+	return min(j.Amount(fast), fast/2)
+}
+
 // firstWait is the wait before a new target's first probe: [0, J).
 func firstWait(j time.Duration) time.Duration {
 	if j <= 0 {

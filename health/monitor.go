@@ -52,8 +52,9 @@ type Change struct {
 	Error  string // the last failure, for a change to down
 	Reason Reason
 	// Carried: not a transition but a state taken over from the target
-	// this one replaces, whose check differed only in interval, timeout,
-	// rise, fall or jitter. At is when the state was entered.
+	// this one replaces, whose check differed only in interval,
+	// fast_interval, timeout, rise, fall or jitter. At is when the state
+	// was entered.
 	Carried bool
 }
 
@@ -88,7 +89,9 @@ type target struct {
 	ctx      context.Context // ends when the target is removed or the monitor stops
 	cancel   context.CancelFunc
 	jitter   time.Duration
-	metrics  *targetMetrics // nil without Options.Metrics
+	// fastJitter spreads the re-probes of a target in doubt.
+	fastJitter time.Duration
+	metrics    *targetMetrics // nil without Options.Metrics
 
 	// mu: Monitor.mu
 	due         time.Time
@@ -210,10 +213,11 @@ func (t *Target) probeID() probeID { return probeID{t.Addr, t.Port, t.probe} }
 // a schedule-only change and starts from its state.
 func (m *Monitor) addLocked(nt Target, now time.Time, prev *target) error {
 	t := &target{
-		Target: nt,
-		label:  nt.Label(),
-		jitter: nt.Check.Jitter.Amount(nt.Check.Interval),
-		index:  -1,
+		Target:     nt,
+		label:      nt.Label(),
+		jitter:     nt.Check.Jitter.Amount(nt.Check.Interval),
+		fastJitter: fastJitter(nt.Check.Jitter, nt.Check.FastInterval),
+		index:      -1,
 	}
 	t.tr.since = now
 	t.ctx, t.cancel = context.WithCancel(m.ctx)
@@ -405,6 +409,14 @@ func (m *Monitor) record(t *target, start, end time.Time, err error) {
 	from := t.tr.state
 	if t.tr.observe(err == nil, end, t.Check.Rise, t.Check.Fall) {
 		m.changeLocked(t, from, end)
+	}
+	// next already moved t a whole interval on; a target in doubt comes
+	// back sooner. Out of doubt, that interval stands.
+	if t.tr.inDoubt() && 0 < t.Check.FastInterval && t.Check.FastInterval < t.Check.Interval && m.queue.hurry(t, start, end) {
+		select {
+		case m.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 

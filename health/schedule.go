@@ -50,3 +50,21 @@ func (s *schedule) advance(t *target, now time.Time) {
 	t.due = next
 	s.fix(t)
 }
+
+// hurry moves t's next probe to fast_interval after start, the start of
+// the probe that just ended at end, or to end when that probe took longer
+// (it timed out): one probe in flight at a time, never a backlog. A due
+// time already sooner stays. It reports whether t moved, so the scheduler,
+// asleep until the earliest due time it knew, can be woken.
+func (s *schedule) hurry(t *target, start, end time.Time) bool {
+	next := start.Add(nextWait(t.Check.FastInterval, t.fastJitter))
+	if next.Before(end) {
+		next = end
+	}
+	if t.index < 0 || !next.Before(t.due) {
+		return false
+	}
+	t.due = next
+	s.fix(t)
+	return true
+}

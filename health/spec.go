@@ -15,6 +15,7 @@ func CheckFromSpec(hc *gslb.HealthCheck) (Check, error) {
 		Kind:          Kind(hc.Kind),
 		Port:          hc.Port,
 		Interval:      hc.Interval,
+		FastInterval:  hc.FastInterval,
 		Timeout:       hc.Timeout,
 		Rise:          hc.Rise,
 		Fall:          hc.Fall,

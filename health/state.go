@@ -75,3 +75,18 @@ func (t *tracker) observe(ok bool, at time.Time, rise, fall int) bool {
 	}
 	return false
 }
+
+// inDoubt reports whether the last results point to a state the target is
+// not in and that changes the answers: failures short of fall while up or
+// unknown (both answer), successes short of rise while down. An unknown
+// target's successes are not doubt: it answers already, and re-probing
+// every new target quickly would double the probes of a server's start.
+// The Monitor re-probes a target in doubt at the check's FastInterval, so
+// the verdict takes fall (or rise) quick probes rather than as many
+// intervals. Only a target in doubt is probed that often: one
+// that stays up or down, however long, is probed every interval, and a
+// flapping one returns to the interval at each result that agrees with
+// its state.
+func (t *tracker) inDoubt() bool {
+	return t.failures > 0 && t.state != StateDown || t.successes > 0 && t.state == StateDown
+}

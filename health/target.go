@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/meridian-gslb/meridian/gslb"
 )
 
 // Fingerprint identifies a defaulted Check by its content: two checks with
@@ -69,8 +71,9 @@ type Target struct {
 	Check Check
 	key   Key
 	// probe identifies what is probed and how it is judged, leaving out
-	// the schedule (interval, timeout, rise, fall, jitter): a target
-	// whose check changes only there keeps its state (Monitor.SetTargets).
+	// the schedule (interval, fast_interval, timeout, rise, fall, jitter):
+	// a target whose check changes only there keeps its state
+	// (Monitor.SetTargets).
 	probe Fingerprint
 }
 
@@ -100,7 +103,7 @@ func compiledTarget(addr netip.Addr, c Check) Target {
 	t := Target{Addr: addr.Unmap(), Port: c.Port, Check: c}
 	t.key = Key{Addr: t.Addr, Port: t.Port, Check: c.fingerprint()}
 	sched := c
-	sched.Interval, sched.Timeout, sched.Rise, sched.Fall, sched.Jitter = 0, 0, 0, 0, Jitter{}
+	sched.Interval, sched.FastInterval, sched.Timeout, sched.Rise, sched.Fall, sched.Jitter = 0, 0, 0, 0, 0, Jitter{}
 	t.probe = sched.fingerprint()
 	return t
 }
@@ -158,6 +161,13 @@ func (c *Check) fingerprint() Fingerprint {
 	str(strconv.FormatBool(c.TLSSkipVerify))
 	str("") // was a CA file name: kept so keys match those of older sites
 	str(c.CAPEM)
+	if c.FastInterval != gslb.DefaultFastInterval(c.Interval) {
+		// Only when not the default, which the interval already fixes:
+		// checks that leave fast_interval unset keep the keys of sites
+		// that predate it.
+		str("fast_interval")
+		num(int64(c.FastInterval))
+	}
 	var f Fingerprint
 	copy(f[:], h.Sum(nil))
 	return f

@@ -13,9 +13,10 @@ import (
 
 // compiledHealthCheck is a policy's healthCheck with its durations read.
 type compiledHealthCheck struct {
-	spec     HealthCheckSpec
-	interval time.Duration
-	timeout  time.Duration
+	spec         HealthCheckSpec
+	interval     time.Duration
+	fastInterval time.Duration
+	timeout      time.Duration
 }
 
 // compileHealthCheck reads the durations; everything else is judged on
@@ -35,6 +36,7 @@ func compileHealthCheck(h *HealthCheckSpec, errs *problems) *compiledHealthCheck
 		return d
 	}
 	c.interval = read("interval", h.Interval)
+	c.fastInterval = read("fastInterval", h.FastInterval)
 	c.timeout = read("timeout", h.Timeout)
 	return c
 }
@@ -84,6 +86,9 @@ func (c *compiledFields) applyHealthCheck(hc *gslb.HealthCheck) *gslb.HealthChec
 	if c.hc.interval > 0 {
 		out.Interval = c.hc.interval
 	}
+	if c.hc.fastInterval > 0 {
+		out.FastInterval = c.hc.fastInterval
+	}
 	if c.hc.timeout > 0 {
 		out.Timeout = c.hc.timeout
 	}
@@ -113,6 +118,7 @@ func dropInapplicable(hc *gslb.HealthCheck, kind string) {
 // relative to the check) to HealthCheckSpec's.
 var healthCheckFields = map[string]string{
 	"expect_status":   "expectStatus",
+	"fast_interval":   "fastInterval",
 	"body_contains":   "bodyContains",
 	"tls_skip_verify": "tlsSkipVerify",
 	"ca_pem":          "caPEM",

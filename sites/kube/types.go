@@ -176,9 +176,12 @@ type HealthCheckSpec struct {
 	// members' certificates (https), as the file's ca_file holds them.
 	CAPEM    string `json:"caPEM,omitempty"`
 	Interval string `json:"interval,omitempty"`
-	Timeout  string `json:"timeout,omitempty"`
-	Rise     *int64 `json:"rise,omitempty"`
-	Fall     *int64 `json:"fall,omitempty"`
+	// FastInterval is the re-probe interval while a member's state is in
+	// doubt (gslb.HealthCheck.FastInterval).
+	FastInterval string `json:"fastInterval,omitempty"`
+	Timeout      string `json:"timeout,omitempty"`
+	Rise         *int64 `json:"rise,omitempty"`
+	Fall         *int64 `json:"fall,omitempty"`
 	// Jitter is a percentage ("10%"), a fraction ("0.1"), a duration
 	// ("250ms") or "0".
 	Jitter string `json:"jitter,omitempty"`

@@ -456,3 +456,65 @@ func TestHealthWithoutChecks(t *testing.T) {
 		t.Errorf("admin API without a token: %d %s", code, body)
 	}
 }
+
+// fast_interval: once a probe of an up member fails, the member is
+// re-probed every fast_interval, so it leaves the answers (fall-1) fast
+// intervals after its first failed probe instead of (fall-1) intervals;
+// a down member's first good probe brings it back the same way. With
+// interval 2s, fast_interval 100ms and fall and rise 3 the two differ by
+// seconds (about 0.2 s against 4 s), so the bound, one interval, holds on
+// a loaded machine and fails at once without fast re-probing.
+func TestHealthFastReprobe(t *testing.T) {
+	t.Parallel()
+	watchdog(t, 2*time.Minute)
+	ipA, ipB := "127.31.9.1", "127.31.9.2"
+	port, lns := listenSamePort(t, ipA, ipB)
+	a := startBackendOn(t, lns[0], nil)
+	b := startBackendOn(t, lns[1], nil)
+	const interval, fall, rise = 2 * time.Second, 3, 3
+	cfg := healthConfig(t, t.TempDir(), []hsvc{{
+		name:   "fast",
+		policy: "{strategy: weighted, ttl: 30}",
+		check: fmt.Sprintf("{kind: http, port: %d, interval: %v, fast_interval: 100ms, timeout: 500ms, rise: %d, fall: %d}",
+			port, interval, rise, fall),
+		members: []string{"{site: a, addresses: [" + ipA + "], priority: 1}", "{site: b, addresses: [" + ipB + "], priority: 2}"},
+	}}, "")
+	m := startHealthMeridian(t, cfg)
+	waitTargets(t, m, "up", a.addr, b.addr)
+	waitAnswer(t, m, "fast.health.test", "A up", exactly(ipA))
+
+	// nextProbe waits for the backend's next request (the mode is set
+	// already, so that request sees it) and says when it came.
+	nextProbe := func(be *backend) (time.Time, int64) {
+		t.Helper()
+		n := be.requests.Load()
+		deadline := time.Now().Add(hangGuard)
+		for be.requests.Load() == n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s got no probe in %v", be.addr, hangGuard)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		return time.Now(), n
+	}
+
+	a.mode.Store(modeFail)
+	failed, before := nextProbe(a)
+	waitAnswer(t, m, "fast.health.test", "A failing", exactly(ipB))
+	if took := time.Since(failed); took >= interval {
+		t.Errorf("A left the answers %v after its first failed probe, want less than the interval %v (fast re-probes)", took, interval)
+	}
+	if n := a.requests.Load() - before; n < fall {
+		t.Errorf("A left the answers after %d failed probes, want at least fall=%d", n, fall)
+	}
+
+	a.mode.Store(modeOK)
+	good, before := nextProbe(a)
+	waitAnswer(t, m, "fast.health.test", "A healthy again", exactly(ipA))
+	if took := time.Since(good); took >= interval {
+		t.Errorf("A came back %v after its first good probe, want less than the interval %v (fast re-probes)", took, interval)
+	}
+	if n := a.requests.Load() - before; n < rise {
+		t.Errorf("A came back after %d good probes, want at least rise=%d", n, rise)
+	}
+}
