@@ -6,11 +6,11 @@
 #
 # GROUP (default: test)
 #   run    dig and curl, for the commands `make run` prints
-#   test   dig, kdig, curl, unbound (with unbound-control and
+#   test   dig and delv, kdig, curl, unbound (with unbound-control and
 #          unbound-checkconf), knotd (the delegation test's parent zone),
-#          zonemaster-cli, tzdata, ip, ps/pgrep, chromium (the status page's
-#          browser tests, headless): every program and file the tests use
-#          (grep exec calls in *_test.go)
+#          zonemaster-cli, dnsviz (the DNSSEC tests), tzdata, ip, ps/pgrep,
+#          chromium (the status page's browser tests, headless): every
+#          program and file the tests use (grep exec calls in *_test.go)
 #   bench  everything in test, plus dnsperf
 #
 # As root it installs what is missing with apt-get (one `apt-get update` per
@@ -51,6 +51,7 @@ declare -A probe=(
 	[unbound]=/usr/sbin/unbound-control # the e2e test needs unbound, unbound-control and unbound-checkconf
 	[knot]=/usr/sbin/knotd              # the delegation e2e test runs its own knotd as the parent
 	[zonemaster-cli]=zonemaster-cli
+	[dnsviz]=dnsviz
 	[tzdata]=/usr/share/zoneinfo/zone.tab # geo's country table is checked against it
 	[iproute2]=ip
 	[procps]=pgrep
@@ -58,7 +59,7 @@ declare -A probe=(
 	[dnsperf]=dnsperf
 )
 run_pkgs=(bind9-dnsutils curl)
-test_pkgs=(bind9-dnsutils knot-dnsutils knot curl unbound zonemaster-cli tzdata iproute2 procps chromium)
+test_pkgs=(bind9-dnsutils knot-dnsutils knot curl unbound zonemaster-cli dnsviz tzdata iproute2 procps chromium)
 all_pkgs=("${test_pkgs[@]}" dnsperf)
 declare -A want=()
 for g in "${groups[@]}"; do

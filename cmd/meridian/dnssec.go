@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -71,6 +72,11 @@ func runDNSSECKeygen(args []string, stdout, stderr io.Writer) int {
 	}
 	k, err := dnssec.Generate(*zone, a, flags)
 	if err != nil {
+		fmt.Fprintf(stderr, "meridian dnssec keygen: %v\n", err)
+		return exitFail
+	}
+	// The directory holds private keys: made for its owner alone.
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		fmt.Fprintf(stderr, "meridian dnssec keygen: %v\n", err)
 		return exitFail
 	}

@@ -12,10 +12,7 @@ import (
 // configuration then names; ds prints its DS and status lists it.
 func TestDNSSECCommands(t *testing.T) {
 	dir := t.TempDir()
-	keys := filepath.Join(dir, "keys")
-	if err := os.Mkdir(keys, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	keys := filepath.Join(dir, "keys") // keygen makes it
 	call := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
 		code := run(args, &out, &errb)

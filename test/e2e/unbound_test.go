@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"net/netip"
 	"os/exec"
 	"strconv"
@@ -31,6 +32,13 @@ type unbound struct {
 // make the test stronger; under CI they are required.
 func startUnbound(t *testing.T, meridianAddr string) *unbound {
 	t.Helper()
+	return startUnboundWith(t, func(dir string, port int) string { return writeUnboundConf(t, dir, port, meridianAddr) })
+}
+
+// startUnboundWith runs unbound with the configuration conf writes for
+// its directory and port.
+func startUnboundWith(t *testing.T, conf func(dir string, port int) string) *unbound {
+	t.Helper()
 	bin := proctest.RequireTool(t, "unbound", "unbound")
 	checkconf := proctest.OptionalTool(t, "unbound-checkconf", "unbound")
 	ctl := proctest.OptionalTool(t, "unbound-control", "unbound")
@@ -39,7 +47,7 @@ func startUnbound(t *testing.T, meridianAddr string) *unbound {
 		dir := t.TempDir()
 		port := freePort(t, "127.0.0.1")
 		u.addr = hostPort("127.0.0.1", port)
-		u.conf = writeUnboundConf(t, dir, port, meridianAddr)
+		u.conf = conf(dir, port)
 		if checkconf != "" {
 			if out, err := run(t, 10*time.Second, checkconf, u.conf); err != nil {
 				t.Fatalf("unbound-checkconf: %v\n%s", err, out)
@@ -77,7 +85,25 @@ func (u *unbound) waitAnswer(timeout time.Duration) error {
 
 func writeUnboundConf(t *testing.T, dir string, port int, meridianAddr string) string {
 	t.Helper()
-	mhost, mport, _ := strings.Cut(meridianAddr, ":")
+	return writeResolverConf(t, dir, port, []string{meridianAddr},
+		`    domain-insecure: "gslb.example"
+    # no trust anchors (no auto-trust-anchor-file): the zone is unsigned`)
+}
+
+// writeResolverConf is unbound's configuration on 127.0.0.1:port with its
+// ECS cache, gslb.example and the root stubbed to the Meridian servers,
+// and trust: the lines that say how to validate gslb.example.
+func writeResolverConf(t *testing.T, dir string, port int, servers []string, trust string) string {
+	t.Helper()
+	var hosts, stubs []string
+	for _, s := range servers {
+		h, p, err := net.SplitHostPort(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hosts = append(hosts, h)
+		stubs = append(stubs, fmt.Sprintf("    stub-addr: %s@%s", h, p))
+	}
 	return writeFile(t, dir, "unbound.conf", fmt.Sprintf(`server:
     interface: 127.0.0.1@%[1]d
     port: %[1]d
@@ -91,6 +117,7 @@ func writeUnboundConf(t *testing.T, dir string, port int, meridianAddr string) s
     use-syslog: no
     logfile: ""
     verbosity: 1
+    val-log-level: 2  # say why an answer is bogus
     do-daemonize: no
     access-control: 127.0.0.0/8 allow
     # ECS: subnetcache keeps one answer per (name, type, scope network)
@@ -100,9 +127,9 @@ func writeUnboundConf(t *testing.T, dir string, port int, meridianAddr string) s
     max-client-subnet-ipv4: 24
     max-client-subnet-ipv6: 56
     do-not-query-localhost: no
-    domain-insecure: "gslb.example"
-    # no trust anchors (no auto-trust-anchor-file): the zone is unsigned
+%[4]s
     prefetch: no
+    prefetch-key: no
     extended-statistics: yes  # num.query.subnet, num.query.subnet_cache
 remote-control:
     control-enable: yes
@@ -110,13 +137,13 @@ remote-control:
     control-use-cert: no
 stub-zone:
     name: "gslb.example"
-    stub-addr: %[3]s@%[4]s
+%[5]s
 # Everything stays on loopback: the root is a stub to Meridian too (which
 # REFUSES it), so unbound never primes the real root servers.
 stub-zone:
     name: "."
-    stub-addr: %[3]s@%[4]s
-`, port, dir, mhost, mport))
+%[5]s
+`, port, dir, strings.Join(hosts, " "), trust, strings.Join(stubs, "\n")))
 }
 
 // stats returns unbound-control stats_noreset as a map (nil without

@@ -110,32 +110,8 @@ zones:
 // runZonemaster runs zonemaster-cli on gslb.example and fails on every
 // ERROR or CRITICAL message not in zonemasterExpected.
 func runZonemaster(t *testing.T, zm string, extra ...string) {
-	args := append([]string{"--no-ipv6"}, extra...)
-	args = append(args,
-		"--level", "INFO", "--show-testcase", "--no-progress",
-		// --json prints the same entries without their text; the stream
-		// variant carries the translated message for the failure report
-		"--json-stream", "--json-translate",
-		"gslb.example")
 	start := time.Now()
-	out, err := run(t, 90*time.Second, zm, args...)
-	if err != nil {
-		t.Fatalf("zonemaster-cli %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	var msgs []zmMessage
-	sc := bufio.NewScanner(strings.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if !strings.HasPrefix(line, "{") {
-			continue
-		}
-		var m zmMessage
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("zonemaster-cli output line %q: %v", line, err)
-		}
-		msgs = append(msgs, m)
-	}
+	msgs, out := zonemasterMessages(t, zm, append(extra, "--level", "INFO")...)
 	// a healthy run reports on all nine modules; a handful of messages
 	// means zonemaster could not reach the servers
 	modules := map[string]bool{}
@@ -258,4 +234,33 @@ func requirePort53(t *testing.T, addr string) {
 			t.Fatalf("%s:53/%s is not free: %v", addr, network, err)
 		}
 	}
+}
+
+// zonemasterMessages runs zonemaster-cli on gslb.example with args and
+// returns its messages and its output (runZonemaster judges them).
+func zonemasterMessages(t *testing.T, zm string, extra ...string) (msgs []zmMessage, out string) {
+	t.Helper()
+	args := append([]string{"--no-ipv6", "--show-testcase", "--no-progress", "--json-stream", "--json-translate"}, extra...)
+	args = append(args, "gslb.example")
+	out, err := run(t, 90*time.Second, zm, args...)
+	if err != nil {
+		t.Fatalf("zonemaster-cli %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var m zmMessage
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("zonemaster-cli output line %q: %v", line, err)
+		}
+		msgs = append(msgs, m)
+	}
+	if len(msgs) == 0 {
+		t.Fatalf("zonemaster-cli %s printed no messages:\n%s", strings.Join(args, " "), out)
+	}
+	return msgs, out
 }
