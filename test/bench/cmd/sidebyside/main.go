@@ -126,7 +126,7 @@ func env(name, def string) string {
 func main() {
 	h := &harness{checks: map[string]checkState{}, scopes: map[string]string{}, medians: map[string]float64{}, t0: time.Now()}
 	var (
-		servers   = flag.String("servers", env("SERVERS", "meridian gdnsd knot nsd pdns coredns"), "servers to run (SERVERS): meridian gdnsd knot nsd pdns coredns")
+		servers   = flag.String("servers", env("SERVERS", "meridian meridian-dnssec gdnsd knot nsd pdns coredns"), "servers to run (SERVERS): "+serverNames())
 		workloads = flag.String("workloads", env("WORKLOADS", "w1 w2"), "workloads (WORKLOADS): w1 static zone, w2 geo with ECS")
 		dur       = flag.String("dur", env("DUR", "8"), "seconds per timed run (DUR)")
 		reps      = flag.Int("reps", atoi(env("REPS", "3")), "timed runs per server and workload; the table shows the median (REPS)")
@@ -161,7 +161,7 @@ func main() {
 	for _, name := range strings.Fields(*servers) {
 		s := serverByName(name)
 		if s == nil {
-			fatal("unknown server %q (meridian gdnsd knot nsd pdns coredns)", name)
+			fatal("unknown server %q (%s)", name, serverNames())
 		}
 		h.servers = append(h.servers, s)
 	}
@@ -394,7 +394,7 @@ func (h *harness) start(s *server, wl string) (*running, error) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	wait := h.startWait
-	if s.name == "meridian" {
+	if s.isMeridian() {
 		wait = 4 * time.Minute // anchors-project may build bin/meridian first
 	}
 	h.logf("%s %s: started (pid %d, port %d, %s)", s.name, wl, r.pid, s.port, dir)
@@ -409,7 +409,7 @@ func (h *harness) start(s *server, wl string) (*running, error) {
 		}
 		m, err := dnsq.AskWithin(addr, dnsq.Query(work.App, dns.TypeA, false, netip.Prefix{}), netip.Addr{}, 300*time.Millisecond, 1)
 		if err == nil && dnsq.AddrsA(m) != "" {
-			if s.name == "meridian" && wl == "w2" {
+			if s.isMeridian() && wl == "w2" {
 				h.waitCompiled(s.port+1000, deadline) // anchors-project's HTTP port
 			}
 			return r, nil
@@ -433,7 +433,7 @@ func (h *harness) check(r *running) bool {
 		if err != nil {
 			die("%v", err)
 		}
-		rep, err = work.CheckGeo(db, addr, h.checkN, rng)
+		rep, err = work.CheckGeo(db, addr, h.checkN, rng, r.s.do)
 		db.Close()
 		if err != nil {
 			die("%v", err)
@@ -476,7 +476,7 @@ func (h *harness) waitQuiet() {
 // samples the CPU use of the server, qload and the rest between 1 s after
 // the start and 1 s before the end (the middle half for short runs).
 func (h *harness) measure(r *running, d time.Duration, rate float64) (*qres, Shares, error) {
-	args := []string{h.qload, "-json", "-s", fmt.Sprintf("127.0.0.1:%d", r.s.port), "-f", h.queries[r.wl],
+	args := []string{h.qload, "-json", "-s", fmt.Sprintf("127.0.0.1:%d", r.s.port), "-f", h.queries[r.s.queryKey(r.wl)],
 		"-d", d.String(), "-c", strconv.Itoa(h.clients), "-w", strconv.Itoa(h.window)}
 	if rate > 0 {
 		args = append(args, "-rate", strconv.FormatFloat(rate, 'f', 0, 64))
@@ -562,10 +562,14 @@ func msStr(v float64) string {
 }
 
 // compareScopes runs scopecmp over the w2 servers that answered right
-// (Meridian first) and keeps its output for the report.
+// (Meridian first; a variant only without the server it varies) and keeps
+// its output for the report.
 func (h *harness) compareScopes(timed []*running) {
 	var args []string
 	for _, r := range timed {
+		if r.s.base != "" && slices.ContainsFunc(timed, func(o *running) bool { return o.s.name == r.s.base }) {
+			continue
+		}
 		a := fmt.Sprintf("%s=127.0.0.1:%d", r.s.name, r.s.port)
 		if r.s.name == "meridian" {
 			args = append([]string{a}, args...)

@@ -48,9 +48,26 @@ func (h *harness) report(w io.Writer) {
 		}
 	}
 	for _, wl := range h.workloads {
-		fmt.Fprintf(w, "\n%s, %s\n", wlTitle[wl], filepath.Base(h.queries[wl]))
+		// variants (meridian-dnssec) get a column with their ratio to the
+		// server they vary
+		var variants []*server
+		for _, s := range h.servers {
+			if s.base != "" && (s.only == "" || s.only == wl) {
+				variants = append(variants, s)
+			}
+		}
+		files := filepath.Base(h.queries[wl])
+		for _, s := range variants {
+			if s.do {
+				files += fmt.Sprintf("; %s: %s (the same with the DNSSEC OK bit)", s.name, filepath.Base(h.queries[s.queryKey(wl)]))
+			}
+		}
+		fmt.Fprintf(w, "\n%s, %s\n", wlTitle[wl], files)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		hdr := "server\tcheck\tqps\tlat ms\tsrv%\tqload%\tothers%\tqps/core\t/gdnsd\t/gdnsd core\t/coredns\t"
+		if len(variants) > 0 {
+			hdr += "/" + variants[0].base + "\t"
+		}
 		if wl == "w2" {
 			hdr += "scope p50\t"
 		}
@@ -75,6 +92,9 @@ func (h *harness) report(w io.Writer) {
 			m := h.median(wl, s.name)
 			if m == nil {
 				cols := strings.Repeat("-\t", 9)
+				if len(variants) > 0 {
+					cols += "-\t"
+				}
 				if wl == "w2" {
 					cols += scope + "\t"
 				}
@@ -102,6 +122,13 @@ func (h *harness) report(w io.Writer) {
 			}
 			line += fmt.Sprintf("%s\t%.3f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t", thousands(m.q.QPS), m.q.LatencyMs.Avg, m.cpu.Srv, m.cpu.Gen, m.cpu.Foreign,
 				thousands(perCore), ratio(g, false), ratio(g, true), ratio(c, false))
+			if len(variants) > 0 {
+				b := "-"
+				if s.base != "" {
+					b = ratio(h.median(wl, s.base), false)
+				}
+				line += b + "\t"
+			}
 			if wl == "w2" {
 				line += scope + "\t"
 			}
@@ -131,6 +158,11 @@ func (h *harness) report(w io.Writer) {
 			fmt.Fprintln(tw, line+flags+"\t")
 		}
 		tw.Flush()
+		for _, s := range variants {
+			if line := h.variantLine(wl, s); line != "" {
+				fmt.Fprintln(w, line)
+			}
+		}
 	}
 	fmt.Fprintf(w, "\nqps/core = qps / the server's CPU share; /gdnsd core compares those. scope p50: median ECS scope over the check's %d random located /24s.\n", h.checkN)
 	if h.latency {
@@ -194,6 +226,27 @@ func (h *harness) report(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nraw runs: %s; answer checks: %s/check-*.txt; server logs: %s/<server>-<workload>/; total %.0f s\n",
 		filepath.Join(h.run, "results.tsv"), h.run, h.run, time.Since(h.t0).Seconds())
+}
+
+// variantLine compares a variant (meridian-dnssec) with the server it
+// varies: qps and qps per core, "" when either has no timed run.
+func (h *harness) variantLine(wl string, s *server) string {
+	m, b := h.median(wl, s.name), h.median(wl, s.base)
+	if m == nil || b == nil || b.q.QPS == 0 {
+		return ""
+	}
+	what := "the same server"
+	if s.do {
+		what = "the zone signed, queries with the DO bit"
+	}
+	line := fmt.Sprintf("%s / %s (%s): qps %.2f (%s / %s)", s.name, s.base, what, m.q.QPS/b.q.QPS, thousands(m.q.QPS), thousands(b.q.QPS))
+	if m.cpu.Srv > 0 && b.cpu.Srv > 0 {
+		line += fmt.Sprintf(", qps/core %.2f", (m.q.QPS/m.cpu.Srv)/(b.q.QPS/b.cpu.Srv))
+	}
+	if s.do {
+		line += "; the DNSSEC issue's acceptance: signed w2 qps >= 0.8x unsigned"
+	}
+	return line
 }
 
 func firstLine(s string) string {

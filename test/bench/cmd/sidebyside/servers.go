@@ -18,6 +18,8 @@ type server struct {
 	port    int
 	label   string                   // name in the tables, e.g. "gdnsd 3.8.1"
 	only    string                   // the one workload it has ("" = both)
+	base    string                   // the server this one is a variant of (the table has the ratio to it)
+	do      bool                     // its queries have the DNSSEC OK bit (the w2-do file)
 	pkgs    func(wl string) []string // Debian packages it needs for wl (missing ones)
 	version func(h *harness) string
 	// prepare writes the configuration for wl into dir and returns the
@@ -28,6 +30,9 @@ type server struct {
 // servers in table order.
 var servers = []*server{
 	{name: "meridian", port: 5307, prepare: prepMeridian, version: meridianVersion},
+	// the zone signed online, the w2 queries with DO: the issue's "signed
+	// w2 at >= 0.8x unsigned w2 qps"
+	{name: "meridian-dnssec", port: 5308, only: "w2", base: "meridian", do: true, prepare: prepMeridian, version: meridianVersion},
 	{name: "gdnsd", port: 5303, prepare: prepGdnsd, pkgs: needs(pkg{"gdnsd", "/usr/sbin/gdnsd"}), version: debVersion("gdnsd")},
 	{name: "knot", port: 5301, prepare: prepKnot, version: debVersion("knot"), pkgs: func(wl string) []string {
 		p := needs(pkg{"knot", "/usr/sbin/knotd"})(wl)
@@ -48,6 +53,27 @@ var servers = []*server{
 		return p
 	}},
 	{name: "coredns", port: 5305, prepare: prepCoreDNS, version: func(h *harness) string { return h.corednsVersion }},
+}
+
+// serverNames lists the servers, for messages.
+func serverNames() string {
+	var names []string
+	for _, s := range servers {
+		names = append(names, s.name)
+	}
+	return strings.Join(names, " ")
+}
+
+// isMeridian says whether s is started by anchors-project.
+func (s *server) isMeridian() bool { return s.name == "meridian" || s.base == "meridian" }
+
+// queryKey is the key of s's query file for wl in harness.queries: wl,
+// or wl-do for a server asked with the DO bit.
+func (s *server) queryKey(wl string) string {
+	if s.do {
+		return wl + "-do"
+	}
+	return wl
 }
 
 func serverByName(name string) *server {
@@ -106,8 +132,13 @@ func write(path, text string) error { return os.WriteFile(path, []byte(text), 0o
 
 func prepMeridian(h *harness, s *server, dir, wl string) ([]string, []string, error) {
 	script := filepath.Join(h.repo, "test", "bench", "anchors-project")
-	// anchors-project writes its config under $RUN
-	return []string{script, fmt.Sprint(s.port), h.geodb, h.zone, wl}, []string{"RUN=" + dir}, nil
+	// anchors-project writes its config under $RUN; DNSSEC=1 makes a key
+	// there with `meridian dnssec keygen` and signs the zone with it
+	env := []string{"RUN=" + dir}
+	if s.do {
+		env = append(env, "DNSSEC=1")
+	}
+	return []string{script, fmt.Sprint(s.port), h.geodb, h.zone, wl}, env, nil
 }
 
 // ---- gdnsd: zone file with a DYNA record resolved by plugin_geoip ----

@@ -161,24 +161,38 @@ func (h *harness) data() error {
 	if err := write(h.zone, work.ZoneText(work.Sites[0].Addr, "")); err != nil {
 		return err
 	}
-	// the query files depend only on the counts (fixed seeds)
+	// the query files depend only on the counts (fixed seeds); w2-do is w2
+	// with the DO bit, for the servers asked with it
 	h.queries = map[string]string{}
+	var keys []string
 	for _, wl := range h.workloads {
+		keys = append(keys, wl)
+		for _, s := range h.servers {
+			if k := s.queryKey(wl); (s.only == "" || s.only == wl) && !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	for _, key := range keys {
+		wl, do := strings.CutSuffix(key, "-do")
 		n := h.w1Queries
 		if wl == "w2" {
 			n = h.w2Queries
 		}
-		p := filepath.Join(dir, fmt.Sprintf("%s-%d.q", wl, n))
-		h.queries[wl] = p
+		p := filepath.Join(dir, fmt.Sprintf("%s-%d.q", key, n))
+		h.queries[key] = p
 		if fi, err := os.Stat(p); err == nil && fi.Size() > 0 {
 			continue
 		}
-		h.logf("writing %d %s queries to %s", n, wl, p)
+		h.logf("writing %d %s queries to %s", n, key, p)
 		var err error
-		if wl == "w1" {
+		switch {
+		case wl == "w1" && !do:
 			err = work.WriteW1(p+".tmp", n)
-		} else {
-			err = work.WriteW2(p+".tmp", n)
+		case wl == "w2":
+			err = work.WriteW2(p+".tmp", n, do)
+		default:
+			err = fmt.Errorf("no query file %s", key)
 		}
 		if err == nil {
 			err = os.Rename(p+".tmp", p)

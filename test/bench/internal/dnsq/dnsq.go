@@ -55,6 +55,19 @@ func Query(name string, qtype uint16, edns bool, ecs netip.Prefix) *dns.Msg {
 	return m
 }
 
+// SetDO sets the DNSSEC OK bit of m (RFC 3225), adding a bare OPT record
+// when m has none, and returns m.
+func SetDO(m *dns.Msg) *dns.Msg {
+	opt := m.IsEdns0()
+	if opt == nil {
+		opt = &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+		opt.SetUDPSize(EDNSSize)
+		m.Extra = append(m.Extra, opt)
+	}
+	opt.SetDo()
+	return m
+}
+
 // Writer writes a query file.
 type Writer struct {
 	w   *bufio.Writer
@@ -156,6 +169,55 @@ func AddrsA(r *dns.Msg) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, ",")
+}
+
+// DO says whether the reply's OPT record has the DNSSEC OK bit.
+func DO(r *dns.Msg) bool {
+	opt := r.IsEdns0()
+	return opt != nil && opt.Do()
+}
+
+// Signed checks the answer section of a reply to a query with the DO bit:
+// the RRset of type qtype must be there with an RRSIG covering it that is
+// valid at now and verifies with one of keys. It returns "" when it does,
+// else the reason.
+func Signed(r *dns.Msg, qtype uint16, keys []*dns.DNSKEY, now time.Time) string {
+	var rrset []dns.RR
+	var sigs []*dns.RRSIG
+	for _, rr := range r.Answer {
+		if s, ok := rr.(*dns.RRSIG); ok {
+			if s.TypeCovered == qtype {
+				sigs = append(sigs, s)
+			}
+		} else if rr.Header().Rrtype == qtype {
+			rrset = append(rrset, rr)
+		}
+	}
+	t := dns.TypeToString[qtype]
+	switch {
+	case len(rrset) == 0:
+		return "no " + t + " RRset"
+	case len(sigs) == 0:
+		return "no RRSIG covering " + t
+	}
+	why := "no DNSKEY with the RRSIG's tag"
+	for _, s := range sigs {
+		if !s.ValidityPeriod(now) {
+			why = "RRSIG outside its validity period"
+			continue
+		}
+		for _, k := range keys {
+			if k.KeyTag() != s.KeyTag || k.Algorithm != s.Algorithm {
+				continue
+			}
+			if err := s.Verify(k, rrset); err != nil {
+				why = "RRSIG does not verify: " + err.Error()
+				continue
+			}
+			return ""
+		}
+	}
+	return why
 }
 
 // Scope is the ECS scope prefix length of the reply, or -1 when the reply

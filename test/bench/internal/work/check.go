@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -91,9 +92,16 @@ var loopbackSources = []string{"127.0.0.1", "127.0.1.1", "127.0.2.1"}
 // CheckGeo asks server the w2 question for: one located /24 per continent
 // the database knows, IPv6 /48s, no ECS from three loopback sources, n
 // random located /24s and n/3 random /24s anywhere. The expected answer
-// for each comes from db.
-func CheckGeo(db *geodb.DB, server string, n int, rng *rand.Rand) (*Report, error) {
+// for each comes from db. With do set every question has the DNSSEC OK
+// bit, and an answer is right only when its reply has the DO bit too and
+// an RRSIG covering the A RRset that verifies with the zone's DNSKEY RRset
+// (asked first, with DO, from the same server).
+func CheckGeo(db *geodb.DB, server string, n int, rng *rand.Rand, do bool) (*Report, error) {
 	r := &Report{}
+	var keys []*dns.DNSKEY
+	if do {
+		keys = zoneKeys(r, server)
+	}
 	want := func(a netip.Addr) (Site, string, error) {
 		p, err := db.Lookup(a)
 		if err != nil {
@@ -115,7 +123,11 @@ func CheckGeo(db *geodb.DB, server string, n int, rng *rand.Rand) (*Report, erro
 			return err
 		}
 		label = fmt.Sprintf("%s (%s)", label, cont)
-		m, err := dnsq.Ask(server, dnsq.Query(App, dns.TypeA, true, ecs), src)
+		q := dnsq.Query(App, dns.TypeA, true, ecs)
+		if do {
+			dnsq.SetDO(q)
+		}
+		m, err := dnsq.Ask(server, q, src)
 		if err != nil {
 			r.add(label, site.Addr, "error", false, err.Error())
 			return nil
@@ -123,6 +135,11 @@ func CheckGeo(db *geodb.DB, server string, n int, rng *rand.Rand) (*Report, erro
 		got := dnsq.AddrsA(m)
 		ok := got == site.Addr && m.Rcode == dns.RcodeSuccess
 		scope := dnsq.Scope(m)
+		signed := ""
+		if do {
+			signed = ", " + signedNote(m, keys)
+			ok = ok && signed == ", signed"
+		}
 		if sample {
 			r.Scopes = append(r.Scopes, scope)
 			if ok { // only wrong sample answers get a line
@@ -130,7 +147,7 @@ func CheckGeo(db *geodb.DB, server string, n int, rng *rand.Rand) (*Report, erro
 				return nil
 			}
 		}
-		r.add(label, site.Addr, got, ok, "scope "+dnsq.ScopeString(scope))
+		r.add(label, site.Addr, got, ok, "scope "+dnsq.ScopeString(scope)+signed)
 		return nil
 	}
 
@@ -185,6 +202,43 @@ func CheckGeo(db *geodb.DB, server string, n int, rng *rand.Rand) (*Report, erro
 	}
 	r.Lines = append(r.Lines, fmt.Sprintf("ECS scopes of %d random located /24s: %s", len(r.Scopes), ScopeSummary(r.Scopes)))
 	return r, nil
+}
+
+// zoneKeys asks server for the zone's DNSKEY RRset with the DO bit and
+// records it as a case: present, and signed by one of its own keys.
+func zoneKeys(r *Report, server string) []*dns.DNSKEY {
+	m, err := dnsq.Ask(server, dnsq.SetDO(dnsq.Query(Zone, dns.TypeDNSKEY, true, netip.Prefix{})), netip.Addr{})
+	if err != nil {
+		r.add("DNSKEY "+Zone, "keys", "error", false, err.Error())
+		return nil
+	}
+	var keys []*dns.DNSKEY
+	var tags []string
+	for _, rr := range m.Answer {
+		if k, ok := rr.(*dns.DNSKEY); ok {
+			keys = append(keys, k)
+			tags = append(tags, fmt.Sprintf("%d/%s/%d", k.Flags, dns.AlgorithmToString[k.Algorithm], k.KeyTag()))
+		}
+	}
+	got := fmt.Sprintf("%d keys", len(keys))
+	why := dnsq.Signed(m, dns.TypeDNSKEY, keys, time.Now())
+	if why == "" {
+		why = "self-signed"
+	}
+	r.add("DNSKEY "+Zone, "keys", got, len(keys) > 0 && why == "self-signed", strings.Join(tags, " ")+", "+why)
+	return keys
+}
+
+// signedNote is "signed" when a reply to a query with the DO bit has the DO
+// bit and its A RRset is signed by one of keys, else what is missing.
+func signedNote(m *dns.Msg, keys []*dns.DNSKEY) string {
+	if !dnsq.DO(m) {
+		return "reply without the DO bit"
+	}
+	if why := dnsq.Signed(m, dns.TypeA, keys, time.Now()); why != "" {
+		return why
+	}
+	return "signed"
 }
 
 // ScopeStats summarises ECS scopes (-1: the reply had none).

@@ -7,7 +7,9 @@
 //	    random public IPv4 /24 (RD clear, EDNS 1232). The answer follows the
 //	    continent the database gives the ECS address (the source address
 //	    without ECS): EU, AF -> eu-west; AS, OC -> ap-south; anything else,
-//	    or not in the database -> us-east.
+//	    or not in the database -> us-east. Its signed variant (w2 against
+//	    Meridian with the zone signed) asks the same queries with the DNSSEC
+//	    OK bit set and wants the A RRset signed.
 package work
 
 import (
@@ -116,8 +118,9 @@ func WriteW1(path string, n int) error {
 }
 
 // WriteW2 writes n geo queries, each with the ECS option of a different
-// random public /24 (fixed seed). n is at most a few million.
-func WriteW2(path string, n int) error {
+// random public /24 (fixed seed), with the DNSSEC OK bit when do is set
+// (the same queries otherwise). n is at most a few million.
+func WriteW2(path string, n int, do bool) error {
 	rng := rand.New(rand.NewPCG(2, 202))
 	used := make([]uint64, 1<<24/64) // one bit per /24
 	return writeQueries(path, n, func(int) *dns.Msg {
@@ -132,7 +135,11 @@ func WriteW2(path string, n int) error {
 				continue
 			}
 			used[k/64] |= 1 << (k % 64)
-			return dnsq.Query(App, dns.TypeA, true, netip.PrefixFrom(a, 24))
+			m := dnsq.Query(App, dns.TypeA, true, netip.PrefixFrom(a, 24))
+			if do {
+				dnsq.SetDO(m)
+			}
+			return m
 		}
 	})
 }

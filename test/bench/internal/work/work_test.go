@@ -35,7 +35,7 @@ func TestZoneParses(t *testing.T) {
 
 func TestW2QueriesAreDistinctECS24s(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "w2.q")
-	if err := WriteW2(p, 20000); err != nil {
+	if err := WriteW2(p, 20000, false); err != nil {
 		t.Fatal(err)
 	}
 	qs, err := dnsq.ReadFile(p)
@@ -69,5 +69,43 @@ func TestScopes(t *testing.T) {
 	s := Scopes([]int{16, 20, 24, 8, -1})
 	if s.P50 != 16 || s.P25 != 8 || s.P75 != 20 || s.AtMost16 != 2 || s.None != 1 {
 		t.Fatalf("%+v", s)
+	}
+}
+
+func TestW2DOQueriesAreW2WithDO(t *testing.T) {
+	dir := t.TempDir()
+	plain, signed := filepath.Join(dir, "w2.q"), filepath.Join(dir, "w2-do.q")
+	if err := WriteW2(plain, 2000, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteW2(signed, 2000, true); err != nil {
+		t.Fatal(err)
+	}
+	a, err := dnsq.ReadFile(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := dnsq.ReadFile(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != len(b) {
+		t.Fatalf("%d and %d queries", len(a), len(b))
+	}
+	for i := range a {
+		ma, mb := new(dns.Msg), new(dns.Msg)
+		if err := ma.Unpack(a[i]); err != nil {
+			t.Fatal(err)
+		}
+		if err := mb.Unpack(b[i]); err != nil {
+			t.Fatal(err)
+		}
+		if ma.IsEdns0().Do() || !mb.IsEdns0().Do() {
+			t.Fatalf("query %d: DO %v and %v", i, ma.IsEdns0().Do(), mb.IsEdns0().Do())
+		}
+		mb.IsEdns0().SetDo(false)
+		if ma.String() != mb.String() {
+			t.Fatalf("query %d differs beyond DO:\n%v\n%v", i, ma, mb)
+		}
 	}
 }
