@@ -57,3 +57,7 @@ func proto(tcp bool) int {
 func (t *Handler) FreezeCookies(at time.Time) {
 	t.h.cookies.now = func() time.Time { return at }
 }
+
+// SetSignerRetry sets how often s looks again for a signed zone's missing
+// keys; call it before Start.
+func SetSignerRetry(s *Server, d time.Duration) { s.signerRetry = d }

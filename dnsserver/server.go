@@ -92,7 +92,17 @@ type Server struct {
 	bound    atomic.Bool
 	closing  atomic.Bool
 	wg       sync.WaitGroup
+	// stop ends the background work (retrySigners) at Shutdown.
+	stop chan struct{}
+	// signerRetry: how often the keys of a signed zone this site cannot
+	// sign are looked for again (a Secret mounted after the zone was
+	// signed, a key file copied late).
+	signerRetry time.Duration
 }
+
+// DefaultSignerRetry is how often a site without a signed zone's keys
+// looks for them again.
+const DefaultSignerRetry = 10 * time.Second
 
 // New returns a server for store. It subscribes to the store: every
 // published snapshot is compiled into the server's own view (static
@@ -121,7 +131,8 @@ func New(cfg Config, store *gslb.Store) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, m: newMetrics(), conns: map[net.Conn]*tcpConn{}, perSrc: map[netip.Prefix]int{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, m: newMetrics(), conns: map[net.Conn]*tcpConn{}, perSrc: map[netip.Prefix]int{},
+		stop: make(chan struct{}), signerRetry: DefaultSignerRetry}
 	s.h = newHandler(s.m, s.log, cfg.NSID)
 	s.h.rrl = newRRL(cfg.RRL, s.m, s.log)
 	if err := checkTSIGKeys(cfg.TSIGKeys); err != nil {
@@ -175,8 +186,29 @@ func (s *Server) Start() error {
 		s.wg.Add(1)
 		go s.serveTCP(l)
 	}
+	s.wg.Add(1)
+	go s.retrySigners()
 	s.bound.Store(true)
 	return nil
+}
+
+// retrySigners looks again, every signerRetry, for the keys of the signed
+// zones this site could not sign, and serves the zones signed once they
+// load: a site must not need a restart because its keys came late.
+func (s *Server) retrySigners() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.signerRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if v := s.h.view.Load(); v != nil && v.signed && s.comp.retrySigners(v) {
+			s.publish(v.snap)
+		}
+	}
 }
 
 // listen binds UDP (cfg.UDPSockets sockets) and TCP on one address. With
@@ -248,6 +280,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.closing.Swap(true) {
 		return nil
 	}
+	close(s.stop)
 	s.mu.Lock()
 	s.closeListeners()
 	for c := range s.conns {

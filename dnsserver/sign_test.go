@@ -2,6 +2,7 @@ package dnsserver_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -352,6 +353,53 @@ meridian_dns_dnssec_signing{zone="gslb.example."} 0
 	}
 	if n := counterValue(t, reg, "meridian_dns_dnssec_sign_failures_total"); n < 1 {
 		t.Errorf("sign failures: %v", n)
+	}
+}
+
+// TestSignerKeysArriveLate: a site whose key directory gets the keys after
+// the zone was signed (a Secret mounted late) starts signing without a
+// restart.
+func TestSignerKeysArriveLate(t *testing.T) {
+	sz := newSignedZone(t, dns.ECDSAP256SHA256, false)
+	dir := t.TempDir()
+	s, err := dnsserver.New(dnsserver.Config{Listen: []string{"127.0.0.1:0"}, Logger: dnstest.Quiet(), DNSSECKeyDir: dir}, dnstest.Store(t, sz.st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dnsserver.SetSignerRetry(s, 20*time.Millisecond)
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	udp, _ := s.Addrs()
+	addr := udp[0].String()
+	if r := exchange(t, "udp", addr, doQuery("app.gslb.example.", dns.TypeA)); r.Rcode != dns.RcodeServerFailure {
+		t.Fatalf("without keys: %s", dns.RcodeToString[r.Rcode])
+	}
+	entries, err := os.ReadDir(sz.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(sz.dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := exchange(t, "udp", addr, doQuery("app.gslb.example.", dns.TypeA))
+		if r.Rcode == dns.RcodeSuccess {
+			sz.verified(t, "after the keys came", r.Answer, sz.ksk)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %s 5 s after the keys came", dns.RcodeToString[r.Rcode])
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -156,6 +156,40 @@ type compiler struct {
 	log     *slog.Logger
 }
 
+// retrySigners tries again to build the signers v's zones lack. When one
+// loads it reports true, and the next compile rebuilds the zones (not the
+// same shape: the view must change).
+func (c *compiler) retrySigners(v *view) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	loaded := false
+	for name, zs := range c.signers {
+		if zs.err == nil {
+			continue
+		}
+		if z := v.zones[name]; z == nil || z.signErr == nil {
+			continue // not (or no longer) this view's problem
+		}
+		signer, err := NewZoneSigner(&gslb.Zone{Name: name, DNSSEC: zs.settings}, c.keyDir)
+		if err != nil {
+			continue // logged when it first failed
+		}
+		c.signers[name] = &zoneSigner{settings: zs.settings, signer: signer}
+		if c.metrics != nil {
+			ok := true
+			c.metrics.setSigning(name, &ok)
+		}
+		if c.log != nil {
+			c.log.Info("dnssec: keys loaded; signing the zone", "zone", name)
+		}
+		loaded = true
+	}
+	if loaded {
+		c.prev = nil
+	}
+	return loaded
+}
+
 // zoneSigner is a zone's signer and the settings it was built from.
 type zoneSigner struct {
 	settings *gslb.ZoneDNSSEC
