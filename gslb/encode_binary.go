@@ -222,6 +222,9 @@ func (w *encoder) sites(ss []Site) {
 		w.bool(s.Location.HasCoords)
 		w.str(s.Location.Country)
 		w.str(s.Location.Continent)
+		if w.format >= 3 {
+			w.varint(int64(s.Bias))
+		}
 	}
 }
 
@@ -377,6 +380,9 @@ func (d *decoder) sites() []Site {
 		ss[i] = Site{Name: d.str(), Location: geo.Location{
 			Lat: d.float(), Lon: d.float(), HasCoords: d.bool(), Country: d.str(), Continent: d.str(),
 		}}
+		if d.format >= 3 {
+			ss[i].Bias = d.int()
+		}
 		d.at("sites", i)
 	}
 	return ss

@@ -82,6 +82,10 @@ type NameServer struct {
 type Site struct {
 	Name     string       `json:"name"`
 	Location geo.Location `json:"location"`
+	// Bias (-99..99) grows (positive) or shrinks (negative) the site's
+	// catchment for the geo strategy, as Route 53's geoproximity bias: a
+	// client's distance to the site counts as distance * (1 - Bias/100).
+	Bias int `json:"bias,omitempty"`
 }
 
 // Service is one GSLB name: an FQDN answered with the best member(s).
