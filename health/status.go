@@ -30,8 +30,10 @@ type TargetStatus struct {
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 	LastReason  Reason    `json:"last_reason,omitempty"`
 	Interval    Duration  `json:"interval"`
-	Rise        int       `json:"rise"`
-	Fall        int       `json:"fall"`
+	// FastInterval: the re-probe interval while the target is in doubt.
+	FastInterval Duration `json:"fast_interval"`
+	Rise         int      `json:"rise"`
+	Fall         int      `json:"fall"`
 }
 
 // Duration is a time.Duration written as text ("1.5s") in JSON.
@@ -74,23 +76,24 @@ func (m *Monitor) TargetStatus(k Key) (TargetStatus, bool) {
 
 func (t *target) statusLocked() TargetStatus {
 	return TargetStatus{
-		Key:         t.key,
-		Target:      t.label,
-		Kind:        t.Check.Kind,
-		State:       t.tr.state,
-		Since:       t.tr.since,
-		Successes:   t.tr.successes,
-		Failures:    t.tr.failures,
-		Probes:      t.probes,
-		Skipped:     t.skipped,
-		LastProbe:   t.lastProbe,
-		LastLatency: t.lastLatency,
-		LatencyMS:   float64(t.lastLatency.Microseconds()) / 1000,
-		LastError:   t.lastErr,
-		LastErrorAt: t.lastErrAt,
-		LastReason:  t.lastReason,
-		Interval:    Duration(t.Check.Interval),
-		Rise:        t.Check.Rise,
-		Fall:        t.Check.Fall,
+		Key:          t.key,
+		Target:       t.label,
+		Kind:         t.Check.Kind,
+		State:        t.tr.state,
+		Since:        t.tr.since,
+		Successes:    t.tr.successes,
+		Failures:     t.tr.failures,
+		Probes:       t.probes,
+		Skipped:      t.skipped,
+		LastProbe:    t.lastProbe,
+		LastLatency:  t.lastLatency,
+		LatencyMS:    float64(t.lastLatency.Microseconds()) / 1000,
+		LastError:    t.lastErr,
+		LastErrorAt:  t.lastErrAt,
+		LastReason:   t.lastReason,
+		Interval:     Duration(t.Check.Interval),
+		FastInterval: Duration(t.Check.FastInterval),
+		Rise:         t.Check.Rise,
+		Fall:         t.Check.Fall,
 	}
 }

@@ -57,9 +57,11 @@ type checkInfo struct {
 	Path     string          `json:"path,omitempty"`
 	Host     string          `json:"host,omitempty"`
 	Interval health.Duration `json:"interval"`
-	Timeout  health.Duration `json:"timeout"`
-	Rise     int             `json:"rise"`
-	Fall     int             `json:"fall"`
+	// FastInterval: re-probes while a member is in doubt.
+	FastInterval health.Duration `json:"fast_interval"`
+	Timeout      health.Duration `json:"timeout"`
+	Rise         int             `json:"rise"`
+	Fall         int             `json:"fall"`
 }
 
 // memberHealth is a member as the published snapshot sees it.
@@ -127,6 +129,6 @@ func checkOf(svc *gslb.Service) *checkInfo {
 	}
 	return &checkInfo{
 		Kind: c.Kind, Port: c.Port, Path: c.Path, Host: c.Host,
-		Interval: health.Duration(c.Interval), Timeout: health.Duration(c.Timeout), Rise: c.Rise, Fall: c.Fall,
+		Interval: health.Duration(c.Interval), FastInterval: health.Duration(c.FastInterval), Timeout: health.Duration(c.Timeout), Rise: c.Rise, Fall: c.Fall,
 	}
 }

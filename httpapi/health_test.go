@@ -15,7 +15,8 @@ func TestCheckInfoIsTheProbedCheck(t *testing.T) {
 	got := checkOf(&svc)
 	want := checkInfo{
 		Kind: "http", Port: 80, Path: "/", Host: "app.gslb.example",
-		Interval: health.Duration(time.Second), Timeout: health.Duration(500 * time.Millisecond), Rise: 2, Fall: 3,
+		Interval: health.Duration(time.Second), FastInterval: health.Duration(200 * time.Millisecond),
+		Timeout: health.Duration(500 * time.Millisecond), Rise: 2, Fall: 3,
 	}
 	if got == nil || *got != want {
 		t.Errorf("checkOf = %+v, want %+v", got, want)
