@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/meridian-gslb/meridian/dnsserver"
+	"github.com/meridian-gslb/meridian/dnsserver/dnstest"
 )
 
 // FuzzHandler feeds arbitrary bytes to the handler: it never panics (a
@@ -20,7 +23,32 @@ func FuzzHandler(f *testing.F) {
 	for range 16 {
 		f.Add(genQuery(r), false)
 	}
-	h := newHandler(f)
+	fuzzHandler(f, newHandler(f))
+}
+
+// FuzzSignedHandler is FuzzHandler for the demo state with its first zone
+// signed: DO=1 queries take the signing code (sign.go, the fast path's
+// cached RRSIGs). The seeds are FuzzHandler's queries with DO set.
+func FuzzSignedHandler(f *testing.F) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 16 {
+		m := new(dns.Msg)
+		if err := m.Unpack(genQuery(r)); err == nil {
+			m.SetEdns0(1232, true)
+			if b, err := m.Pack(); err == nil {
+				f.Add(b, false)
+			}
+		}
+	}
+	sz := newSignedZone(f, dns.ED25519, true)
+	s, err := dnsserver.New(dnsserver.Config{Listen: []string{"127.0.0.1:0"}, Logger: dnstest.Quiet(), DNSSECKeyDir: sz.dir}, dnstest.Store(f, sz.st))
+	if err != nil {
+		f.Fatal(err)
+	}
+	fuzzHandler(f, dnsserver.NewTestHandler(s))
+}
+
+func fuzzHandler(f *testing.F, h *dnsserver.Handler) {
 	src := netip.MustParseAddr("81.2.69.1")
 	f.Fuzz(func(t *testing.T, req []byte, tcp bool) {
 		rnd := uint64(len(req))
