@@ -9,9 +9,9 @@ import (
 
 // The State's wire and file format.
 //
-// Format 3 (this build writes it) is format 2 with three fields more, a
-// zone's dnssec, a site's bias and a check's fast_interval, each at the
-// end of its item;
+// Format 3 (this build writes it) is format 2 with four fields more, a
+// zone's dnssec, a site's bias, a member's capacity and a check's
+// fast_interval, each at the end of its item;
 // a format 2 state (a state file of the previous release) is still read,
 // those fields unset. Deltas are read in this build's format only: a
 // follower that cannot apply one asks for the whole state.

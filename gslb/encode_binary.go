@@ -242,6 +242,9 @@ func (w *encoder) service(s *Service) {
 		w.addr(m.ProbeAddress)
 		w.uvarint(uint64(m.ProbePort))
 		w.bool(m.Unready)
+		if w.format >= 3 {
+			w.uvarint(uint64(m.Capacity))
+		}
 	}
 	w.check(s.HealthCheck)
 }
@@ -417,6 +420,9 @@ func (d *decoder) service(s *Service) {
 			m.ProbeAddress = d.addr()
 			m.ProbePort = d.u16()
 			m.Unready = d.bool()
+			if d.format >= 3 {
+				m.Capacity = d.u16()
+			}
 		}
 	}
 	if d.bool() {

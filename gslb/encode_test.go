@@ -55,6 +55,7 @@ func TestDecodeFormat2(t *testing.T) {
 	st.Services[0].HealthCheck = &HealthCheck{Kind: "tcp", Port: 80, Interval: time.Second, FastInterval: 200 * time.Millisecond, Rise: 2, Fall: 2}
 	st.Zones[0].DNSSEC = &ZoneDNSSEC{Keys: []DNSSECKey{{Name: "Kgslb.example.+013+12345", DNSKEY: "gslb.example. 3600 IN DNSKEY 257 3 13 AAAA"}}}
 	st.Sites[0].Bias = 25
+	st.Services[0].Members[0].Capacity = 500
 	old := st.encodeParts(2).Raw
 	if string(old[:4]) != "MRS\x02" {
 		t.Fatalf("the first bytes are %q", old[:4])
@@ -67,6 +68,7 @@ func TestDecodeFormat2(t *testing.T) {
 		t.Fatalf("format 2 carried format 3's fields: %+v, %+v", got.Zones[0].DNSSEC, got.Services[0].HealthCheck)
 	}
 	st.Zones[0].DNSSEC, st.Services[0].HealthCheck.FastInterval, st.Sites[0].Bias = nil, 0, 0
+	st.Services[0].Members[0].Capacity = 0
 	if !reflect.DeepEqual(got, st) {
 		t.Fatalf("format 2 decoded differently:\n got %+v\nwant %+v", got, st)
 	}

@@ -48,7 +48,8 @@ func (m *Member) Equal(o *Member) bool {
 		m.Priority == o.Priority &&
 		m.ProbeAddress == o.ProbeAddress &&
 		m.ProbePort == o.ProbePort &&
-		m.Unready == o.Unready
+		m.Unready == o.Unready &&
+		m.Capacity == o.Capacity
 }
 
 // Equal reports whether p and o pick answers alike.

@@ -122,6 +122,11 @@ type Member struct {
 	// whatever the probes see (an operator's force-up still wins). It
 	// travels in the State, so every site applies the leader's view.
 	Unready bool `json:"unready,omitempty"`
+	// Capacity is the share of the member's capacity on offer, in
+	// thousandths, as the control plane measured it (Kubernetes: the
+	// ready share of the endpoints behind it); 0 is no measurement, which
+	// counts as all of it. It scales the member's weight.
+	Capacity uint16 `json:"capacity,omitempty"`
 }
 
 // ID is a stable identity of the member within its service, used for

@@ -24,3 +24,16 @@ func CheckWeights(members []Member) error {
 	}
 	return nil
 }
+
+// EffectiveWeight is the member's weight scaled by its capacity on offer
+// (Member.Capacity, thousandths; 0: no measurement, all of it), in
+// thousandths of a weight unit: a member at weight 10 with 2 of its 10
+// endpoints ready weighs as one at weight 2. A member with capacity but
+// weight 0 stays drained; one with weight but a capacity of 0 measured is
+// Unready, which the control plane sets too.
+func (m *Member) EffectiveWeight() uint64 {
+	if m.Capacity == 0 {
+		return uint64(m.Weight) * 1000
+	}
+	return uint64(m.Weight) * uint64(min(m.Capacity, 1000))
+}
