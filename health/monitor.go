@@ -102,6 +102,7 @@ type target struct {
 	skipped     uint64
 	lastProbe   time.Time
 	lastLatency time.Duration
+	rtt         rtt // the successful probes' smoothed duration
 	lastErr     string
 	lastErrAt   time.Time
 	lastReason  Reason
@@ -253,7 +254,7 @@ func (m *Monitor) addLocked(nt Target, now time.Time, prev *target) error {
 func (m *Monitor) carryLocked(t, prev *target) {
 	t.tr = prev.tr
 	t.lastErr, t.lastErrAt, t.lastReason = prev.lastErr, prev.lastErrAt, prev.lastReason
-	t.lastProbe, t.lastLatency = prev.lastProbe, prev.lastLatency
+	t.lastProbe, t.lastLatency, t.rtt = prev.lastProbe, prev.lastLatency, prev.rtt
 	m.counts[StateUnknown]--
 	m.counts[t.tr.state]++
 	t.metrics.setState(t.tr.state)
@@ -404,6 +405,8 @@ func (m *Monitor) record(t *target, start, end time.Time, err error) {
 	if err != nil {
 		reason = Classify(err)
 		t.lastErr, t.lastErrAt, t.lastReason = err.Error(), end, reason
+	} else {
+		t.rtt.observe(t.lastLatency)
 	}
 	t.metrics.probed(t.lastLatency, reason)
 	from := t.tr.state

@@ -145,8 +145,8 @@ func TestMonitorFlapping(t *testing.T) {
 			t.Fatalf("backend did not alternate: %s", fmtResults(r))
 		}
 	}
-	if st, _ := m.TargetStatus(ts.Key()); st.State != StateUp {
-		t.Errorf("steady target %v, want up", st.State)
+	if st, _ := m.TargetStatus(ts.Key()); st.State != StateUp || st.RTT <= 0 || st.RTT > st.LastLatency*10 {
+		t.Errorf("steady target %v, rtt %v (last probe %v), want up with an rtt", st.State, st.RTT, st.LastLatency)
 	}
 	if st, _ := m.TargetStatus(tf.Key()); st.State != StateUnknown {
 		t.Errorf("flapping target %v, want unknown", st.State)
@@ -169,8 +169,8 @@ func TestMonitorTimeout(t *testing.T) {
 		t.Errorf("change %+v, want down by timeout", down)
 	}
 	st, _ := m.TargetStatus(tg.Key())
-	if st.LastReason != ReasonTimeout || st.LastLatency < c.Timeout {
-		t.Errorf("status reason %q latency %v", st.LastReason, st.LastLatency)
+	if st.LastReason != ReasonTimeout || st.LastLatency < c.Timeout || st.RTT != 0 {
+		t.Errorf("status reason %q latency %v rtt %v (a failed probe is no rtt sample)", st.LastReason, st.LastLatency, st.RTT)
 	}
 	if n := counterValue(t, metrics, "meridian_health_probe_failures_total", map[string]string{"target": tg.Label(), "reason": "timeout"}); n < 1 {
 		t.Errorf("timeout failures metric = %v", n)

@@ -24,6 +24,10 @@ type TargetStatus struct {
 	// LastLatency is the last probe's duration, successful or not.
 	LastLatency time.Duration `json:"-"`
 	LatencyMS   float64       `json:"last_latency_ms"`
+	// RTT is the smoothed duration of the successful probes from this
+	// site (rtt.go); 0 before the first success.
+	RTT   time.Duration `json:"-"`
+	RTTMS float64       `json:"rtt_ms"`
 	// LastError is the last failure, kept after the target recovers so an
 	// operator can see why it went down; LastErrorAt says when.
 	LastError   string    `json:"last_error,omitempty"`
@@ -88,6 +92,8 @@ func (t *target) statusLocked() TargetStatus {
 		LastProbe:    t.lastProbe,
 		LastLatency:  t.lastLatency,
 		LatencyMS:    float64(t.lastLatency.Microseconds()) / 1000,
+		RTT:          t.rtt.avg,
+		RTTMS:        float64(t.rtt.avg.Microseconds()) / 1000,
 		LastError:    t.lastErr,
 		LastErrorAt:  t.lastErrAt,
 		LastReason:   t.lastReason,
