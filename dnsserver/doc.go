@@ -25,7 +25,8 @@
 // Names are matched to the longest zone suffix; a name in no zone is
 // REFUSED without AA. A name that is a gslb service is answered for A and
 // AAAA by gslb.Select; a hostname member becomes a CNAME, followed inside
-// our own zones (RFC 1034 section 4.3.2) up to 8 links, stopping at loops.
+// our own zones (RFC 1034 section 4.3.2) up to 8 links, stopping at loops,
+// and a client given such a CNAME gets it for every type.
 // Static records (any type miekg/dns parses, except SOA and apex NS, which
 // come from the zone settings, and DNAME) are answered by exact name; a
 // CNAME is followed the same way. NS below the apex is a delegation: a

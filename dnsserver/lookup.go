@@ -154,6 +154,14 @@ func (v *view) answer(r *result, z *zone, q *question, owner, lname string, qtyp
 			if v.service(r, z, q, owner, lname, dns.TypeA, depth) || v.service(r, z, q, owner, lname, dns.TypeAAAA, depth) {
 				return
 			}
+		default:
+			// A client whose answer is a hostname member's CNAME gets
+			// it for every type: a name with a CNAME has no other data
+			// (RFC 1034 section 3.6.2), and a signed NODATA would deny
+			// the CNAME the client is given for A.
+			if n.hosts && v.serviceCNAME(r, q, owner, lname, qtype, depth) {
+				return
+			}
 		}
 	}
 	if cn := n.get(dns.TypeCNAME); cn != nil && qtype != dns.TypeCNAME {
@@ -219,6 +227,36 @@ func (v *view) service(r *result, z *zone, q *question, owner, lname string, qty
 	}
 	r.rcode = dns.RcodeSuccess
 	return true
+}
+
+// serviceCNAME answers qtype (not A or AAAA) at a service name with the
+// CNAME of a hostname member, when that is what Select gives this client
+// (for A, else AAAA), following it unless the CNAME itself was asked. It
+// reports false when the client's answer is addresses. Either way the
+// answer now depends on the client, so it carries the decision's ECS
+// scope: a resolver must not give one network's CNAME (or NODATA) to
+// another.
+func (v *view) serviceCNAME(r *result, q *question, owner, lname string, qtype uint16, depth int) bool {
+	for _, t := range [2]uint16{dns.TypeA, dns.TypeAAAA} {
+		a := gslb.Select(v.snap, gslb.Query{Name: lname, Type: t, Client: q.client, SourcePrefix: q.prefix, Rand: q.rand})
+		if a.Result != gslb.Success {
+			continue
+		}
+		r.scope = max(r.scope, a.ScopePrefix)
+		if a.Target == "" {
+			return false
+		}
+		if depth == 0 {
+			r.site = a.Site
+		}
+		r.answer = append(r.answer, &dns.CNAME{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: a.TTL}, Target: a.Target})
+		r.rcode = dns.RcodeSuccess
+		if qtype != dns.TypeCNAME {
+			v.chase(r, q, a.Target, qtype, depth)
+		}
+		return true
+	}
+	return false
 }
 
 // chase follows a CNAME to target when the target is in our data (RFC

@@ -488,3 +488,46 @@ func TestSignedFastPath(t *testing.T) {
 		t.Errorf("signed geo answer: %v allocs per query", a)
 	}
 }
+
+// TestHostnameMemberCNAMEForEveryType: a client whose answer is a hostname
+// member's CNAME gets it for every type (RFC 1034 section 3.6.2), signed,
+// with the decision's ECS scope; a client given addresses gets the
+// service's NODATA, whose signed bitmap lists A and AAAA, also scoped.
+func TestHostnameMemberCNAMEForEveryType(t *testing.T) {
+	sz := newSignedZone(t, dns.ED25519, false)
+	_, addr := sz.start(t)
+	// edge: us-east is a hostname member, eu-west has an address.
+	us := edns(1232, true, subnet("8.8.8.0/24"))
+	r := exchange(t, "udp", addr, query("edge.gslb.example.", dns.TypeTXT, us))
+	if got := sz.verified(t, "TXT for a CNAME client", r.Answer, sz.ksk); !slices.Equal(got, []string{"edge.gslb.example. CNAME"}) || r.Rcode != dns.RcodeSuccess {
+		t.Errorf("TXT at edge from the US: %v", r)
+	}
+	r = exchange(t, "udp", addr, query("edge.gslb.example.", dns.TypeCNAME, us))
+	if len(r.Answer) != 2 || r.Answer[0].(*dns.CNAME).Target != "edge-lb.us-east.example.net." {
+		t.Errorf("CNAME at edge from the US: %v", r.Answer)
+	}
+	if e := ecsOf(r); e == nil || e.SourceScope == 0 {
+		t.Errorf("CNAME at edge: no ECS scope: %v", r.Extra)
+	}
+	r = exchange(t, "udp", addr, query("edge.gslb.example.", dns.TypeTXT, edns(1232, true, subnet("81.2.69.0/24"))))
+	if len(r.Answer) != 0 || r.Rcode != dns.RcodeSuccess {
+		t.Fatalf("TXT at edge from Europe: want NODATA, got %v", r)
+	}
+	if n := nsecOf(t, r.Ns); typeNames(n.TypeBitMap) != "A AAAA RRSIG NSEC" {
+		t.Errorf("NODATA bitmap: %s", typeNames(n.TypeBitMap))
+	}
+	if e := ecsOf(r); e == nil || e.SourceScope == 0 {
+		t.Errorf("NODATA at edge: no ECS scope")
+	}
+}
+
+func ecsOf(r *dns.Msg) *dns.EDNS0_SUBNET {
+	if o := r.IsEdns0(); o != nil {
+		for _, op := range o.Option {
+			if e, ok := op.(*dns.EDNS0_SUBNET); ok {
+				return e
+			}
+		}
+	}
+	return nil
+}

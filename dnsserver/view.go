@@ -54,8 +54,11 @@ type node struct {
 	name   string
 	rrsets []rrset // sorted by type
 	svc    *svcCounters
-	cut    bool // NS at a name below the apex
-	below  bool // at or below a cut: answered by referral only
+	// hosts: the service has a hostname member, so some clients get a
+	// CNAME for it, for every type (lookup.go serviceCNAME).
+	hosts bool
+	cut   bool // NS at a name below the apex
+	below bool // at or below a cut: answered by referral only
 	// fast[0] and fast[1] are the static A and AAAA records in wire form
 	// after the owner name (type, class, TTL, RDLENGTH, RDATA), each
 	// record wireA/wireAAAA bytes long, for the fast path.
@@ -287,13 +290,13 @@ func sameShape(a, b *gslb.State) bool {
 }
 
 // sameSites reports whether two member lists name the same sites in
-// order. A reload shares unchanged services' members with the state
+// order, hostname members where hostname members were (node.hosts). A reload shares unchanged services' members with the state
 // before (config.Loader): lists in the same memory are equal at once.
 func sameSites(a, b []gslb.Member) bool {
 	if len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0]) {
 		return true
 	}
-	return slices.EqualFunc(a, b, func(p, q gslb.Member) bool { return p.Site == q.Site })
+	return slices.EqualFunc(a, b, func(p, q gslb.Member) bool { return p.Site == q.Site && (p.Hostname == "") == (q.Hostname == "") })
 }
 
 func (c *compiler) build(snap *gslb.Snapshot) (*view, error) {
@@ -332,6 +335,7 @@ func (c *compiler) build(snap *gslb.Snapshot) (*view, error) {
 		}
 		n := z.ensure(svc.Name)
 		n.svc = c.metrics.service(svc.Name, z.name, sites)
+		n.hosts = slices.ContainsFunc(svc.Members, func(m gslb.Member) bool { return m.Hostname != "" })
 		svcs[svc.Name] = true
 	}
 	c.metrics.keep(seen, svcs)
