@@ -161,6 +161,9 @@ type NameServerConfig struct {
 type SiteConfig struct {
 	Name     string          `mapstructure:"name" json:"name"`
 	Location *LocationConfig `mapstructure:"location" json:"location,omitempty"`
+	// Bias (-99..99) is the site's geoproximity bias for the geo
+	// strategy (gslb.Site.Bias).
+	Bias int `mapstructure:"bias" json:"bias,omitempty"`
 }
 
 // ServiceConfig is one GSLB name.

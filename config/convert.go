@@ -28,7 +28,7 @@ func (c *Config) toState(p *problems, same []bool) *gslb.State {
 		st.Zones[i] = c.Zones[i].toZone(p, fmt.Sprintf("zones[%d]", i), c.DNS.DNSSECKeyDirectory)
 	}
 	for i, s := range c.Sites {
-		st.Sites[i] = gslb.Site{Name: s.Name, Location: s.Location.toLocation(p, fmt.Sprintf("sites[%d].location", i))}
+		st.Sites[i] = gslb.Site{Name: s.Name, Location: s.Location.toLocation(p, fmt.Sprintf("sites[%d].location", i)), Bias: s.Bias}
 	}
 	// Every member names one of a few sites: share the site's string
 	// rather than keep one copy per member (300,000 at 100k services).

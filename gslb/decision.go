@@ -179,7 +179,7 @@ type prefBuilder struct {
 	key       []byte
 }
 
-// near is a site and its haversine from the client.
+// near is a site and its rank (geoRank) for the client.
 type near struct {
 	site int
 	h    float64
@@ -238,21 +238,24 @@ func (b *prefBuilder) geo(m geo.Match) {
 	loc := geoOrigin(b.s, m)
 	switch {
 	case loc.HasCoords:
-		// The sites by distance (haversine, +Inf without coordinates), each
-		// its own tier, with the tie band as byGeo computes it.
+		// The sites by biased distance (geoRank: the haversine for an
+		// unbiased site, +Inf without coordinates), each its own tier,
+		// with the tie band as byGeo computes it. Leaves merge where the
+		// order is the same, so the merged networks (the ECS scopes)
+		// follow the biased catchments' boundaries.
 		cp := geo.NewPoint(loc)
 		order := b.order[:0]
 		for i := range rank {
 			if first == 1 && rank[i] == 0 {
 				continue
 			}
-			order = append(order, near{i, cp.Haversine(b.pl[i].pt)})
+			order = append(order, near{i, b.pl[i].geoRank(cp.Haversine(b.pl[i].pt))})
 		}
 		slices.SortStableFunc(order, func(x, y near) int { return cmp.Compare(x.h, y.h) })
 		b.order = order
 		for k, o := range order {
 			rank[o.site] = first + uint8(k)
-			limit := geo.KmToHaversine(geo.HaversineToKm(o.h) + b.spec.tieKm)
+			limit := tieLimit(o.h, b.spec.tieKm)
 			e := k
 			for e+1 < len(order) && order[e+1].h <= limit {
 				e++

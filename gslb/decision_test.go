@@ -12,7 +12,8 @@ import (
 )
 
 // The compiled decisions are held to the uncompiled strategies, which stay
-// as the reference: random sites, services, rules, health and clients,
+// as the reference: random sites (some with geoproximity biases),
+// services, rules, health and clients,
 // the same candidates, Rule and Located both ways, and every address
 // inside the compiled scope decided alike.
 
@@ -28,6 +29,7 @@ var (
 	}
 	topoCIDRs = []string{"192.168.0.0/16", "192.168.1.0/24", "8.8.0.0/16", "10.0.0.0/8", "2600::/16", "2600:1::/32", "0.0.0.0/1", "81.2.69.128/25"}
 	countries = []string{"US", "GB", "JP", "DE", "IE", "AU", "NL", "BR"}
+	biases    = []int{MinBias, -50, -10, 10, 50, 80, MaxBias}
 	conts     = []string{"NA", "EU", "AS", "OC", "SA", "AF"}
 	places    = []geo.Location{
 		locUSEast, locEUWest, locAPSouth, locLondon, locTokyo, locBoston,
@@ -48,7 +50,11 @@ func randomWorld(t *testing.T, r *rand.Rand) (*State, *geo.Locator, health) {
 	for i := range nSites {
 		name := fmt.Sprintf("s%d", i)
 		names = append(names, name)
-		st.Sites = append(st.Sites, Site{Name: name, Location: places[r.IntN(len(places))]})
+		site := Site{Name: name, Location: places[r.IntN(len(places))]}
+		if r.IntN(2) == 0 { // geoproximity biases, the extremes among them
+			site.Bias = biases[r.IntN(len(biases))]
+		}
+		st.Sites = append(st.Sites, site)
 	}
 	pickSite := func() string { return names[r.IntN(len(names))] }
 	h := health{}

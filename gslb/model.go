@@ -88,6 +88,13 @@ type Site struct {
 	Bias int `json:"bias,omitempty"`
 }
 
+// The range of Site.Bias: Route 53's, so that a site's biased distance
+// stays between 1% and 199% of its distance.
+const (
+	MinBias = -99
+	MaxBias = 99
+)
+
 // Service is one GSLB name: an FQDN answered with the best member(s).
 type Service struct {
 	Name    string   `json:"name"` // lower case, fully qualified

@@ -39,7 +39,7 @@ func (prev *Snapshot) Next(st *State, loc *geo.Locator, h HealthView) (*Snapshot
 	}
 	for i := range st.Sites {
 		site := &st.Sites[i]
-		s.places[site.Name] = &place{Site: site, pt: geo.NewPoint(site.Location)}
+		s.places[site.Name] = &place{Site: site, pt: geo.NewPoint(site.Location), scale: biasScale(site.Bias)}
 	}
 	var pc Pacer
 	for i := range st.Services {

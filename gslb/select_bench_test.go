@@ -12,6 +12,13 @@ import (
 func BenchmarkSelect(b *testing.B) {
 	s := snapshot(b, testState(), nil)
 	compiled := compiledSnapshot(b, s)
+	// London with geoproximity biases on two of the three sites: each
+	// biased candidate costs an asin and a sine more uncompiled, nothing
+	// compiled.
+	bst := testState()
+	bst.Sites[1].Bias, bst.Sites[2].Bias = 50, -30
+	biased := snapshot(b, bst, nil)
+	biasedCompiled := compiledSnapshot(b, biased)
 	for _, bc := range []struct {
 		name string
 		q    Query
@@ -27,9 +34,16 @@ func BenchmarkSelect(b *testing.B) {
 		{"geo-compiled", q("app.gslb.example.", TypeA, "81.2.69.0/24")},
 		{"geo-located-compiled", q("app.gslb.example.", TypeA, "81.2.69.0/24")},
 		{"topology-compiled", q("topo.gslb.example.", TypeA, "81.2.69.0/24")},
+		{"geo-located-biased", q("app.gslb.example.", TypeA, "81.2.69.0/24")},
+		{"geo-located-biased-compiled", q("app.gslb.example.", TypeA, "81.2.69.0/24")},
 	} {
 		s := s
-		if strings.HasSuffix(bc.name, "-compiled") {
+		switch {
+		case bc.name == "geo-located-biased":
+			s = biased
+		case bc.name == "geo-located-biased-compiled":
+			s = biasedCompiled
+		case strings.HasSuffix(bc.name, "-compiled"):
 			s = compiled
 		}
 		b.Run(bc.name, func(b *testing.B) {

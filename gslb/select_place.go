@@ -14,7 +14,8 @@ import (
 )
 
 // byGeo keeps the nearest members (within the tie band) and returns the
-// ECS scope that decided it.
+// ECS scope that decided it. "Nearest" is by biased distance: a site's
+// Bias scales the distances to it (biasScale, geoRank).
 func (s *Snapshot) byGeo(svc *service, q Query, l []int, a *Answer, t *Trace) ([]int, int) {
 	m := s.Locator.Locate(q.Client)
 	a.Reason.Located = m.Source
@@ -33,18 +34,20 @@ func (s *Snapshot) byGeo(svc *service, q Query, l []int, a *Answer, t *Trace) ([
 	case loc.HasCoords:
 		a.Reason.Rule = RuleGeoNearest
 		// Compare haversines (monotonic in distance) so that only the
-		// nearest needs the asin; one value per candidate, kept beside the
-		// list (on the stack unless the group is large).
+		// nearest needs the asin, biased sites aside (geoRank); one value
+		// per candidate, kept beside the list (on the stack unless the
+		// group is large).
 		cp := geo.NewPoint(loc)
 		var hbuf [32]float64
 		hs := hbuf[:0]
 		best := math.Inf(1)
 		for _, i := range l {
-			h := cp.Haversine(svc.members[i].site.pt) // +Inf without coordinates
+			pl := svc.members[i].site
+			h := pl.geoRank(cp.Haversine(pl.pt)) // +Inf without coordinates
 			hs = append(hs, h)
 			best = min(best, h)
 		}
-		limit := geo.KmToHaversine(geo.HaversineToKm(best) + svc.Policy.GeoTieKm)
+		limit := tieLimit(best, svc.Policy.GeoTieKm)
 		n := 0
 		for k, i := range l {
 			if hs[k] <= limit {
@@ -66,6 +69,65 @@ func (s *Snapshot) byGeo(svc *service, q Query, l []int, a *Answer, t *Trace) ([
 		a.Reason.Rule = RuleGeoUnlocated
 	}
 	return l, scope
+}
+
+// halfCircleKm is the longest great-circle distance.
+const halfCircleKm = math.Pi * geo.EarthRadiusKm
+
+// biasScale is what a site's distances are multiplied by for its bias
+// (Route 53's geoproximity bias): 1 - bias/100, so +50 halves them and
+// -50 makes them 1.5 times as long. 0 stands for an unbiased site, whose
+// distances are left as they are.
+func biasScale(bias int) float64 {
+	if bias == 0 {
+		return 0
+	}
+	return 1 - float64(bias)/100
+}
+
+// geoRank is what the geo strategy orders a site by for a client at
+// haversine h from it (geo.Point.Haversine: +Inf without coordinates).
+// For an unbiased site it is h itself, so a service without biases costs
+// no asin but the nearest's. For a biased site it is the biased distance
+// put back on the haversine's scale; biased distances beyond half the
+// circumference (a negative bias takes them there) continue past 1, in
+// proportion, so that the order of ranks is always the order of the
+// biased distances. Select and the compiled decisions both rank through
+// it, so the two agree to the bit.
+func (p *place) geoRank(h float64) float64 {
+	if p.scale == 0 {
+		return h // inlined: the common case costs a comparison
+	}
+	return p.biasedRank(h)
+}
+
+func (p *place) biasedRank(h float64) float64 {
+	if math.IsInf(h, 1) {
+		return h
+	}
+	return kmToRank(geo.HaversineToKm(h) * p.scale)
+}
+
+// kmToRank is the rank of a (biased) distance; rankToKm is its inverse.
+func kmToRank(km float64) float64 {
+	if km < halfCircleKm {
+		return geo.KmToHaversine(km)
+	}
+	return km / halfCircleKm // +Inf stays +Inf
+}
+
+func rankToKm(r float64) float64 {
+	if r <= 1 {
+		return geo.HaversineToKm(r)
+	}
+	return r * halfCircleKm
+}
+
+// tieLimit is the highest rank within tieKm of the nearest's rank best:
+// the tie band applies to biased distances. A site without coordinates
+// (+Inf) is within it only when no site has coordinates.
+func tieLimit(best, tieKm float64) float64 {
+	return kmToRank(rankToKm(best) + tieKm)
 }
 
 // geoOrigin is where byGeo measures distances from for a client located

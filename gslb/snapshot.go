@@ -89,6 +89,8 @@ func (m *member) addrsOf(f int) []netip.Addr {
 type place struct {
 	*Site
 	pt geo.Point
+	// scale is biasScale(Site.Bias): 0 for an unbiased site.
+	scale float64
 }
 
 var noPlace = &place{}

@@ -2,6 +2,7 @@ package gslb
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -50,7 +51,10 @@ type MemberVerdict struct {
 	Admin       string   `json:"admin,omitempty"`  // an operator override in force
 	Health      string   `json:"health,omitempty"` // last probe error, per-site views
 	DistanceKm  *float64 `json:"distance_km,omitempty"`
-	Verdict     string   `json:"verdict"`
+	// BiasedKm is DistanceKm as the geo strategy compared it, scaled by
+	// the site's bias; absent for an unbiased site.
+	BiasedKm *float64 `json:"biased_km,omitempty"`
+	Verdict  string   `json:"verdict"`
 }
 
 func (t *Trace) add(format string, args ...any) {
@@ -160,12 +164,19 @@ func (t *Trace) compiled(d *decision, p *preference, q Query, scope int) {
 }
 
 // distances records each member's great-circle distance from the point
-// the geo strategy measured from.
+// the geo strategy measured from, and the biased distance it compared
+// for a biased site.
 func (t *Trace) distances(svc *service, from geo.Point) {
 	for i := range svc.members {
 		if v := t.verdict(svc, i); v != nil {
-			d := geo.HaversineToKm(from.Haversine(svc.members[i].site.pt)) // +Inf without coordinates
+			pl := svc.members[i].site
+			h := from.Haversine(pl.pt)
+			d := geo.HaversineToKm(h) // +Inf without coordinates
 			v.DistanceKm = &d
+			if pl.scale != 0 && !math.IsInf(h, 1) {
+				b := rankToKm(pl.geoRank(h))
+				v.BiasedKm = &b
+			}
 		}
 	}
 }

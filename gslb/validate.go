@@ -211,6 +211,9 @@ func (st *State) validatePlaces(bad func(string, string, ...any)) (zones, sites 
 			reportError(bad, p+".location.lat", geo.CheckLatitude(l.Lat))
 			reportError(bad, p+".location.lon", geo.CheckLongitude(l.Lon))
 		}
+		if s.Bias < MinBias || s.Bias > MaxBias {
+			bad(p+".bias", "bias %d is out of range: it must be from %d to %d", s.Bias, MinBias, MaxBias)
+		}
 	}
 
 	return zones, sites

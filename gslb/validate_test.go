@@ -35,6 +35,8 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"mask", func(s *State) { s.Services[5].Policy.HashMask.IPv4 = 33 }, "services[5].policy.hash_mask.ipv4", "between 0 and 32"},
 		{"min_up", func(s *State) { s.Services[0].Policy.MinUp = -1 }, "services[0].policy.min_up", "at least 1"},
 		{"latitude", func(s *State) { s.Sites[0].Location.Lat = 91 }, "sites[0].location.lat", "outside -90..90"},
+		{"bias too high", func(s *State) { s.Sites[1].Bias = 100 }, "sites[1].bias", "bias 100 is out of range: it must be from -99 to 99"},
+		{"bias too low", func(s *State) { s.Sites[2].Bias = -100 }, "sites[2].bias", "from -99 to 99"},
 		// geo's rules, the same as the config loader's and NewLocator's
 		{"latitude NaN", func(s *State) { s.Sites[0].Location.Lat = math.NaN() }, "sites[0].location.lat", "outside -90..90"},
 		{"topology country", func(s *State) { s.Services[6].Policy.Topology[1].Countries = []string{"12"} }, "services[6].policy.topology[1].countries[0]", "ISO 3166-1 alpha-2"},
@@ -89,6 +91,7 @@ func TestValidateGoodStateAndDefaults(t *testing.T) {
 	st := testState()
 	// A check as written (not defaulted) is judged with its defaults.
 	st.Services[0].HealthCheck = &HealthCheck{Kind: "HTTPS", ExpectStatus: []string{"200, 204"}, Jitter: "250ms"}
+	st.Sites[0].Bias, st.Sites[1].Bias = MaxBias, MinBias // the extremes are valid
 	if err := st.Validate(); err != nil {
 		t.Fatal(err)
 	}
