@@ -431,18 +431,18 @@ func (s *Snapshot) downResponse(svc *service, f int, a Answer, t *Trace) Answer 
 }
 
 // weightedDraw picks an index into l with probability proportional to
-// the members' weights.
+// the members' weights scaled by their capacity (EffectiveWeight).
 func weightedDraw(svc *service, l []int, r uint64) int {
 	var total uint64
 	for _, i := range l {
-		total += uint64(svc.members[i].Weight)
+		total += svc.members[i].EffectiveWeight()
 	}
 	if total == 0 {
 		return 0
 	}
 	x := r % total
 	for k, i := range l {
-		w := uint64(svc.members[i].Weight)
+		w := svc.members[i].EffectiveWeight()
 		if x < w {
 			return k
 		}
@@ -453,7 +453,7 @@ func weightedDraw(svc *service, l []int, r uint64) int {
 
 // hrw is weighted rendezvous hashing (Thaler and Ravishankar; the
 // logarithmic method of Schindelhauer and Schomaker): every member scores
-// w / -ln(u), u a hash of (client subnet, member) in (0,1), and the best
+// w / -ln(u) (w its EffectiveWeight), u a hash of (client subnet, member) in (0,1), and the best
 // score wins. Removing a member moves only the clients it had, and every
 // site computes the same winner without talking to the others.
 func hrw(svc *service, l []int, client netip.Addr, bits int) int {
@@ -463,7 +463,7 @@ func hrw(svc *service, l []int, client netip.Addr, bits int) int {
 		m := &svc.members[i]
 		h := mix64(hi ^ mix64(lo^m.seed))
 		u := (float64(h>>11) + 0.5) / (1 << 53)
-		score := float64(m.Weight) / -math.Log(u)
+		score := float64(m.EffectiveWeight()) / -math.Log(u)
 		if score > bestScore {
 			best, bestScore = k, score
 		}

@@ -332,6 +332,43 @@ func TestSelectPersistenceWeightedShares(t *testing.T) {
 	}
 }
 
+// Capacity scales the weights: us-east at weight 3 with a third of its
+// capacity weighs as eu-west at weight 1, random draws and persistent
+// clients alike; explain shows the capacity.
+func TestSelectCapacityScalesWeights(t *testing.T) {
+	st := testState()
+	for _, name := range []string{"www.gslb.example.", "w.gslb.example."} {
+		for i := range st.Services {
+			if st.Services[i].Name == name {
+				st.Services[i].Members[0].Capacity = 333 // us-east, weight 3
+			}
+		}
+	}
+	s := snapshot(t, st, nil)
+	r := rand.New(rand.NewPCG(8, 8))
+	random, sticky := map[string]int{}, map[string]int{}
+	const n = 10000
+	for i := range n {
+		qq := q("w.gslb.example.", TypeA, "198.18.0.0/24")
+		qq.Rand = r.Uint64()
+		a := Select(s, qq)
+		random[a.Addrs()[0].String()]++
+		client := netip.MustParsePrefix(fmt.Sprintf("%d.%d.%d.0/24", 1+i%200, (i/200)%256, i%256)).Addr()
+		b := Select(s, Query{Name: "www.gslb.example.", Type: TypeA, Client: client, SourcePrefix: 24})
+		sticky[b.Addrs()[0].String()]++
+	}
+	if share := float64(random["192.0.2.21"]) / n; share < 0.48 || share > 0.52 {
+		t.Errorf("weight 3 at capacity 0.333 against weight 1: share %.4f, want 0.50±0.02 (%v)", share, random)
+	}
+	if share := float64(sticky["192.0.2.20"]) / n; share < 0.48 || share > 0.52 {
+		t.Errorf("persistent, weight 3 at capacity 0.333 against weight 1: share %.4f, want 0.50±0.02 (%v)", share, sticky)
+	}
+	_, tr := Explain(s, q("w.gslb.example.", TypeA, "198.18.0.0/24"))
+	if c := tr.Members[0].Capacity; c == nil || *c != 0.333 || tr.Members[1].Capacity != nil {
+		t.Errorf("explain capacity: %v, %v", tr.Members[0].Capacity, tr.Members[1].Capacity)
+	}
+}
+
 // Two snapshots built independently from the same config give every client
 // the same member, and removing one of N members moves only its clients.
 func TestPersistenceStableAndMinimalMovement(t *testing.T) {

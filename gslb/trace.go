@@ -42,10 +42,13 @@ type CompiledAs struct {
 
 // MemberVerdict is what the decision made of one member.
 type MemberVerdict struct {
-	Site        string   `json:"site"`
-	Member      string   `json:"member"`
-	Priority    int      `json:"priority"`
-	Weight      uint32   `json:"weight"`
+	Site     string `json:"site"`
+	Member   string `json:"member"`
+	Priority int    `json:"priority"`
+	Weight   uint32 `json:"weight"`
+	// Capacity is the share of the member's capacity on offer (0..1) when
+	// the control plane measured one; the weight counts scaled by it.
+	Capacity    *float64 `json:"capacity,omitempty"`
 	Up          bool     `json:"up"`
 	HealthKnown bool     `json:"health_known"`
 	Admin       string   `json:"admin,omitempty"`  // an operator override in force
@@ -82,6 +85,10 @@ func (t *Trace) start(s *Snapshot, svc *service, q Query, f int) {
 			}
 			if st.admin() != AdminNone {
 				mv.Admin = st.admin().String()
+			}
+			if m.Capacity > 0 {
+				c := float64(min(m.Capacity, 1000)) / 1000
+				mv.Capacity = &c
 			}
 			if d, ok := s.healthView.(HealthDetailer); ok {
 				mv.Health = d.MemberDetail(svc.Name, m.Member)
