@@ -95,7 +95,8 @@ func versioned(st *gslb.State, v gslb.Version) *gslb.State {
 // withKube returns the file's State with build b's services added: the
 // file's services and the built ones (a built name that the file also
 // defines stays the file's), each built member's Kubernetes readiness as
-// Member.Unready. The result must validate as a whole; it is judged
+// Member.Unready and the ready share of its endpoints as Member.Capacity.
+// The result must validate as a whole; it is judged
 // where it differs from validated, a State that passed (nil: all of it).
 // The file's services passed config's validation and the built ones
 // that validated before are not judged again, so a build that changes a
@@ -116,9 +117,13 @@ func withKube(file *gslb.State, b *kube.Build, validated *gslb.State) (*gslb.Sta
 		svc.Members = slices.Clone(svc.Members)
 		for i := range svc.Members {
 			m := &svc.Members[i]
-			if ready, ok := b.Readiness[gslb.MemberRef{Service: svc.Name, Member: m.ID()}]; ok {
+			ref := gslb.MemberRef{Service: svc.Name, Member: m.ID()}
+			if ready, ok := b.Readiness[ref]; ok {
 				m.Unready = !ready
 			}
+			// the ready share of its endpoints; absent: not measured
+			// (0, all of it)
+			m.Capacity = b.Capacity[ref]
 		}
 		// The file's services are defaulted already (config.Load);
 		// only the built ones are new to the rules.

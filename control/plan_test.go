@@ -1,6 +1,9 @@
 package control
 
 import (
+	"fmt"
+	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/meridian-gslb/meridian/gslb"
@@ -73,5 +76,54 @@ func TestLeaderTerm(t *testing.T) {
 		if got := leaderTerm(c.cur, c.floor, c.heard, c.gen); got != c.want {
 			t.Errorf("%s: leaderTerm(%d, %d, %s, %d) = %d, want %d", c.name, c.cur, c.floor, c.heard, c.gen, got, c.want)
 		}
+	}
+}
+
+// TestWithKubeCapacity: a built member carries the ready share of its
+// endpoints as Capacity and its readiness as Unready; an unmeasured one
+// keeps Capacity 0 (all of it).
+func TestWithKubeCapacity(t *testing.T) {
+	l, _ := newTestPublisher(t)
+	const name = "k8s.gslb.example."
+	ms := []gslb.Member{
+		{Site: "us-east", Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.101")}, Weight: 1},
+		{Site: "eu-west", Addresses: []netip.Addr{netip.MustParseAddr("198.51.100.101")}, Weight: 1},
+		{Site: "ap-south", Addresses: []netip.Addr{netip.MustParseAddr("203.0.113.101")}, Weight: 1},
+		{Site: "ap-south", Addresses: []netip.Addr{netip.MustParseAddr("203.0.113.102")}, Weight: 1},
+	}
+	ref := func(i int) gslb.MemberRef { return gslb.MemberRef{Service: name, Member: ms[i].ID()} }
+	b := &kube.Build{
+		Services: []gslb.Service{{Name: name, Policy: gslb.Policy{Strategy: gslb.StrategyWeighted}, Members: ms}},
+		// us-east all ready, eu-west 2 of 10, ap-south .101 none
+		// ready, .102 third-party-like: no opinion
+		Readiness: map[gslb.MemberRef]bool{ref(0): true, ref(1): true, ref(2): false},
+		Capacity:  map[gslb.MemberRef]uint16{ref(0): 1000, ref(1): 200},
+	}
+	st, notes, err := withKube(l.State, b, nil)
+	must(t, err)
+	if len(notes) > 0 {
+		t.Errorf("notes %v", notes)
+	}
+	i := slices.IndexFunc(st.Services, func(s gslb.Service) bool { return s.Name == name })
+	if i < 0 {
+		t.Fatalf("%s not served", name)
+	}
+	svc := &st.Services[i]
+	want := map[string]string{
+		ms[0].ID(): "unready=false capacity=1000",
+		ms[1].ID(): "unready=false capacity=200",
+		ms[2].ID(): "unready=true capacity=0",
+		ms[3].ID(): "unready=false capacity=0",
+	}
+	for _, m := range svc.Members {
+		if got := fmt.Sprintf("unready=%v capacity=%d", m.Unready, m.Capacity); got != want[m.ID()] {
+			t.Errorf("%s: %s, want %s", m.ID(), got, want[m.ID()])
+		}
+	}
+	if ew := svc.Members[slices.IndexFunc(svc.Members, func(m gslb.Member) bool { return m.ID() == ms[1].ID() })].EffectiveWeight(); ew != 200 {
+		t.Errorf("eu-west's effective weight %d, want 200 (weight 1 x 0.2, in thousandths)", ew)
+	}
+	if b.Services[0].Members[1].Capacity != 0 {
+		t.Error("withKube changed the build")
 	}
 }

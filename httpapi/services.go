@@ -33,6 +33,13 @@ type memberInfo struct {
 	Hostname  string   `json:"hostname,omitempty"`
 	Weight    uint32   `json:"weight"`
 	Priority  int      `json:"priority"`
+	// Unready: Kubernetes reports no ready endpoint behind the member
+	// (down whatever the probes say).
+	Unready bool `json:"unready,omitempty"`
+	// Capacity is the share of its capacity on offer, in thousandths
+	// (Kubernetes: the ready share of its endpoints), which scales its
+	// weight; absent: not measured (all of it).
+	Capacity uint16 `json:"capacity,omitempty"`
 }
 
 // services serves GET /api/v1/services: the services by name, a page at a
@@ -99,7 +106,7 @@ func serviceInfoOf(snap *gslb.Snapshot, svc *gslb.Service) serviceInfo {
 		info.Zone = z.Name
 	}
 	for _, m := range svc.Members {
-		mi := memberInfo{Site: m.Site, Hostname: m.Hostname, Weight: m.Weight, Priority: m.Priority}
+		mi := memberInfo{Site: m.Site, Hostname: m.Hostname, Weight: m.Weight, Priority: m.Priority, Unready: m.Unready, Capacity: m.Capacity}
 		for _, ip := range m.Addresses {
 			mi.Addresses = append(mi.Addresses, ip.String())
 		}

@@ -28,6 +28,10 @@ type Build struct {
 	// member that comes from a member cluster: false when none of the
 	// Services behind it has a ready endpoint.
 	Readiness map[gslb.MemberRef]bool
+	// Capacity is the ready share of the endpoints behind each member
+	// from a member cluster, in thousandths (gslb.Member.Capacity);
+	// absent when not measured. See Output.Capacity.
+	Capacity map[gslb.MemberRef]uint16
 	// Stale lists the clusters whose objects are last-known (sorted).
 	Stale []string
 	// Problems are the build's notes (sorted); see Output.Problems.
@@ -44,6 +48,7 @@ func (b Build) clone() Build {
 		out.Services[i] = cloneService(s)
 	}
 	out.Readiness = maps.Clone(b.Readiness)
+	out.Capacity = maps.Clone(b.Capacity)
 	out.Stale = slices.Clone(b.Stale)
 	out.Problems = slices.Clone(b.Problems)
 	return out
@@ -500,7 +505,7 @@ func (c *Controller) rebuild(ctx context.Context) {
 		}
 	}
 	slices.Sort(stale)
-	b := Build{Services: out.Services, Readiness: out.Readiness, Stale: stale, Problems: out.Problems}
+	b := Build{Services: out.Services, Readiness: out.Readiness, Capacity: out.Capacity, Stale: stale, Problems: out.Problems}
 	if b.Services == nil {
 		b.Services = []gslb.Service{}
 	}
@@ -513,7 +518,8 @@ func (c *Controller) rebuild(ctx context.Context) {
 	c.mu.Lock()
 	c.policies = policyStates(out.Policies)
 	prev := c.last
-	changed := prev == nil || !reflect.DeepEqual(prev.Services, b.Services) || !reflect.DeepEqual(prev.Readiness, b.Readiness) ||
+	changed := prev == nil || !reflect.DeepEqual(prev.Services, b.Services) || !maps.Equal(prev.Readiness, b.Readiness) ||
+		!maps.Equal(prev.Capacity, b.Capacity) ||
 		!slices.Equal(prev.Stale, b.Stale) || !slices.Equal(prev.Problems, b.Problems)
 	if changed {
 		c.generation++

@@ -28,14 +28,17 @@
 // Build carries Services ([]gslb.Service, sorted by name, members sorted
 // by ID, member IDs stable for the same objects), Readiness
 // (map[gslb.MemberRef]bool: Kubernetes readiness of every member from a
-// member cluster; third-party members are absent), Stale (clusters whose
+// member cluster; third-party members are absent), Capacity
+// (map[gslb.MemberRef]uint16: the ready share of its endpoints in
+// thousandths; absent when not measured), Stale (clusters whose
 // objects are last-known), Problems and a Generation that grows by one
 // with every delivered build. A build is delivered only when its content
 // changed; the receiver gets its own deep copy and may modify it.
 //
 // The pure core is Plan(*Input) *Output: objects of every cluster,
 // policies, the base configuration and the last accepted policies in;
-// services, readiness, policy status and the next accepted policies out.
+// services, readiness, capacity, policy status and the next accepted
+// policies out.
 // It does no I/O and is tested as a function (plan_test.go,
 // plan_policy_test.go). Its files, one step each: plan.go (Input, Output,
 // the passes), policyaccept.go (accept or fall back), policycompile.go,
@@ -125,8 +128,18 @@
 //
 // Readiness: a member is ready when any Service behind its objects has a
 // ready endpoint in an EndpointSlice (a nil ready condition counts as
-// ready); ExternalName backends and objects without Service backends give
-// no opinion (ready).
+// ready, a terminating endpoint does not); ExternalName backends and
+// objects without Service backends give no opinion (ready).
+//
+// Capacity (readiness.go): the ready share of the endpoints behind a
+// ready member, in thousandths (gslb.Member.Capacity, which scales its
+// weight): ready endpoints over all endpoints of the distinct Services
+// behind its objects in its cluster, an endpoint in several slices of one
+// Service counted once by its first address. Output.Capacity and
+// Build.Capacity hold it; absent when there is nothing to measure (no
+// endpoint, no Service backend) and for an unready member. The slim
+// EndpointSlice keeps each endpoint's first address and its ready and
+// terminating conditions.
 //
 // Per-object annotations: meridian.io/strategy, meridian.io/ttl (seconds),
 // meridian.io/weight (0..65535), meridian.io/priority (0..1000, lower is

@@ -21,6 +21,14 @@ func (b *builder) assemble() {
 			fqdns[f] = true
 		}
 	}
+	// about one member per source: sized once rather than grown, the
+	// maps of every member cost half
+	n := 0
+	for _, srcs := range b.byFQDN {
+		n += len(srcs)
+	}
+	b.out.Readiness = make(map[gslb.MemberRef]bool, n)
+	b.out.Capacity = make(map[gslb.MemberRef]uint16, n)
 	for _, f := range slices.Sorted(maps.Keys(fqdns)) {
 		if svc, ok := b.service1(f); ok {
 			b.out.Services = append(b.out.Services, svc)
@@ -51,7 +59,11 @@ func (b *builder) service1(fqdn string) (gslb.Service, bool) {
 		}
 		seen[id] = true
 		svc.Members = append(svc.Members, k.m)
-		b.out.Readiness[gslb.MemberRef{Service: fqdn, Member: id}] = k.ready
+		ref := gslb.MemberRef{Service: fqdn, Member: id}
+		b.out.Readiness[ref] = k.ready
+		if k.capacity != 0 {
+			b.out.Capacity[ref] = k.capacity
+		}
 		if k.m.Weight == 0 {
 			drainedBy = append(drainedBy, k.weightBy)
 		}
@@ -133,10 +145,14 @@ type memberAcc struct {
 	ips     []netip.Addr
 	hosts   []string
 	ready   bool
-	port    uint16
-	annot   bool // port from the health-port annotation
-	weight  *uint32
-	prio    *int
+	// backends are the Services behind the sources (namespace/name,
+	// repeats possible); shared with the first source until a second
+	// one adds its own.
+	backends []string
+	port     uint16
+	annot    bool // port from the health-port annotation
+	weight   *uint32
+	prio     *int
 }
 
 // accumulate merges the sources of one FQDN per cluster, in cluster
@@ -154,6 +170,11 @@ func (b *builder) accumulate(srcs []*source, hc *gslb.HealthCheck) []*memberAcc 
 		a.ips = append(a.ips, s.ips...)
 		a.hosts = append(a.hosts, s.hostnames...)
 		a.ready = a.ready || s.ready
+		if a.backends == nil {
+			a.backends = s.backends
+		} else if len(s.backends) > 0 {
+			a.backends = append(slices.Clone(a.backends), s.backends...)
+		}
 		if a.port == 0 {
 			a.port, a.annot = s.port, s.annotPort
 			if a.port == 0 {
@@ -178,6 +199,7 @@ func (b *builder) accumulate(srcs []*source, hc *gslb.HealthCheck) []*memberAcc 
 type k8sMember struct {
 	m        gslb.Member
 	ready    bool
+	capacity uint16 // thousandths; 0: not measured
 	port     uint16
 	annot    bool
 	weightBy weightSource
@@ -220,9 +242,13 @@ func (b *builder) clusterMembers(fqdn string, accs []*memberAcc, gov *compiledGl
 			}
 		}
 		ips, hosts := b.vips(a, mode)
+		var capacity uint16
+		if a.ready {
+			capacity = b.indexes[a.cluster].capacity(a.backends)
+		}
 		member := func(m gslb.Member) k8sMember {
 			m.Site, m.Weight, m.Priority = cl.Site, weight, prio
-			return k8sMember{m, a.ready, a.port, a.annot, weightBy}
+			return k8sMember{m, a.ready, capacity, a.port, a.annot, weightBy}
 		}
 		if len(nat.public) > 0 {
 			// behind NAT: answer the public addresses, probe the status IP

@@ -66,6 +66,13 @@ type Output struct {
 	// from Kubernetes: false when none of the Services behind it has a
 	// ready endpoint. Third-party members are absent (no opinion).
 	Readiness map[gslb.MemberRef]bool
+	// Capacity is the ready share of the endpoints behind every member
+	// that comes from Kubernetes, in thousandths (gslb.Member.Capacity):
+	// ready endpoints over all endpoints of the Services behind it.
+	// Absent when there is nothing to measure (no endpoint, only
+	// ExternalName or no Service backends) and when none is ready
+	// (Readiness is false then, the member Unready).
+	Capacity map[gslb.MemberRef]uint16
 	// Policies is the status of every policy object in the input.
 	Policies map[PolicyKey]PolicyStatus
 	// Accepted is the next Input.LastAccepted.
@@ -93,6 +100,7 @@ type builder struct {
 	conflict map[string][]string // policy name -> objects another policy won
 	problems map[string]bool
 	resolve  map[string]bool
+	indexes  []*clusterIndex // by cluster, as walkCluster built them
 	// vetoes are policy versions a built service refused (its effective
 	// policy or check is invalid), with the reason; newVetoes are this
 	// pass's.
@@ -131,6 +139,7 @@ func newBuilder(in *Input, vetoes map[vetoKey]string) *builder {
 		newVetoes: map[vetoKey]string{},
 		out: &Output{
 			Readiness: map[gslb.MemberRef]bool{},
+			Capacity:  map[gslb.MemberRef]uint16{},
 			Policies:  map[PolicyKey]PolicyStatus{},
 			Accepted:  map[PolicyKey]AcceptedSpec{},
 		},
@@ -139,6 +148,7 @@ func newBuilder(in *Input, vetoes map[vetoKey]string) *builder {
 		conflict: map[string][]string{},
 		problems: map[string]bool{},
 		resolve:  map[string]bool{},
+		indexes:  make([]*clusterIndex, len(in.Clusters)),
 	}
 	for _, z := range in.Zones {
 		b.zones = append(b.zones, gslb.CanonicalName(z))

@@ -76,7 +76,7 @@ func (b *builder) route(ci int, ix *clusterIndex, kind string, m *metav1.ObjectM
 		for _, h := range hs {
 			b.addSource(&source{
 				cluster: ci, ref: ref, kind: kind, ips: addrs, hostnames: names,
-				ready: ready, port: port, annotPort: annotPort != 0, annots: m.Annotations, policy: pol, defaultTLS: tls,
+				ready: ready, backends: backends, port: port, annotPort: annotPort != 0, annots: m.Annotations, policy: pol, defaultTLS: tls,
 			}, h)
 		}
 	}

@@ -90,7 +90,15 @@ func slimEndpointSlice(obj any) (any, error) {
 	slimMeta(&out.ObjectMeta)
 	out.Annotations = nil
 	for _, ep := range in.Endpoints {
-		out.Endpoints = append(out.Endpoints, discoveryv1.Endpoint{Conditions: discoveryv1.EndpointConditions{Ready: ep.Conditions.Ready}})
+		// the first address tells an endpoint listed in two slices
+		// apart (capacity counts it once); the conditions say whether
+		// it takes traffic
+		var addr []string
+		if len(ep.Addresses) > 0 {
+			addr = ep.Addresses[:1:1]
+		}
+		out.Endpoints = append(out.Endpoints, discoveryv1.Endpoint{Addresses: addr,
+			Conditions: discoveryv1.EndpointConditions{Ready: ep.Conditions.Ready, Terminating: ep.Conditions.Terminating}})
 	}
 	return out, nil
 }

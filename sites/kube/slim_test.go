@@ -2,6 +2,7 @@ package kube
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -64,9 +65,16 @@ func TestSlimTyped(t *testing.T) {
 
 	es := endpoints("shop", "be", "ready", "notready")
 	es.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "x"}}
+	// the first address (capacity counts an endpoint once by it) and the
+	// terminating condition stay; the rest goes
+	es.Endpoints[1].Addresses = []string{"10.0.0.2", "10.0.0.3"}
+	es.Endpoints[1].Conditions.Terminating = ptr(true)
+	es.Endpoints[1].NodeName = ptr("node-1")
 	out, _ = slimEndpointSlice(es)
 	se := out.(*discoveryv1.EndpointSlice)
-	if se.ManagedFields != nil || len(se.Endpoints) != 2 || se.Endpoints[0].Addresses != nil || !*se.Endpoints[0].Conditions.Ready || *se.Endpoints[1].Conditions.Ready || se.Labels[discoveryv1.LabelServiceName] != "be" {
+	if se.ManagedFields != nil || len(se.Endpoints) != 2 || !slices.Equal(se.Endpoints[0].Addresses, []string{"10.0.0.1"}) || !slices.Equal(se.Endpoints[1].Addresses, []string{"10.0.0.2"}) ||
+		!*se.Endpoints[0].Conditions.Ready || *se.Endpoints[1].Conditions.Ready || se.Endpoints[0].Conditions.Terminating != nil || !*se.Endpoints[1].Conditions.Terminating ||
+		se.Endpoints[1].NodeName != nil || se.Labels[discoveryv1.LabelServiceName] != "be" {
 		t.Errorf("slim EndpointSlice %+v", se)
 	}
 }

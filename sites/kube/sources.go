@@ -25,8 +25,9 @@ type source struct {
 	ips        []netip.Addr
 	hostnames  []string
 	ready      bool
-	port       uint16 // explicit health port (annotation, Service port, listener); 0: default by kind
-	annotPort  bool   // port is from meridian.io/health-port
+	backends   []string // the Services behind it (namespace/name), for capacity; shared, read-only
+	port       uint16   // explicit health port (annotation, Service port, listener); 0: default by kind
+	annotPort  bool     // port is from meridian.io/health-port
 	annots     map[string]string
 	policy     *compiledGlobal // nil: opted in by annotation
 	defaultTLS bool            // default port 443 whatever the check kind (TLSRoute)
@@ -45,6 +46,7 @@ func sortByName[T metav1.Object](objs []T) []T {
 func (b *builder) walkCluster(ci int) {
 	c := &b.in.Clusters[ci]
 	ix := newClusterIndex(c)
+	b.indexes[ci] = ix
 	for _, ing := range sortByName(c.Ingresses) {
 		b.ingress(ci, ix, ing)
 	}
@@ -142,6 +144,7 @@ func (b *builder) addSource(s *source, host string) {
 			// the same host twice in one object (two parent
 			// Gateways): merge
 			o.ready = o.ready || s.ready
+			o.backends = append(slices.Clone(o.backends), s.backends...)
 			o.ips = append(slices.Clone(o.ips), s.ips...)
 			o.hostnames = append(slices.Clone(o.hostnames), s.hostnames...)
 			o.port = cmp.Or(o.port, s.port)
@@ -215,7 +218,7 @@ func (b *builder) ingress(ci int, ix *clusterIndex, ing *networkingv1.Ingress) {
 		}
 		b.addSource(&source{
 			cluster: ci, ref: ref, kind: KindIngress, ips: addrs, hostnames: names,
-			ready: ix.ready(backends), port: port, annotPort: annotPort, annots: ing.Annotations, policy: pol,
+			ready: ix.ready(backends), backends: backends, port: port, annotPort: annotPort, annots: ing.Annotations, policy: pol,
 		}, r.Host)
 	}
 }
@@ -251,12 +254,13 @@ func (b *builder) service(ci int, ix *clusterIndex, svc *corev1.Service) {
 	if port == 0 && len(svc.Spec.Ports) > 0 {
 		port = uint16(svc.Spec.Ports[0].Port)
 	}
-	ready := ix.ready([]string{key(svc.Namespace, svc.Name)})
+	backends := []string{key(svc.Namespace, svc.Name)}
+	ready := ix.ready(backends)
 	for _, h := range strings.Split(hostList, ",") {
 		if h = strings.TrimSpace(h); h != "" {
 			b.addSource(&source{
 				cluster: ci, ref: ref, kind: KindService, ips: addrs, hostnames: names,
-				ready: ready, port: port, annotPort: annotPort, annots: svc.Annotations, policy: pol,
+				ready: ready, backends: backends, port: port, annotPort: annotPort, annots: svc.Annotations, policy: pol,
 			}, h)
 		}
 	}

@@ -34,6 +34,7 @@ func TestKubernetesScenarios(t *testing.T) {
 		"HostPolicyWeights":    s.hostPolicyWeights,
 		"UnprobeableCheckPath": s.unprobeableCheckPath,
 		"UnprobeableCheckPort": s.unprobeableCheckPort,
+		"CapacityWeights":      s.capacityWeights, // kube_capacity_test.go
 	} {
 		wg.Go(func() { t.Run(name, scenario) })
 	}
