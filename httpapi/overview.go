@@ -50,6 +50,7 @@ type overviewSite struct {
 	Lon         *float64       `json:"lon"`
 	Country     string         `json:"country,omitempty"`
 	Continent   string         `json:"continent,omitempty"`
+	Bias        int            `json:"bias,omitempty"` // geoproximity bias (sites[].bias)
 	Health      string         `json:"health"`
 	Members     int            `json:"members"`
 	MembersUp   int            `json:"members_up"`
@@ -302,7 +303,7 @@ func (c *summaryCache) get(a *API, snap *gslb.Snapshot, tx *targetIndex) *siteSu
 	obs := a.Pub.Observations()
 	eff := snap.Admin()
 	for _, site := range snap.State.Sites {
-		os := overviewSite{Name: site.Name, Country: site.Location.Country, Continent: site.Location.Continent, Views: []overviewView{}, Answers: answers[site.Name]}
+		os := overviewSite{Name: site.Name, Country: site.Location.Country, Continent: site.Location.Continent, Bias: site.Bias, Views: []overviewView{}, Answers: answers[site.Name]}
 		if site.Location.HasCoords {
 			lat, lon := site.Location.Lat, site.Location.Lon
 			os.Lat, os.Lon = &lat, &lon

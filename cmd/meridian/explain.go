@@ -173,8 +173,15 @@ func printExplain(w io.Writer, r *httpapi.ExplainResponse) {
 			dist := "-"
 			if m.DistanceKm != nil {
 				dist = fmt.Sprintf("%.0f km", *m.DistanceKm)
+				if m.BiasedKm != nil {
+					dist += fmt.Sprintf(" (biased %.0f)", *m.BiasedKm)
+				}
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", m.Site, m.Member, m.Priority, m.Weight, health, admin, dist, m.Verdict)
+			weight := fmt.Sprint(m.Weight)
+			if m.Capacity != nil {
+				weight += fmt.Sprintf(" x %.3g capacity", *m.Capacity)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", m.Site, m.Member, m.Priority, weight, health, admin, dist, m.Verdict)
 			details = details || m.Health != ""
 		}
 		tw.Flush()
