@@ -184,6 +184,7 @@ type PolicyConfig struct {
 	MinUp        int                `mapstructure:"min_up" json:"min_up,omitempty"`
 	Answers      int                `mapstructure:"answers" json:"answers,omitempty"`
 	GeoTieKm     float64            `mapstructure:"geo_tie_km" json:"geo_tie_km,omitempty"`
+	LatencyTieMs uint32             `mapstructure:"latency_tie_ms" json:"latency_tie_ms,omitempty"`
 	Topology     []TopologyConfig   `mapstructure:"topology" json:"topology,omitempty"`
 	HashMask     MaskConfig         `mapstructure:"hash_mask" json:"hash_mask"`
 	Persistence  PersistenceConfig  `mapstructure:"persistence" json:"persistence"`

@@ -100,13 +100,14 @@ func (s *ServiceConfig) toService(p *problems, path string, siteNames map[string
 // kubernetes.default_policy).
 func (pc *PolicyConfig) toPolicy(p *problems, pp string) gslb.Policy {
 	pol := gslb.Policy{
-		Strategy:    gslb.Strategy(pc.Strategy),
-		TTL:         pc.TTL,
-		DegradedTTL: pc.DegradedTTL,
-		MinUp:       pc.MinUp,
-		Answers:     pc.Answers,
-		GeoTieKm:    pc.GeoTieKm,
-		HashMask:    gslb.Mask{IPv4: pc.HashMask.IPv4, IPv6: pc.HashMask.IPv6},
+		Strategy:     gslb.Strategy(pc.Strategy),
+		TTL:          pc.TTL,
+		DegradedTTL:  pc.DegradedTTL,
+		MinUp:        pc.MinUp,
+		Answers:      pc.Answers,
+		GeoTieKm:     pc.GeoTieKm,
+		LatencyTieMs: pc.LatencyTieMs,
+		HashMask:     gslb.Mask{IPv4: pc.HashMask.IPv4, IPv6: pc.HashMask.IPv6},
 		Persistence: gslb.Persistence{
 			Enabled: pc.Persistence.Enabled,
 			Mask:    gslb.Mask{IPv4: pc.Persistence.IPv4Mask, IPv6: pc.Persistence.IPv6Mask},

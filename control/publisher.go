@@ -61,7 +61,20 @@ type Publisher struct {
 	// localChanges, when set, also receives the monitor's changes: the
 	// gossip shares them with the other sites.
 	localChanges atomic.Pointer[func([]health.Change)]
+
+	// latency names the served State's services of strategy latency,
+	// whose members' round-trip times refreshRTT copies into the served
+	// snapshot (guarded by mu); stopRTT and rttDone end that loop.
+	latency  []string
+	stopRTT  chan struct{}
+	rttDone  chan struct{}
+	stopOnce sync.Once
 }
+
+// rttRefresh is how often the probes' round-trip times reach the latency
+// services' answers: a few probes' worth, so an answer follows a lasting
+// change of path within seconds without a snapshot per probe.
+const rttRefresh = time.Second
 
 // served is the configuration and the State of the published snapshot.
 type served struct {
@@ -86,6 +99,8 @@ func NewPublisher(store *gslb.Store, hs config.HealthSettings, log *slog.Logger)
 			Help: "Operator overrides set or removed through the admin API.",
 		}),
 		apiAdmin: newAdmin(),
+		stopRTT:  make(chan struct{}),
+		rttDone:  make(chan struct{}),
 	}
 	rule, err := health.ParseRule(hs.Rule)
 	if err != nil {
@@ -108,7 +123,45 @@ func NewPublisher(store *gslb.Store, hs config.HealthSettings, log *slog.Logger)
 		},
 	})
 	p.geo = newGeoCompiler(p, log.With("component", "geo"))
+	go p.refreshRTT()
 	return p
+}
+
+// refreshRTT copies the monitor's round-trip times into the served
+// snapshot every rttRefresh, for the latency services only.
+func (p *Publisher) refreshRTT() {
+	defer close(p.rttDone)
+	t := time.NewTicker(rttRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stopRTT:
+			return
+		case <-t.C:
+		}
+		p.mu.Lock()
+		if len(p.latency) > 0 && p.view != nil {
+			view, names := p.view, p.latency
+			_ = p.store.Update(func(cur *gslb.Snapshot) (*gslb.Snapshot, error) {
+				if cur == nil {
+					return nil, fmt.Errorf("no snapshot")
+				}
+				return cur.WithRTT(view, names), nil
+			})
+		}
+		p.mu.Unlock()
+	}
+}
+
+// latencyServices are the names of st's services of strategy latency.
+func latencyServices(st *gslb.State) []string {
+	var names []string
+	for i := range st.Services {
+		if st.Services[i].Policy.Strategy == gslb.StrategyLatency {
+			names = append(names, st.Services[i].Name)
+		}
+	}
+	return names
 }
 
 // collectors are the publisher's metrics, for the registry.
@@ -119,6 +172,8 @@ func (p *Publisher) collectors() []prometheus.Collector {
 // Stop ends the probes. Call it without holding mu: it waits for a health
 // change being applied, which takes mu.
 func (p *Publisher) Stop() {
+	p.stopOnce.Do(func() { close(p.stopRTT) })
+	<-p.rttDone
 	p.geo.close()
 	p.mon.Stop()
 	p.obs.Close()
@@ -272,6 +327,10 @@ func (p *Publisher) publishLocked(l *config.Loaded, st *gslb.State) error {
 		return err
 	}
 	snap = snap.WithAdmin(mergeAdmin(l.Admin, p.apiAdmin))
+	p.latency = latencyServices(st)
+	if len(p.latency) > 0 {
+		snap = snap.WithRTT(view, p.latency)
+	}
 	p.healthPlan, p.view = hp, view
 	p.current.Store(&served{cfg: l, state: st})
 	p.store.Publish(snap)

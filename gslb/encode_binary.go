@@ -256,6 +256,9 @@ func (w *encoder) policy(p *Policy) {
 	w.varint(int64(p.MinUp))
 	w.varint(int64(p.Answers))
 	w.float(p.GeoTieKm)
+	if w.format >= 3 {
+		w.uvarint(uint64(p.LatencyTieMs))
+	}
 	w.uvarint(uint64(len(p.Topology)))
 	for _, r := range p.Topology {
 		w.uvarint(uint64(len(r.CIDRs)))
@@ -442,6 +445,9 @@ func (d *decoder) policy(p *Policy) {
 	p.TTL, p.DegradedTTL = d.u32(), d.u32()
 	p.MinUp, p.Answers = d.int(), d.int()
 	p.GeoTieKm = d.float()
+	if d.format >= 3 {
+		p.LatencyTieMs = d.u32()
+	}
 	if n := d.count(minRule); n > 0 {
 		p.Topology = make([]TopologyRule, n)
 		for i := range p.Topology {

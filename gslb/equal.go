@@ -60,6 +60,7 @@ func (p *Policy) Equal(o *Policy) bool {
 		p.MinUp == o.MinUp &&
 		p.Answers == o.Answers &&
 		p.GeoTieKm == o.GeoTieKm &&
+		p.LatencyTieMs == o.LatencyTieMs &&
 		slices.EqualFunc(p.Topology, o.Topology, func(a, b TopologyRule) bool { return a.Equal(&b) }) &&
 		p.HashMask == o.HashMask &&
 		p.Persistence == o.Persistence &&

@@ -182,10 +182,13 @@ const (
 	StrategyWeighted       Strategy = "weighted"
 	StrategyRoundRobin     Strategy = "roundrobin"
 	StrategyConsistentHash Strategy = "consistenthash"
+	// StrategyLatency answers the members whose probes from the answering
+	// site are fastest (health's smoothed RTT), within LatencyTieMs.
+	StrategyLatency Strategy = "latency"
 )
 
 // Strategies lists every valid strategy, for validation messages.
-var Strategies = []Strategy{StrategyGeo, StrategyTopology, StrategyWeighted, StrategyRoundRobin, StrategyConsistentHash}
+var Strategies = []Strategy{StrategyGeo, StrategyTopology, StrategyWeighted, StrategyRoundRobin, StrategyConsistentHash, StrategyLatency}
 
 // DownType says what to answer when no member is healthy.
 type DownType string
@@ -212,11 +215,15 @@ type Policy struct {
 	Answers int `json:"answers,omitempty"`
 	// GeoTieKm: members whose distance is within this many km of the
 	// nearest count as equally near.
-	GeoTieKm    float64        `json:"geo_tie_km"`
-	Topology    []TopologyRule `json:"topology,omitempty"`
-	HashMask    Mask           `json:"hash_mask"`
-	Persistence Persistence    `json:"persistence"`
-	Down        DownResponse   `json:"down_response"`
+	GeoTieKm float64 `json:"geo_tie_km"`
+	// LatencyTieMs: for the latency strategy, members whose round-trip
+	// time from the answering site is within this many milliseconds of
+	// the fastest count as equally fast.
+	LatencyTieMs uint32         `json:"latency_tie_ms,omitempty"`
+	Topology     []TopologyRule `json:"topology,omitempty"`
+	HashMask     Mask           `json:"hash_mask"`
+	Persistence  Persistence    `json:"persistence"`
+	Down         DownResponse   `json:"down_response"`
 }
 
 // Mask is a client-subnet mask per address family.

@@ -29,6 +29,9 @@ func (p *Policy) ApplyDefaults() {
 	if p.GeoTieKm == 0 {
 		p.GeoTieKm = DefaultGeoTieKm
 	}
+	if p.LatencyTieMs == 0 && p.Strategy == StrategyLatency {
+		p.LatencyTieMs = DefaultLatencyTieMs
+	}
 	defaultMask(&p.HashMask)
 	defaultMask(&p.Persistence.Mask)
 	if p.Down.Type == "" {
@@ -86,6 +89,9 @@ func (p *Policy) Validate(sites map[string]bool) error {
 	}
 	if p.GeoTieKm < 0 {
 		bad("geo_tie_km", "must not be negative")
+	}
+	if p.LatencyTieMs > MaxLatencyTieMs {
+		bad("latency_tie_ms", "must be at most %d, got %d", MaxLatencyTieMs, p.LatencyTieMs)
 	}
 	checkMask("hash_mask", p.HashMask, bad)
 	checkMask("persistence.mask", p.Persistence.Mask, bad)

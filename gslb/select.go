@@ -104,41 +104,45 @@ type Rule uint8
 
 // The rules, in decision order.
 const (
-	RuleNotInZone       Rule = iota // no zone: REFUSED
-	RuleNoService                   // in the zone, no such service: NXDOMAIN
-	RuleNotAddressType              // qtype other than A/AAAA: NODATA
-	RuleNoFamily                    // no member of the asked family: NODATA
-	RuleGeoNearest                  // nearest site by great-circle distance
-	RuleGeoSite                     // a geo rule placed the client at a site
-	RuleGeoCountry                  // no coordinates: same country or continent
-	RuleGeoUnlocated                // client not located: every candidate
-	RuleTopology                    // a topology rule matched
-	RuleTopologyDefault             // no topology rule matched
-	RuleWeighted                    // weighted random choice
-	RuleRoundRobin                  // rotation
-	RuleConsistentHash              // rendezvous hash of the client subnet
-	RuleDownNone                    // nothing healthy: NODATA
-	RuleDownAll                     // nothing healthy: every member
-	RuleDownFallback                // nothing healthy: fallback addresses
+	RuleNotInZone         Rule = iota // no zone: REFUSED
+	RuleNoService                     // in the zone, no such service: NXDOMAIN
+	RuleNotAddressType                // qtype other than A/AAAA: NODATA
+	RuleNoFamily                      // no member of the asked family: NODATA
+	RuleGeoNearest                    // nearest site by great-circle distance
+	RuleGeoSite                       // a geo rule placed the client at a site
+	RuleGeoCountry                    // no coordinates: same country or continent
+	RuleGeoUnlocated                  // client not located: every candidate
+	RuleTopology                      // a topology rule matched
+	RuleTopologyDefault               // no topology rule matched
+	RuleWeighted                      // weighted random choice
+	RuleRoundRobin                    // rotation
+	RuleConsistentHash                // rendezvous hash of the client subnet
+	RuleDownNone                      // nothing healthy: NODATA
+	RuleDownAll                       // nothing healthy: every member
+	RuleDownFallback                  // nothing healthy: fallback addresses
+	RuleLatency                       // fastest probes from the answering site
+	RuleLatencyUnmeasured             // no round-trip time measured yet: every candidate
 )
 
 var ruleNames = [...]string{
-	RuleNotInZone:       "not-in-zone",
-	RuleNoService:       "no-such-name",
-	RuleNotAddressType:  "not-address-type",
-	RuleNoFamily:        "no-member-of-family",
-	RuleGeoNearest:      "geo-nearest",
-	RuleGeoSite:         "geo-rule-site",
-	RuleGeoCountry:      "geo-country",
-	RuleGeoUnlocated:    "geo-unlocated",
-	RuleTopology:        "topology",
-	RuleTopologyDefault: "topology-no-match",
-	RuleWeighted:        "weighted",
-	RuleRoundRobin:      "roundrobin",
-	RuleConsistentHash:  "consistent-hash",
-	RuleDownNone:        "down-none",
-	RuleDownAll:         "down-all",
-	RuleDownFallback:    "down-fallback",
+	RuleNotInZone:         "not-in-zone",
+	RuleNoService:         "no-such-name",
+	RuleNotAddressType:    "not-address-type",
+	RuleNoFamily:          "no-member-of-family",
+	RuleGeoNearest:        "geo-nearest",
+	RuleGeoSite:           "geo-rule-site",
+	RuleGeoCountry:        "geo-country",
+	RuleGeoUnlocated:      "geo-unlocated",
+	RuleTopology:          "topology",
+	RuleTopologyDefault:   "topology-no-match",
+	RuleWeighted:          "weighted",
+	RuleRoundRobin:        "roundrobin",
+	RuleConsistentHash:    "consistent-hash",
+	RuleDownNone:          "down-none",
+	RuleDownAll:           "down-all",
+	RuleLatency:           "latency-fastest",
+	RuleLatencyUnmeasured: "latency-unmeasured",
+	RuleDownFallback:      "down-fallback",
 }
 
 func (r Rule) String() string {
@@ -351,6 +355,8 @@ func (s *Snapshot) narrow(svc *service, q Query, l []int, a *Answer, t *Trace) (
 		a.Reason.Rule = RuleRoundRobin
 	case pol.Strategy == StrategyConsistentHash:
 		a.Reason.Rule = RuleConsistentHash
+	case pol.Strategy == StrategyLatency:
+		l = s.byLatency(svc, l, a, t)
 	}
 	return l, scope
 }

@@ -40,6 +40,9 @@ type Snapshot struct {
 	// (decision.go), for s.Locator and s.State's sites. Services whose key
 	// is missing answer uncompiled until CompileDecisions fills it in.
 	decisions map[string]*decision
+	// rtt holds the members' round-trip times from this site for the
+	// latency strategy (latency.go); WithRTT replaces it.
+	rtt rttTable
 }
 
 // service is a Service compiled for lookup: members split by address

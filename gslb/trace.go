@@ -57,7 +57,10 @@ type MemberVerdict struct {
 	// BiasedKm is DistanceKm as the geo strategy compared it, scaled by
 	// the site's bias; absent for an unbiased site.
 	BiasedKm *float64 `json:"biased_km,omitempty"`
-	Verdict  string   `json:"verdict"`
+	// RTTMs is the member's smoothed probe round-trip time from this
+	// site, for the latency strategy.
+	RTTMs   *float64 `json:"rtt_ms,omitempty"`
+	Verdict string   `json:"verdict"`
 }
 
 func (t *Trace) add(format string, args ...any) {

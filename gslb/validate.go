@@ -10,10 +10,16 @@ import (
 
 // Defaults applied by ApplyDefaults. They are documented in docs/configuration.md.
 const (
-	DefaultTTL         = 30
-	DefaultMinUp       = 1
-	DefaultWeight      = 1
-	DefaultGeoTieKm    = 100
+	DefaultTTL      = 30
+	DefaultMinUp    = 1
+	DefaultWeight   = 1
+	DefaultGeoTieKm = 100
+	// DefaultLatencyTieMs: probe RTTs within 5 ms are noise next to the
+	// tens of milliseconds between regions.
+	DefaultLatencyTieMs = 5
+	// MaxLatencyTieMs bounds latency_tie_ms (a minute would tie every
+	// member, which the strategy weighted says better).
+	MaxLatencyTieMs    = 10000
 	DefaultMaskIPv4    = 24
 	DefaultMaskIPv6    = 56
 	DefaultSOARefresh  = 3600

@@ -21,6 +21,7 @@ type View struct {
 var (
 	_ gslb.HealthView     = (*View)(nil)
 	_ gslb.HealthDetailer = (*View)(nil)
+	_ gslb.RTTView        = (*View)(nil)
 )
 
 // NewView joins a plan and a store.
@@ -53,6 +54,23 @@ func (v *View) MemberUp(service string, m *gslb.Member) (up, known bool) {
 		up = up && u
 	}
 	return up, known
+}
+
+// MemberRTT implements gslb.RTTView for the latency strategy: the
+// smoothed round-trip time of this site's successful probes of the member
+// (the slowest of its probed addresses, as one answer sends clients to
+// all of them); unknown without a monitor or before a probe succeeded.
+func (v *View) MemberRTT(service string, m *gslb.Member) (time.Duration, bool) {
+	if v == nil || v.plan == nil || v.mon == nil {
+		return 0, false
+	}
+	var worst time.Duration
+	for _, k := range v.plan.MemberKeysOf(service, m) {
+		if st, ok := v.mon.TargetStatus(k); ok && st.RTT > worst {
+			worst = st.RTT
+		}
+	}
+	return worst, worst > 0
 }
 
 // MemberDetail implements gslb.HealthDetailer for explain: one clause per

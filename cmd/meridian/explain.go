@@ -171,6 +171,9 @@ func printExplain(w io.Writer, r *httpapi.ExplainResponse) {
 				admin = "-"
 			}
 			dist := "-"
+			if m.RTTMs != nil { // the latency strategy compares round-trip times
+				dist = fmt.Sprintf("rtt %.1f ms", *m.RTTMs)
+			}
 			if m.DistanceKm != nil {
 				dist = fmt.Sprintf("%.0f km", *m.DistanceKm)
 				if m.BiasedKm != nil {

@@ -19,6 +19,7 @@ type compiledFields struct {
 	minUp        *int
 	answers      *int
 	geoTieKm     *float64
+	latencyTieMs *uint32
 	topology     []gslb.TopologyRule // nil: unset (a list is replaced whole)
 	hashMask     *MaskSpec
 	hc           *compiledHealthCheck
@@ -61,6 +62,11 @@ func compileFields(f *PolicyFields, pc *policyContext, errs *problems) compiledF
 	if f.GeoTieKm != nil {
 		if v, ok := rangeCheck("spec.geoTieKm", *f.GeoTieKm, 0, maxGeoTieKm, errs); ok {
 			c.geoTieKm = ptr(float64(v))
+		}
+	}
+	if f.LatencyTieMs != nil {
+		if v, ok := rangeCheck("spec.latencyTieMs", *f.LatencyTieMs, 0, gslb.MaxLatencyTieMs, errs); ok {
+			c.latencyTieMs = ptr(uint32(v))
 		}
 	}
 	if f.Topology != nil {
@@ -155,6 +161,7 @@ func (c *compiledFields) applyPolicy(p *gslb.Policy) {
 	setIf(&p.MinUp, c.minUp)
 	setIf(&p.Answers, c.answers)
 	setIf(&p.GeoTieKm, c.geoTieKm)
+	setIf(&p.LatencyTieMs, c.latencyTieMs)
 	if c.topology != nil {
 		p.Topology = gslb.CloneTopology(c.topology)
 	}
@@ -176,7 +183,7 @@ func (c *compiledFields) applyPolicy(p *gslb.Policy) {
 // blame: which policy made a service's policy what it is).
 func (c *compiledFields) setsPolicy() bool {
 	return c.strategy != "" || c.ttl != nil || c.degradedTTL != nil || c.minUp != nil || c.answers != nil ||
-		c.geoTieKm != nil || c.topology != nil || c.hashMask != nil || c.persistence != nil || c.down != nil
+		c.geoTieKm != nil || c.latencyTieMs != nil || c.topology != nil || c.hashMask != nil || c.persistence != nil || c.down != nil
 }
 
 func setIf[T any](dst *T, v *T) {

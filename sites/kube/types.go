@@ -135,6 +135,9 @@ type PolicyFields struct {
 	// GeoTieKm is the geo tie band in whole km (the file's geo_tie_km;
 	// Kubernetes API conventions avoid floats); 0 means the default.
 	GeoTieKm *int64 `json:"geoTieKm,omitempty"`
+	// LatencyTieMs is the latency strategy's tie band in milliseconds
+	// (the file's latency_tie_ms); 0 means the default.
+	LatencyTieMs *int64 `json:"latencyTieMs,omitempty"`
 	// Topology replaces the rules underneath as a whole (a list).
 	Topology     []TopologyRuleSpec `json:"topology,omitempty"`
 	HashMask     *MaskSpec          `json:"hashMask,omitempty"`

@@ -71,6 +71,9 @@ type backend struct {
 	rawTCP   bool        // accept and close, no HTTP
 	mode     atomic.Int32
 	requests atomic.Int64 // HTTP requests answered (or TCP connections accepted)
+	// delay holds every HTTP answer back this long (nanoseconds): a far
+	// away member, for the latency strategy.
+	delay atomic.Int64
 
 	mu     sync.Mutex
 	ln     net.Listener
@@ -171,6 +174,13 @@ func (b *backend) handle(w http.ResponseWriter, r *http.Request) {
 		b.mu.Lock()
 		b.sni = append(b.sni, r.TLS.ServerName)
 		b.mu.Unlock()
+	}
+	if d := time.Duration(b.delay.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
 	}
 	switch b.mode.Load() {
 	case modeFail:
