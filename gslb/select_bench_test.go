@@ -19,6 +19,8 @@ func BenchmarkSelect(b *testing.B) {
 	bst.Sites[1].Bias, bst.Sites[2].Bias = 50, -30
 	biased := snapshot(b, bst, nil)
 	biasedCompiled := compiledSnapshot(b, biased)
+	// The latency strategy with every member measured.
+	latency := snapshot(b, latencyState(), nil).WithRTT(rttByAddr{"192.0.2.40": 30e6, "198.51.100.40": 8e6, "203.0.113.40": 12e6}, []string{"lat.gslb.example."})
 	for _, bc := range []struct {
 		name string
 		q    Query
@@ -36,9 +38,12 @@ func BenchmarkSelect(b *testing.B) {
 		{"topology-compiled", q("topo.gslb.example.", TypeA, "81.2.69.0/24")},
 		{"geo-located-biased", q("app.gslb.example.", TypeA, "81.2.69.0/24")},
 		{"geo-located-biased-compiled", q("app.gslb.example.", TypeA, "81.2.69.0/24")},
+		{"latency", q("lat.gslb.example.", TypeA, "81.2.69.0/24")},
 	} {
 		s := s
 		switch {
+		case bc.name == "latency":
+			s = latency
 		case bc.name == "geo-located-biased":
 			s = biased
 		case bc.name == "geo-located-biased-compiled":
