@@ -352,16 +352,18 @@ func (h *handler) fit(m *dns.Msg, out []byte, limit int, glueRequired bool, prot
 }
 
 func dropLastRRset(rrs []dns.RR) []dns.RR {
-	last := rrs[len(rrs)-1].Header()
 	i := len(rrs) - 1
-	for i > 0 {
-		p := rrs[i-1].Header()
-		if p.Rrtype != last.Rrtype || !strings.EqualFold(p.Name, last.Name) {
-			break
-		}
+	for i > 0 && sameRRset(rrs[i-1], rrs[len(rrs)-1]) {
 		i--
 	}
 	return rrs[:i]
+}
+
+// sameRRset reports whether a and b belong to one RRset: same owner (case
+// aside) and type (RFC 2181 section 5).
+func sameRRset(a, b dns.RR) bool {
+	x, y := a.Header(), b.Header()
+	return x.Rrtype == y.Rrtype && strings.EqualFold(x.Name, y.Name)
 }
 
 // rawError answers a message we could not (or must not) process further:

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/meridian-gslb/meridian/dnsserver/dnssec"
 )
 
 // This file adds DNSSEC records to a response to a DO=1 query for a signed
@@ -48,25 +50,36 @@ func (v *view) signSection(rrs []dns.RR) ([]dns.RR, error) {
 	out := make([]dns.RR, 0, 2*len(rrs))
 	for i := 0; i < len(rrs); {
 		j := i + 1
-		h := rrs[i].Header()
-		for j < len(rrs) && rrs[j].Header().Rrtype == h.Rrtype && strings.EqualFold(rrs[j].Header().Name, h.Name) {
+		for j < len(rrs) && sameRRset(rrs[i], rrs[j]) {
 			j++
 		}
 		out = append(out, rrs[i:j]...)
-		z := v.findZone(strings.ToLower(h.Name))
-		if z != nil && z.signed() {
-			if z.signer == nil {
-				return nil, errNoSigner
-			}
-			sigs, err := z.signer.Sign(rrs[i:j])
+		owner := rrs[i].Header().Name
+		if z := v.findZone(strings.ToLower(owner)); z != nil {
+			signer, err := z.signing()
 			if err != nil {
 				return nil, err
 			}
-			out = appendSigs(out, sigs, h.Name)
+			if signer != nil {
+				sigs, err := signer.Sign(rrs[i:j])
+				if err != nil {
+					return nil, err
+				}
+				out = appendSigs(out, sigs, owner)
+			}
 		}
 		i = j
 	}
 	return out, nil
+}
+
+// signing is the zone's signer: nil for an unsigned zone, errNoSigner for
+// a signed zone whose keys this site could not load.
+func (z *zone) signing() (*dnssec.Signer, error) {
+	if z.signer == nil && z.signErr != nil {
+		return nil, errNoSigner
+	}
+	return z.signer, nil
 }
 
 // appendSigs appends copies of sigs owned by owner, the covered RRset's
@@ -89,21 +102,19 @@ func appendSigs(out, sigs []dns.RR, owner string) []dns.RR {
 // for them (RFC 4035 section 2.2).
 func (r *result) secureReferral() error {
 	z := r.zone
-	if !z.signed() {
-		return nil
-	}
-	if z.signer == nil {
-		return errNoSigner
+	signer, err := z.signing()
+	if signer == nil {
+		return err
 	}
 	if ds := r.cut.get(dns.TypeDS); ds != nil {
-		sigs, err := z.signer.Sign(ds)
+		sigs, err := signer.Sign(ds)
 		if err != nil {
 			return err
 		}
 		r.ns = append(append(r.ns, ds...), sigs...)
 		return nil
 	}
-	nsec, sigs, err := z.signer.Deny(r.cut.name, r.cut.types(0), false, z.neg.Hdr.Ttl)
+	nsec, sigs, err := signer.Deny(r.cut.name, r.cut.types(0), false, z.neg.Hdr.Ttl)
 	if err != nil {
 		return err
 	}
@@ -116,18 +127,16 @@ func (r *result) secureReferral() error {
 // has (NODATA) or only NXNAME (the name does not exist).
 func (r *result) secureDenial(qname string, qtype uint16, co bool) error {
 	z := r.deniedZone
-	if !z.signed() {
-		return nil
-	}
-	if z.signer == nil {
-		return errNoSigner
+	signer, err := z.signing()
+	if signer == nil {
+		return err
 	}
 	nx := r.deniedNode == nil
 	var types []uint16
 	if !nx {
 		types = r.deniedNode.types(qtype)
 	}
-	nsec, nsecSigs, err := z.signer.Deny(r.denied, types, nx, z.neg.Hdr.Ttl)
+	nsec, nsecSigs, err := signer.Deny(r.denied, types, nx, z.neg.Hdr.Ttl)
 	if err != nil {
 		return err
 	}
@@ -138,7 +147,7 @@ func (r *result) secureDenial(qname string, qtype uint16, co bool) error {
 		r.ns = r.ns[:0]
 		return nil
 	}
-	soaSigs, err := z.signer.Sign([]dns.RR{z.neg})
+	soaSigs, err := signer.Sign([]dns.RR{z.neg})
 	if err != nil {
 		return err
 	}

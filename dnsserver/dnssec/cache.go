@@ -248,51 +248,42 @@ func (sc *scratch) finish(c *sigCache, owner string, rrtype, class uint16, ttl u
 // RFC 4034 section 6.2 lowercases in lower case, for the common types.
 // It copies only when a name has an upper-case letter.
 func canonicalRDATA(rr dns.RR) dns.RR {
+	names, n := rdataNames(rr)
+	upper := false
+	for _, name := range names[:n] {
+		upper = upper || hasUpper(*name)
+	}
+	if !upper {
+		return rr
+	}
+	c := dns.Copy(rr)
+	names, n = rdataNames(c)
+	for _, name := range names[:n] {
+		*name = dns.CanonicalName(*name)
+	}
+	return c
+}
+
+// rdataNames points at the RDATA names of rr that canonicalRDATA
+// lowercases (at most two, for SOA).
+func rdataNames(rr dns.RR) (names [2]*string, n int) {
 	switch x := rr.(type) {
 	case *dns.NS:
-		if hasUpper(x.Ns) {
-			c := *x
-			c.Ns = dns.CanonicalName(c.Ns)
-			return &c
-		}
+		return [2]*string{&x.Ns}, 1
 	case *dns.CNAME:
-		if hasUpper(x.Target) {
-			c := *x
-			c.Target = dns.CanonicalName(c.Target)
-			return &c
-		}
+		return [2]*string{&x.Target}, 1
 	case *dns.PTR:
-		if hasUpper(x.Ptr) {
-			c := *x
-			c.Ptr = dns.CanonicalName(c.Ptr)
-			return &c
-		}
+		return [2]*string{&x.Ptr}, 1
 	case *dns.MX:
-		if hasUpper(x.Mx) {
-			c := *x
-			c.Mx = dns.CanonicalName(c.Mx)
-			return &c
-		}
+		return [2]*string{&x.Mx}, 1
 	case *dns.SRV:
-		if hasUpper(x.Target) {
-			c := *x
-			c.Target = dns.CanonicalName(c.Target)
-			return &c
-		}
+		return [2]*string{&x.Target}, 1
 	case *dns.DNAME:
-		if hasUpper(x.Target) {
-			c := *x
-			c.Target = dns.CanonicalName(c.Target)
-			return &c
-		}
+		return [2]*string{&x.Target}, 1
 	case *dns.SOA:
-		if hasUpper(x.Ns) || hasUpper(x.Mbox) {
-			c := *x
-			c.Ns, c.Mbox = dns.CanonicalName(c.Ns), dns.CanonicalName(c.Mbox)
-			return &c
-		}
+		return [2]*string{&x.Ns, &x.Mbox}, 2
 	}
-	return rr
+	return names, 0
 }
 
 func hasUpper(s string) bool {

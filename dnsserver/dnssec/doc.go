@@ -9,7 +9,7 @@
 // # Files
 //
 //	key.go     Key, Generate, WriteFiles/LoadFiles (BIND format), DS, CDS, CDNSKEY
-//	signer.go  Options, Signer: Sign, SignWildcard, DNSKEYs, CDS, CDNSKEY
+//	signer.go  Options, Signer: Sign, SignWildcard, SignAddrs, the apex key RRsets
 //	cache.go   the signature cache (a bounded sync.Map) and its canonical RRset key
 //	deny.go    Successor and Deny: RFC 9824 compact denial of existence
 //	served.go  CheckServed: what a server publishes, for `meridian dnssec status`
@@ -25,7 +25,7 @@
 //	(*Signer).SignWildcard(rrset []dns.RR, wildcard string) ([]dns.RR, error)
 //	(*Signer).SignAddrs(owner string, qtype uint16, ttl uint32, addrs []netip.Addr) (wire []byte, n int, err error)
 //	CheckServed(ctx, server, zone string, keys []*Key) (*Served, error)  (served.go, for `meridian dnssec status`)
-//	(*Signer).DNSKEYs() / CDS() / CDNSKEY() (rrset, sigs []dns.RR, err error)
+//	(*Signer).DNSKEYRRset() / CDSRRset() / CDNSKEYRRset() []dns.RR  (sign them with Sign)
 //	(*Signer).Deny(qname string, types []uint16, nxname bool, ttl uint32) (*dns.NSEC, []dns.RR, error)
 //	Successor(name string) (string, error)
 //
@@ -76,7 +76,8 @@
 // The handler calls Sign for each RRset it puts in the answer or authority
 // section of a response to a query with DO=1 (RFC 4035 section 3.1.1),
 // never for the delegation NS RRset or glue (not authoritative, RFC 4035
-// section 2.2), and adds the DNSKEY RRset from DNSKEYs for DNSKEY queries.
+// section 2.2), and serves the apex key RRsets (DNSKEYRRset, CDSRRset, CDNSKEYRRset) as
+// zone data, signed like any other RRset.
 // It must add the RRSIGs after the RRset; truncation must drop them with
 // their RRset (RFC 4035 section 3.1.1). Sign RRsets exactly as served: the
 // SOA of a negative answer with its negative TTL, so Original TTL matches.

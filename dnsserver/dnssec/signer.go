@@ -401,32 +401,12 @@ func (s *Signer) jitter() time.Duration {
 	return time.Duration(rand.Int64N(int64(s.opts.Jitter/time.Second)+1)) * time.Second
 }
 
-// DNSKEYs returns the apex DNSKEY RRset (every key, standby ones too) and
-// its RRSIGs by the active KSKs/CSKs (RFC 4035 section 2.1). The records
-// are shared: do not modify them.
-func (s *Signer) DNSKEYs() (rrset, sigs []dns.RR, err error) {
-	sigs, err = s.Sign(s.dnskeys)
-	return s.dnskeys, sigs, err
-}
-
-// CDS returns the apex CDS RRset for the active KSKs/CSKs and its RRSIGs
-// by them (RFC 7344 sections 3.1 and 4.1). Publishing it asks the parent
-// to make its DS RRset match; the handler should serve it only while that
-// is wanted (RFC 7344 section 4).
-func (s *Signer) CDS() (rrset, sigs []dns.RR, err error) {
-	sigs, err = s.Sign(s.cds)
-	return s.cds, sigs, err
-}
-
-// CDNSKEY is CDS for the CDNSKEY RRset (RFC 7344 section 3.2).
-func (s *Signer) CDNSKEY() (rrset, sigs []dns.RR, err error) {
-	sigs, err = s.Sign(s.cdnskey)
-	return s.cdnskey, sigs, err
-}
-
 // DNSKEYRRset, CDSRRset and CDNSKEYRRset are the apex key RRsets without
-// their signatures, for a server's zone data; Sign signs them with the
-// KSKs. The records are shared: do not modify them.
+// their signatures, for a server's zone data: the DNSKEY RRset holds every
+// key, standby ones too; CDS and CDNSKEY the active KSKs' (RFC 7344:
+// published, they ask the parent to make its DS RRset match). Sign signs
+// them with the KSKs (RFC 4035 section 2.1, RFC 7344 section 4.1). The
+// records are shared: do not modify them.
 func (s *Signer) DNSKEYRRset() []dns.RR  { return s.dnskeys }
 func (s *Signer) CDSRRset() []dns.RR     { return s.cds }
 func (s *Signer) CDNSKEYRRset() []dns.RR { return s.cdnskey }

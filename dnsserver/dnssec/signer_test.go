@@ -206,13 +206,19 @@ func TestNewSignerChecks(t *testing.T) {
 	}
 }
 
+// apexSet is an apex key RRset with its signatures, as a server answers it.
+func apexSet(s *Signer, rrset []dns.RR) (_, sigs []dns.RR, err error) {
+	sigs, err = s.Sign(rrset)
+	return rrset, sigs, err
+}
+
 func TestDNSKEYsSignedByKSK(t *testing.T) {
 	ksk := mustGenerate(t, "example.com.", dns.ECDSAP256SHA256, FlagsKSK)
 	zsk := mustGenerate(t, "example.com.", dns.ECDSAP256SHA256, FlagsZSK)
 	next := mustGenerate(t, "example.com.", dns.ECDSAP256SHA256, FlagsZSK)
 	next.Standby = true // pre-published successor (RFC 6781 section 4.1.1.1)
 	s := mustSigner(t, "example.com.", []*Key{ksk, zsk, next}, Options{DNSKEYTTL: 7200})
-	rrset, sigs, err := s.DNSKEYs()
+	rrset, sigs, err := apexSet(s, s.DNSKEYRRset())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,12 +234,12 @@ func TestDNSKEYsSignedByKSK(t *testing.T) {
 	// CSK: the only key signs both.
 	csk := mustGenerate(t, "example.com.", dns.ED25519, FlagsKSK)
 	s = mustSigner(t, "example.com.", []*Key{csk}, Options{})
-	rrset, sigs, _ = s.DNSKEYs()
+	rrset, sigs, _ = apexSet(s, s.DNSKEYRRset())
 	verifyAll(t, sigs, rrset, csk)
 
 	// CDS/CDNSKEY for the KSK, signed by it (RFC 7344 section 4.1).
 	s = mustSigner(t, "example.com.", []*Key{ksk, zsk}, Options{})
-	cds, cdsSigs, err := s.CDS()
+	cds, cdsSigs, err := apexSet(s, s.CDSRRset())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +247,7 @@ func TestDNSKEYsSignedByKSK(t *testing.T) {
 		t.Errorf("CDS %v", cds)
 	}
 	verifyAll(t, cdsSigs, cds, ksk)
-	cdk, cdkSigs, err := s.CDNSKEY()
+	cdk, cdkSigs, err := apexSet(s, s.CDNSKEYRRset())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +441,7 @@ func TestWireRoundTrip(t *testing.T) {
 	}
 	got := r.Answer[:2]
 	verifyAll(t, r.Answer[2:], got, zsk, zsk2)
-	keys, ksigs, _ := s.DNSKEYs()
+	keys, ksigs, _ := apexSet(s, s.DNSKEYRRset())
 	verifyAll(t, ksigs, keys, ksk, ksk2)
 }
 
