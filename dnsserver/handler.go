@@ -28,9 +28,8 @@ type handler struct {
 	// cookies makes and checks DNS server cookies (RFC 7873, 9018).
 	cookies *cookies
 
-	// signLogged is when a signing failure was last logged (unix
-	// seconds): one line per signFailLogEvery, not one per query.
-	signLogged atomic.Int64
+	// signLogged paces the log of answers that could not be signed.
+	signLogged logEvery
 
 	// testHook, when set, runs before each query is answered; tests use
 	// it to inject a panic.
@@ -232,19 +231,13 @@ func (h *handler) respond(raw []byte, req *dns.Msg, src netip.Addr, proto int, o
 	return b
 }
 
-// signFailLogEvery spaces the log lines of signing failures.
-const signFailLogEvery = 10 * time.Second
-
-// signFailed counts and (at most every signFailLogEvery) logs a response
-// that could not be signed.
+// signFailed counts and (at most every logInterval) logs a response that
+// could not be signed.
 func (h *handler) signFailed(z *zone, q dns.Question, err error) {
 	h.m.signFailures.Add(1)
-	now := time.Now().Unix()
-	last := h.signLogged.Load()
-	if now-last < int64(signFailLogEvery/time.Second) || !h.signLogged.CompareAndSwap(last, now) {
-		return
+	if n, due := h.signLogged.note(time.Now()); due {
+		h.log.Error(signFailure(z, q.Name, q.Qtype, err)+"; answered SERVFAIL", "failures_since_last_line", n)
 	}
-	h.log.Error(signFailure(z, q.Name, q.Qtype, err) + "; answered SERVFAIL")
 }
 
 func (h *handler) count(r *result, qtype uint16, rcode int, proto int) {

@@ -5,7 +5,6 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -75,9 +74,7 @@ type rrl struct {
 	m       *metrics
 	log     *slog.Logger
 
-	logMu   sync.Mutex
-	logged  time.Time // last "rate limiting" log line
-	unshown uint64    // limited responses since
+	logged logEvery // the "rate limiting" line
 }
 
 func newRRL(cfg RRLConfig, m *metrics, log *slog.Logger) *rrl {
@@ -196,15 +193,10 @@ func (r *rrl) take(b *atomic.Uint64, tag uint16, at time.Time) bool {
 // noteLimited logs that responses to network are limited, at most every
 // 10 s, with the number limited since: the log of a flood is a flood.
 func (r *rrl) noteLimited(network netip.Prefix, now time.Time) {
-	r.logMu.Lock()
-	r.unshown++
-	if now.Sub(r.logged) < 10*time.Second {
-		r.logMu.Unlock()
+	n, due := r.logged.note(now)
+	if !due {
 		return
 	}
-	n := r.unshown
-	r.unshown, r.logged = 0, now
-	r.logMu.Unlock()
 	r.log.Warn("rate limiting responses (RRL)", "network", network.String(), "limited_since_last_line", n)
 }
 
