@@ -1,6 +1,7 @@
 package control
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -146,12 +147,19 @@ func (p *Publisher) refreshRTT() {
 				if cur == nil {
 					return nil, fmt.Errorf("no snapshot")
 				}
-				return cur.WithRTT(view, names), nil
+				if next := cur.WithRTT(view, names); next != cur {
+					return next, nil
+				}
+				return nil, errRTTUnchanged // nothing to publish
 			})
 		}
 		p.mu.Unlock()
 	}
 }
+
+// errRTTUnchanged tells the store that a refresh changed no round-trip
+// time: no new snapshot.
+var errRTTUnchanged = errors.New("no round-trip time changed")
 
 // latencyServices are the names of st's services of strategy latency.
 func latencyServices(st *gslb.State) []string {

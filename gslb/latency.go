@@ -34,12 +34,11 @@ func (s *Snapshot) rttOf(m *member) uint32 {
 
 // WithRTT returns a snapshot that differs from s only in the round-trip
 // times of the named services' members, read again from v. Other members
-// keep theirs. It is cheap for the few latency services a configuration
-// has: the table is one word per member.
+// keep theirs. The table (one word per member) is copied only when a time
+// changed; with none changed it returns s itself, so a caller can skip
+// publishing.
 func (s *Snapshot) WithRTT(v RTTView, services []string) *Snapshot {
-	next := *s
-	t := make(rttTable, s.giEnd)
-	copy(t, s.rtt)
+	var t rttTable // nil until the first change
 	for _, name := range services {
 		svc := s.service(name)
 		if svc == nil {
@@ -51,9 +50,20 @@ func (s *Snapshot) WithRTT(v RTTView, services []string) *Snapshot {
 			if d, ok := v.MemberRTT(svc.Name, m.Member); ok && d > 0 {
 				us = uint32(min(max(d.Microseconds(), 1), int64(^uint32(0))))
 			}
+			if us == s.rttOf(m) {
+				continue
+			}
+			if t == nil {
+				t = make(rttTable, s.giEnd)
+				copy(t, s.rtt)
+			}
 			t[m.gi] = us
 		}
 	}
+	if t == nil {
+		return s
+	}
+	next := *s
 	next.rtt = t
 	return &next
 }
@@ -89,19 +99,21 @@ func (s *Snapshot) byLatency(svc *service, l []int, a *Answer, t *Trace) []int {
 		return l
 	}
 	limit := uint64(best) + uint64(svc.Policy.LatencyTieMs)*1000
-	l = filter(l, func(i int) bool {
+	fast := func(i int) bool {
 		r := s.rttOf(&svc.members[i])
 		return r > 0 && uint64(r) <= limit
-	})
-	a.Reason.Rule = RuleLatency
+	}
 	if t != nil {
-		t.add("fastest from this site: %.1f ms; %d members within %d ms of it", float64(best)/1000, len(l), svc.Policy.LatencyTieMs)
-		for k := range t.Members {
-			v := &t.Members[k]
-			if eligibleVerdict(v.Verdict) && (v.RTTMs == nil || *v.RTTMs*1000 > float64(limit)) {
+		for _, i := range l {
+			if v := t.verdict(svc, i); v != nil && !fast(i) {
 				v.Verdict = "slower"
 			}
 		}
+	}
+	l = filter(l, fast)
+	a.Reason.Rule = RuleLatency
+	if t != nil {
+		t.add("fastest from this site: %.1f ms; %d members within %d ms of it", float64(best)/1000, len(l), svc.Policy.LatencyTieMs)
 	}
 	return l
 }
