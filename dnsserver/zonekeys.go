@@ -54,11 +54,26 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
-// NewZoneSigner loads the private keys of z's dnssec settings from dir and
-// returns the zone's signer. It refuses a key whose public half differs
-// from the one in the settings: every site must sign with the keys the
-// leader publishes, or validators would reject its answers.
+// NewZoneSigner loads the keys of z (ZoneKeys) and returns the zone's
+// signer.
 func NewZoneSigner(z *gslb.Zone, dir string) (*dnssec.Signer, error) {
+	keys, err := ZoneKeys(z, dir)
+	if err != nil {
+		return nil, err
+	}
+	s, err := dnssec.NewSigner(z.Name, keys, signerOptions(z.DNSSEC))
+	if err != nil {
+		return nil, fmt.Errorf("dnssec.keys: %w", err)
+	}
+	return s, nil
+}
+
+// ZoneKeys loads the private keys of z's dnssec settings from dir, in the
+// settings' order, published-only ones marked Standby. It refuses a key
+// whose public half differs from the one in the settings: every site must
+// sign with the keys the leader publishes, or validators would reject its
+// answers.
+func ZoneKeys(z *gslb.Zone, dir string) ([]*dnssec.Key, error) {
 	d := z.DNSSEC
 	if d == nil {
 		return nil, errors.New("zone is not signed")
@@ -84,11 +99,7 @@ func NewZoneSigner(z *gslb.Zone, dir string) (*dnssec.Signer, error) {
 		k.Standby = kc.Publish
 		keys = append(keys, k)
 	}
-	s, err := dnssec.NewSigner(z.Name, keys, signerOptions(d))
-	if err != nil {
-		return nil, fmt.Errorf("dnssec.keys: %w", err)
-	}
-	return s, nil
+	return keys, nil
 }
 
 // signerOptions maps the settings to the signer's options. The jitter

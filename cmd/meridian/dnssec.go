@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/meridian-gslb/meridian/config"
+	"github.com/meridian-gslb/meridian/dnsserver"
 	"github.com/meridian-gslb/meridian/dnsserver/dnssec"
 	"github.com/meridian-gslb/meridian/gslb"
 )
@@ -164,10 +164,10 @@ func runDNSSECStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "zone %s\n", z.name)
 		for i, k := range z.keys {
 			state := config.KeyActive
-			if z.settings.Keys[i].Publish {
+			if k.Standby {
 				state = config.KeyPublished
 			}
-			fmt.Fprintf(stdout, "  %s  %s  algorithm %d  tag %d  %s\n", z.settings.Keys[i].Name, dnssec.Role(k), k.DNSKEY.Algorithm, k.Tag, state)
+			fmt.Fprintf(stdout, "  %s  %s  algorithm %d  tag %d  %s\n", z.names[i], dnssec.Role(k), k.DNSKEY.Algorithm, k.Tag, state)
 			if k.IsKSK() {
 				fmt.Fprintf(stdout, "    DS %s\n", dnssec.DS(k).String())
 			}
@@ -193,9 +193,9 @@ func runDNSSECStatus(args []string, stdout, stderr io.Writer) int {
 
 // signedZone is a signed zone of a configuration with its keys loaded.
 type signedZone struct {
-	name     string
-	settings *gslb.ZoneDNSSEC
-	keys     []*dnssec.Key
+	name  string
+	names []string // the keys' file names
+	keys  []*dnssec.Key
 }
 
 // signedZones loads the configuration (which checks every key) and
@@ -205,20 +205,20 @@ func signedZones(file, zone string) ([]signedZone, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := l.Config.DNS.DNSSECKeyDirectory
 	var out []signedZone
 	for i := range l.State.Zones {
 		z := &l.State.Zones[i]
-		if z.DNSSEC == nil || zone != "" && !strings.EqualFold(strings.TrimSuffix(zone, ".")+".", z.Name) {
+		if z.DNSSEC == nil || zone != "" && gslb.CanonicalName(zone) != z.Name {
 			continue
 		}
-		sz := signedZone{name: z.Name, settings: z.DNSSEC}
+		// The keys as a site loads them (a Secret's "_" names included).
+		keys, err := dnsserver.ZoneKeys(z, l.Config.DNS.DNSSECKeyDirectory)
+		if err != nil {
+			return nil, fmt.Errorf("zone %s: %w", z.Name, err)
+		}
+		sz := signedZone{name: z.Name, keys: keys}
 		for _, kc := range z.DNSSEC.Keys {
-			k, err := dnssec.LoadFiles(filepath.Join(dir, kc.Name+".key"))
-			if err != nil {
-				return nil, err
-			}
-			sz.keys = append(sz.keys, k)
+			sz.names = append(sz.names, kc.Name)
 		}
 		out = append(out, sz)
 	}

@@ -48,6 +48,16 @@ func TestDNSSECCommands(t *testing.T) {
 	if code, out2, _ := call("dnssec", "ds", filepath.Join(keys, name+".key")); code != exitOK || out2 != out {
 		t.Errorf("ds of the key file: exit %d, %q, want %q", code, out2, out)
 	}
+	// Key files named as a Kubernetes Secret must name them ("_" for
+	// "+") are found as the server finds them.
+	for _, ext := range []string{".key", ".private"} {
+		if err := os.Rename(filepath.Join(keys, name+ext), filepath.Join(keys, strings.ReplaceAll(name, "+", "_")+ext)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, out2, stderr := call("dnssec", "ds", "--config", cfg); code != exitOK || out2 != out {
+		t.Errorf("ds with Secret-named key files: exit %d, %q, %q", code, out2, stderr)
+	}
 	code, out, stderr = call("dnssec", "status", "--config", cfg)
 	if code != checkInSync || !strings.Contains(out, name+"  key-signing key  algorithm 15  tag "+tag+"  active") {
 		t.Errorf("status: exit %d, %q, %q", code, out, stderr)
