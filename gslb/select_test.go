@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/meridian-gslb/meridian/geo"
@@ -366,6 +367,16 @@ func TestSelectCapacityScalesWeights(t *testing.T) {
 	_, tr := Explain(s, q("w.gslb.example.", TypeA, "198.18.0.0/24"))
 	if c := tr.Members[0].Capacity; c == nil || *c != 0.333 || tr.Members[1].Capacity != nil {
 		t.Errorf("explain capacity: %v, %v", tr.Members[0].Capacity, tr.Members[1].Capacity)
+	}
+}
+
+// A capacity above all of it is refused where the State is judged (a
+// leader's build, a follower's received state).
+func TestCapacityValidation(t *testing.T) {
+	st := testState()
+	st.Services[1].Members[0].Capacity = FullCapacity + 1
+	if err := st.Validate(); err == nil || !strings.Contains(err.Error(), "services[1].members[0].capacity: 1001 thousandths is more than all of it (1000)") {
+		t.Errorf("got %v", err)
 	}
 }
 

@@ -90,7 +90,7 @@ func (t *Trace) start(s *Snapshot, svc *service, q Query, f int) {
 				mv.Admin = st.admin().String()
 			}
 			if m.Capacity > 0 {
-				c := float64(min(m.Capacity, 1000)) / 1000
+				c := float64(m.Capacity) / FullCapacity
 				mv.Capacity = &c
 			}
 			if d, ok := s.healthView.(HealthDetailer); ok {

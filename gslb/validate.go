@@ -283,6 +283,9 @@ func validateMember(s *Service, j int, sites map[string]bool, mp func() string, 
 			bad(fmt.Sprintf("%s.addresses[%d]", mp(), k), "not an IP address")
 		}
 	}
+	if m.Capacity > FullCapacity {
+		bad(mp()+".capacity", "%d thousandths is more than all of it (%d)", m.Capacity, FullCapacity)
+	}
 	if a := m.ProbeAddress; a.IsValid() {
 		if err := CheckProbeAddress(a); err != nil {
 			bad(mp()+".probe_address", "%v", err)

@@ -33,7 +33,11 @@ func CheckWeights(members []Member) error {
 // Unready, which the control plane sets too.
 func (m *Member) EffectiveWeight() uint64 {
 	if m.Capacity == 0 {
-		return uint64(m.Weight) * 1000
+		return uint64(m.Weight) * FullCapacity
 	}
-	return uint64(m.Weight) * uint64(min(m.Capacity, 1000))
+	return uint64(m.Weight) * uint64(m.Capacity)
 }
+
+// FullCapacity is Member.Capacity for all of it: capacity is in
+// thousandths, and Validate refuses more.
+const FullCapacity = 1000

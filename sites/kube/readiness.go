@@ -3,6 +3,7 @@ package kube
 import (
 	"slices"
 
+	"github.com/meridian-gslb/meridian/gslb"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -116,7 +117,7 @@ func share(ready, total int) uint16 {
 	if ready <= 0 || total <= 0 {
 		return 0
 	}
-	return uint16(min(max((ready*1000+total/2)/total, 1), 1000))
+	return uint16(min(max((ready*gslb.FullCapacity+total/2)/total, 1), gslb.FullCapacity))
 }
 
 // endpointCounts counts the ready endpoints and all endpoints of one
