@@ -13,7 +13,6 @@ const (
 	defaultLogLevel       = "info"
 	defaultLogFormat      = "text"
 	defaultTCPIdleTimeout = Duration(10 * time.Second)
-	defaultMaxTCPConns    = 1024
 )
 
 // DefaultHTTPListen is http.listen when the file leaves it out, where
@@ -29,9 +28,10 @@ func (c *Config) applyServerDefaults() {
 		c.DNS.TCPIdleTimeout = defaultTCPIdleTimeout
 	}
 	if c.DNS.MaxTCPConnections == 0 {
-		c.DNS.MaxTCPConnections = defaultMaxTCPConns
+		c.DNS.MaxTCPConnections = dnsserver.DefaultMaxTCPConns
 	}
-	if c.DNS.MaxTCPConnectionsPerSource == 0 {
+	if c.DNS.MaxTCPConnectionsPerSource == 0 && c.DNS.MaxTCPConnections > 0 {
+		// (a negative cap is reported as such, not again through this)
 		c.DNS.MaxTCPConnectionsPerSource = min(dnsserver.DefaultMaxTCPConnsPerSource, c.DNS.MaxTCPConnections)
 	}
 	if c.HTTP.Listen == "" {

@@ -11,9 +11,14 @@ import (
 
 func withDNS(t *testing.T, extra string) string {
 	t.Helper()
-	return fixtureDir(t, func(s string) string {
-		return strings.Replace(s, "  max_tcp_connections: 100\n", "  max_tcp_connections: 100\n"+extra, 1)
-	})
+	return fixtureDir(t, replace(t, "  max_tcp_connections: 100\n", "  max_tcp_connections: 100\n"+extra))
+}
+
+// A negative TCP cap is reported once, not again through the per-source
+// default derived from it.
+func TestNegativeTCPCapOneError(t *testing.T) {
+	path := fixtureDir(t, replace(t, "  max_tcp_connections: 100\n", "  max_tcp_connections: -1\n"))
+	wantLoadErrors(t, path, []string{"dns.max_tcp_connections: must not be negative, got -1"})
 }
 
 // dns.rrl reaches the DNS server as written, defaults filled; bad values
