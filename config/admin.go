@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
@@ -170,12 +169,8 @@ func (c *Config) adminToken(p *problems) string {
 		return ""
 	case a.TokenFile != "":
 		path = "admin.token_file"
-		if !p.regularFile(path, a.TokenFile) {
-			return ""
-		}
-		b, err := os.ReadFile(a.TokenFile)
-		if err != nil {
-			p.add(path, "%s: %v", a.TokenFile, statReason(err))
+		b, ok := p.readFile(path, a.TokenFile)
+		if !ok {
 			return ""
 		}
 		tok = strings.TrimSpace(string(b))

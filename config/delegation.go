@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"time"
 
@@ -133,12 +132,8 @@ func (k *TSIGConfig) check(path string, p *problems) {
 		p.add(field, "the file of the key's base64 secret is required")
 		return
 	}
-	if !p.regularFile(field, k.SecretFile) {
-		return
-	}
-	b, err := os.ReadFile(k.SecretFile)
-	if err != nil {
-		p.add(field, "%s: %v", k.SecretFile, statReason(err))
+	b, ok := p.readFile(field, k.SecretFile)
+	if !ok {
 		return
 	}
 	secret, err := dnsserver.ParseTSIGSecret(string(b))
@@ -147,6 +142,16 @@ func (k *TSIGConfig) check(path string, p *problems) {
 		return
 	}
 	k.secret = &tsigSecret{secret}
+}
+
+// key is the checked key as dnsserver takes it (no secret when its file
+// did not read).
+func (k *TSIGConfig) key() dnsserver.TSIGKey {
+	key := dnsserver.TSIGKey{Name: k.Name, Algorithm: k.Algorithm}
+	if k.secret != nil {
+		key.Secret = k.secret.base64
+	}
+	return key
 }
 
 // ZoneDelegation is one zone's delegation as the configuration asks for
@@ -237,9 +242,6 @@ func (l *Loaded) Delegation(i int) (ZoneDelegation, bool) {
 	}
 	zd.Parent, zd.Server, zd.TTL = d.Zone, d.Server, d.TTL
 	zd.Grace, zd.Interval = time.Duration(d.Grace), time.Duration(d.Interval)
-	zd.Key = delegation.TSIG{Name: d.TSIG.Name, Algorithm: d.TSIG.Algorithm}
-	if d.TSIG.secret != nil {
-		zd.Key.Secret = d.TSIG.secret.base64
-	}
+	zd.Key = d.TSIG.key()
 	return zd, true
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
-	"os"
 	"strings"
 
 	"github.com/meridian-gslb/meridian/dnsserver"
@@ -92,7 +91,7 @@ func dnsTSIGKeys(keys []TSIGConfig) []dnsserver.TSIGKey {
 	var out []dnsserver.TSIGKey
 	for _, k := range keys {
 		if k.secret != nil {
-			out = append(out, dnsserver.TSIGKey{Name: k.Name, Algorithm: k.Algorithm, Secret: k.secret.base64})
+			out = append(out, k.key())
 		}
 	}
 	return out
@@ -106,12 +105,11 @@ func (d *DNSConfig) readCookieSecrets(p *problems) {
 	const field = "dns.cookie_secret_file"
 	d.cookieSecrets = nil
 	var list [][dnsserver.CookieSecretLength]byte
-	if d.CookieSecretFile == "" || !p.regularFile(field, d.CookieSecretFile) {
+	if d.CookieSecretFile == "" {
 		return
 	}
-	b, err := os.ReadFile(d.CookieSecretFile)
-	if err != nil {
-		p.add(field, "%s: %v", d.CookieSecretFile, statReason(err))
+	b, ok := p.readFile(field, d.CookieSecretFile)
+	if !ok {
 		return
 	}
 	for i, line := range strings.Split(string(b), "\n") {

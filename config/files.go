@@ -23,6 +23,20 @@ func (p *problems) regularFile(field, path string) bool {
 	return true
 }
 
+// readFile reads the file at path that field names: a path that is not a
+// regular file or cannot be read is reported at field, and ok is false.
+func (p *problems) readFile(field, path string) (b []byte, ok bool) {
+	if !p.regularFile(field, path) {
+		return nil, false
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		p.add(field, "%s: %v", path, statReason(err))
+		return nil, false
+	}
+	return b, true
+}
+
 // existingFile is regularFile for a file that is not read here, so that
 // no reader would say what is wrong with it (the geo database, opened by
 // a library; the member kubeconfig): a path that cannot be stat'ed is

@@ -3,7 +3,6 @@ package config
 import (
 	"crypto/x509"
 	"errors"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -183,18 +182,13 @@ func (h *HealthCheckConfig) toSpec(p *problems, path string) (gslb.HealthCheck, 
 		TLSSkipVerify: h.TLSSkipVerify,
 	}
 	caReported := false
-	switch {
-	case h.CAFile == "":
-	case !p.regularFile(path+".ca_file", h.CAFile):
-		caReported = true
-	default:
+	if h.CAFile != "" {
 		// The CA is read now, into the check itself: a changed file then
 		// makes a different check (a new target), and the file is watched
 		// like the configuration.
-		b, err := os.ReadFile(h.CAFile)
+		b, ok := p.readFile(path+".ca_file", h.CAFile)
 		switch {
-		case err != nil:
-			p.add(path+".ca_file", "%s: %v", h.CAFile, statReason(err))
+		case !ok:
 			caReported = true
 		case !x509.NewCertPool().AppendCertsFromPEM(b):
 			p.add(path+".ca_file", "%s holds no PEM certificate", h.CAFile)
