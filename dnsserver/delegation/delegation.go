@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/meridian-gslb/meridian/gslb"
 	"github.com/miekg/dns"
 )
 
@@ -96,7 +97,7 @@ func (d Diff) Empty() bool {
 // removed is removed with it, the glue of a name kept or added is made
 // exactly the wanted addresses.
 func Compute(zone string, want, have Delegation) Diff {
-	zone = canonical(zone)
+	zone = gslb.CanonicalName(zone)
 	d := Diff{Zone: zone}
 	wantAddrs, haveAddrs := addrsByName(want), addrsByName(have)
 	for name := range wantAddrs {
@@ -139,7 +140,7 @@ func Compute(zone string, want, have Delegation) Diff {
 func addrsByName(d Delegation) map[string][]netip.Addr {
 	out := make(map[string][]netip.Addr, len(d.NameServers))
 	for _, ns := range d.NameServers {
-		name := canonical(ns.Name)
+		name := gslb.CanonicalName(ns.Name)
 		addrs := out[name]
 		for _, a := range ns.Addrs {
 			if a = a.Unmap(); a.IsValid() && !slices.Contains(addrs, a) {
@@ -274,14 +275,14 @@ func (d Diff) Lines() []string {
 // InBailiwick reports whether name is zone or below it: a name server
 // whose glue the parent must hold (RFC 9471).
 func InBailiwick(name, zone string) bool {
-	return dns.IsSubDomain(canonical(zone), canonical(name))
+	return gslb.InZone(gslb.CanonicalName(name), gslb.CanonicalName(zone))
 }
 
 // ParentZone is zone without its first label: the default parent zone
 // ("gslb.example.com." -> "example.com."); "" for a top-level name or the
 // root.
 func ParentZone(zone string) string {
-	zone = canonical(zone)
+	zone = gslb.CanonicalName(zone)
 	if zone == "." || zone == "" {
 		return ""
 	}
@@ -302,14 +303,4 @@ func CheckName(s string) error {
 		return fmt.Errorf("%q is not a domain name", s)
 	}
 	return nil
-}
-
-// canonical is a name in lower case and fully qualified, the form every
-// comparison here uses (DNS names compare case-insensitively, RFC 4343).
-func canonical(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if s == "" {
-		return s
-	}
-	return dns.Fqdn(s)
 }

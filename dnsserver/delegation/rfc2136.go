@@ -14,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/meridian-gslb/meridian/dnsserver"
+	"github.com/meridian-gslb/meridian/gslb"
 )
 
 // ServerAddr is the parent's server as host:port, port 53 (RFC 1035
@@ -66,7 +67,7 @@ func (p *RFC2136) timeout() time.Duration {
 // whose glue the response left out (a server with minimal responses, a
 // full message) is asked for by name.
 func (p *RFC2136) Read(ctx context.Context) (Delegation, error) {
-	zone := canonical(p.Zone)
+	zone := gslb.CanonicalName(p.Zone)
 	r, err := p.query(ctx, zone, dns.TypeNS)
 	if err != nil {
 		return Delegation{}, err
@@ -80,8 +81,8 @@ func (p *RFC2136) Read(ctx context.Context) (Delegation, error) {
 	}
 	var names []string
 	for _, rr := range append(slices.Clone(r.Answer), r.Ns...) {
-		if ns, ok := rr.(*dns.NS); ok && canonical(ns.Hdr.Name) == zone {
-			if n := canonical(ns.Ns); !slices.Contains(names, n) {
+		if ns, ok := rr.(*dns.NS); ok && gslb.CanonicalName(ns.Hdr.Name) == zone {
+			if n := gslb.CanonicalName(ns.Ns); !slices.Contains(names, n) {
 				names = append(names, n)
 			}
 		}
@@ -135,7 +136,7 @@ func addrRecords(rrs []dns.RR) map[string][]netip.Addr {
 		default:
 			continue
 		}
-		name := canonical(rr.Header().Name)
+		name := gslb.CanonicalName(rr.Header().Name)
 		if a = a.Unmap(); a.IsValid() && !slices.Contains(out[name], a) {
 			out[name] = append(out[name], a)
 		}
@@ -176,8 +177,8 @@ func (p *RFC2136) query(ctx context.Context, name string, qtype uint16) (*dns.Ms
 //   - then the added NS targets and glue, with ttl ("add to an RRset").
 func UpdateMsg(parent string, d Diff, ttl uint32) *dns.Msg {
 	m := new(dns.Msg)
-	m.SetUpdate(canonical(parent))
-	zone := canonical(d.Zone)
+	m.SetUpdate(gslb.CanonicalName(parent))
+	zone := gslb.CanonicalName(d.Zone)
 	var del, delSets, add []dns.RR
 	for _, n := range d.RemoveNS {
 		del = append(del, nsRR(zone, n, 0))
@@ -230,7 +231,7 @@ func (p *RFC2136) Apply(ctx context.Context, d Diff, ttl uint32) error {
 		return nil
 	}
 	m := UpdateMsg(p.Parent, d, ttl)
-	keyName := canonical(p.Key.Name)
+	keyName := gslb.CanonicalName(p.Key.Name)
 	m.SetTsig(keyName, dns.Fqdn(p.Key.Algorithm), dnsserver.TSIGFudge, time.Now().Unix())
 	c := &dns.Client{Net: "tcp", Timeout: p.timeout(), TsigSecret: map[string]string{keyName: p.Key.Secret}}
 	r, _, err := c.ExchangeContext(ctx, m, p.Server)
@@ -256,17 +257,17 @@ func (p *RFC2136) checkResponse(r *dns.Msg, err error) error {
 			dns.RcodeBadSig:  "the signature did not verify: the secret differs from the server's",
 			dns.RcodeBadTime: "the clocks differ by more than 300 s",
 		}[t.Error]
-		return fmt.Errorf("update of %s at %s: %w %s: %s %s (%s)", canonical(p.Parent), p.Server, ErrRejectedKey,
+		return fmt.Errorf("update of %s at %s: %w %s: %s %s (%s)", gslb.CanonicalName(p.Parent), p.Server, ErrRejectedKey,
 			p.Key, dns.RcodeToString[r.Rcode], dns.RcodeToString[int(t.Error)], hint)
 	}
 	if err != nil {
 		if errors.Is(err, dns.ErrSig) || errors.Is(err, dns.ErrTime) || errors.Is(err, dns.ErrSecret) {
-			return fmt.Errorf("update of %s at %s: the response's TSIG signature does not verify with key %s: %w", canonical(p.Parent), p.Server, p.Key, err)
+			return fmt.Errorf("update of %s at %s: the response's TSIG signature does not verify with key %s: %w", gslb.CanonicalName(p.Parent), p.Server, p.Key, err)
 		}
-		return fmt.Errorf("update of %s at %s: %w", canonical(p.Parent), p.Server, err)
+		return fmt.Errorf("update of %s at %s: %w", gslb.CanonicalName(p.Parent), p.Server, err)
 	}
 	if r.Rcode == dns.RcodeNotAuth {
-		return fmt.Errorf("update of %s at %s: %w %s: NOTAUTH (the server is not authoritative for the zone, or refused the key)", canonical(p.Parent), p.Server, ErrRejectedKey, p.Key)
+		return fmt.Errorf("update of %s at %s: %w %s: NOTAUTH (the server is not authoritative for the zone, or refused the key)", gslb.CanonicalName(p.Parent), p.Server, ErrRejectedKey, p.Key)
 	}
 	if r.Rcode != dns.RcodeSuccess {
 		hint := map[int]string{
@@ -274,10 +275,10 @@ func (p *RFC2136) checkResponse(r *dns.Msg, err error) error {
 			dns.RcodeNotZone:        " (a record is outside the zone)",
 			dns.RcodeNotImplemented: " (the server does not take dynamic updates)",
 		}[r.Rcode]
-		return fmt.Errorf("update of %s at %s: %s%s", canonical(p.Parent), p.Server, dns.RcodeToString[r.Rcode], hint)
+		return fmt.Errorf("update of %s at %s: %s%s", gslb.CanonicalName(p.Parent), p.Server, dns.RcodeToString[r.Rcode], hint)
 	}
 	if t == nil {
-		return fmt.Errorf("update of %s at %s: the response is not signed (RFC 8945 section 5.3 requires it); not trusting it", canonical(p.Parent), p.Server)
+		return fmt.Errorf("update of %s at %s: the response is not signed (RFC 8945 section 5.3 requires it); not trusting it", gslb.CanonicalName(p.Parent), p.Server)
 	}
 	return nil
 }
