@@ -89,7 +89,9 @@ type target struct {
 	ctx      context.Context // ends when the target is removed or the monitor stops
 	cancel   context.CancelFunc
 	jitter   time.Duration
-	// fastJitter spreads the re-probes of a target in doubt.
+	// fast: the check re-probes a target in doubt (a fast_interval
+	// shorter than its interval); fastJitter spreads those re-probes.
+	fast       bool
 	fastJitter time.Duration
 	metrics    *targetMetrics // nil without Options.Metrics
 
@@ -185,11 +187,17 @@ func (m *Monitor) SetTargets(ts map[Key]Target) error {
 		}
 	}
 	m.opts.Metrics.setCounts(m.counts)
+	m.poke()
+	return errors.Join(errs...)
+}
+
+// poke wakes the scheduler to look at the due times again; a wake already
+// pending is enough.
+func (m *Monitor) poke() {
 	select {
 	case m.wake <- struct{}{}:
 	default:
 	}
-	return errors.Join(errs...)
 }
 
 // Unbuilt counts the targets whose prober could not be built: a caller
@@ -217,6 +225,7 @@ func (m *Monitor) addLocked(nt Target, now time.Time, prev *target) error {
 		Target:     nt,
 		label:      nt.Label(),
 		jitter:     nt.Check.Jitter.Amount(nt.Check.Interval),
+		fast:       0 < nt.Check.FastInterval && nt.Check.FastInterval < nt.Check.Interval,
 		fastJitter: fastJitter(nt.Check.Jitter, nt.Check.FastInterval),
 		index:      -1,
 	}
@@ -415,11 +424,8 @@ func (m *Monitor) record(t *target, start, end time.Time, err error) {
 	}
 	// next already moved t a whole interval on; a target in doubt comes
 	// back sooner. Out of doubt, that interval stands.
-	if t.tr.inDoubt() && 0 < t.Check.FastInterval && t.Check.FastInterval < t.Check.Interval && m.queue.hurry(t, start, end) {
-		select {
-		case m.wake <- struct{}{}:
-		default:
-		}
+	if t.fast && t.tr.inDoubt() && m.queue.hurry(t, start, end) {
+		m.poke()
 	}
 }
 

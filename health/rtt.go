@@ -18,6 +18,18 @@ type rtt struct {
 	samples uint64
 }
 
+// RTT is target k's smoothed round-trip time (0 before a probe
+// succeeded): what the latency strategy reads, without building the
+// target's whole status.
+func (m *Monitor) RTT(k Key) time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if t, ok := m.targets[k]; ok {
+		return t.rtt.avg
+	}
+	return 0
+}
+
 func (r *rtt) observe(d time.Duration) {
 	if r.samples == 0 {
 		r.avg = d

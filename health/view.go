@@ -66,9 +66,7 @@ func (v *View) MemberRTT(service string, m *gslb.Member) (time.Duration, bool) {
 	}
 	var worst time.Duration
 	for _, k := range v.plan.MemberKeysOf(service, m) {
-		if st, ok := v.mon.TargetStatus(k); ok && st.RTT > worst {
-			worst = st.RTT
-		}
+		worst = max(worst, v.mon.RTT(k))
 	}
 	return worst, worst > 0
 }
