@@ -57,6 +57,29 @@ func HaversineToKm(h float64) float64 {
 	return 2 * EarthRadiusKm * math.Asin(math.Sqrt(h))
 }
 
+// HalfCircleKm is the longest great-circle distance.
+const HalfCircleKm = math.Pi * EarthRadiusKm
+
+// KmToRank puts a distance on a scale that orders distances as the
+// Haversine value does (it is KmToHaversine below half the
+// circumference) and goes on past 1 in proportion beyond it, where a
+// scaled distance (a geoproximity bias) can reach; +Inf stays +Inf.
+// RankToKm is its inverse.
+func KmToRank(km float64) float64 {
+	if km < HalfCircleKm {
+		return KmToHaversine(km)
+	}
+	return km / HalfCircleKm
+}
+
+// RankToKm is the distance of a KmToRank value.
+func RankToKm(r float64) float64 {
+	if r <= 1 {
+		return HaversineToKm(r)
+	}
+	return r * HalfCircleKm
+}
+
 // KmToHaversine is the inverse of HaversineToKm: the Haversine value of a
 // distance, +Inf from half the circumference on (every point is nearer).
 func KmToHaversine(km float64) float64 {

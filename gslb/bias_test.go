@@ -221,7 +221,7 @@ func TestGeoRankOrdersBiasedDistances(t *testing.T) {
 			t.Fatalf("h %v scale %v (%.3f km, rank %v) vs h %v scale %v (%.3f km, rank %v): ranks out of order",
 				h1, p1.scale, d1, k1, h2, p2.scale, d2, k2)
 		}
-		if back := rankToKm(k1); math.Abs(back-d1) > 1e-6*max(1, d1) {
+		if back := geo.RankToKm(k1); math.Abs(back-d1) > 1e-6*max(1, d1) {
 			t.Fatalf("rankToKm(geoRank) = %v km, want %v", back, d1)
 		}
 		if p1.scale == 0 && k1 != h1 {

@@ -71,9 +71,6 @@ func (s *Snapshot) byGeo(svc *service, q Query, l []int, a *Answer, t *Trace) ([
 	return l, scope
 }
 
-// halfCircleKm is the longest great-circle distance.
-const halfCircleKm = math.Pi * geo.EarthRadiusKm
-
 // biasScale is what a site's distances are multiplied by for its bias
 // (Route 53's geoproximity bias): 1 - bias/100, so +50 halves them and
 // -50 makes them 1.5 times as long. 0 stands for an unbiased site, whose
@@ -105,29 +102,14 @@ func (p *place) biasedRank(h float64) float64 {
 	if math.IsInf(h, 1) {
 		return h
 	}
-	return kmToRank(geo.HaversineToKm(h) * p.scale)
-}
-
-// kmToRank is the rank of a (biased) distance; rankToKm is its inverse.
-func kmToRank(km float64) float64 {
-	if km < halfCircleKm {
-		return geo.KmToHaversine(km)
-	}
-	return km / halfCircleKm // +Inf stays +Inf
-}
-
-func rankToKm(r float64) float64 {
-	if r <= 1 {
-		return geo.HaversineToKm(r)
-	}
-	return r * halfCircleKm
+	return geo.KmToRank(geo.HaversineToKm(h) * p.scale)
 }
 
 // tieLimit is the highest rank within tieKm of the nearest's rank best:
 // the tie band applies to biased distances. A site without coordinates
 // (+Inf) is within it only when no site has coordinates.
 func tieLimit(best, tieKm float64) float64 {
-	return kmToRank(rankToKm(best) + tieKm)
+	return geo.KmToRank(geo.RankToKm(best) + tieKm)
 }
 
 // geoOrigin is where byGeo measures distances from for a client located

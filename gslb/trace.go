@@ -184,7 +184,7 @@ func (t *Trace) distances(svc *service, from geo.Point) {
 			d := geo.HaversineToKm(h) // +Inf without coordinates
 			v.DistanceKm = &d
 			if pl.scale != 0 && !math.IsInf(h, 1) {
-				b := rankToKm(pl.geoRank(h))
+				b := d * pl.scale
 				v.BiasedKm = &b
 			}
 		}
