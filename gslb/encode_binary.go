@@ -32,13 +32,11 @@ type servicePart struct {
 
 func (e *Encoding) bytes(s span) []byte { return e.Raw[s.start:s.end] }
 
-// EncodeParts encodes st (format 2) and records where its parts are.
-func (st *State) EncodeParts() *Encoding { return st.encodeParts(StateFormat) }
-
-func (st *State) encodeParts(format byte) *Encoding {
-	w := &encoder{b: make([]byte, 0, 256+100*len(st.Services)), format: format} // about 95 bytes a service
+// EncodeParts encodes st (format 3) and records where its parts are.
+func (st *State) EncodeParts() *Encoding {
+	w := &encoder{b: make([]byte, 0, 256+100*len(st.Services))} // about 95 bytes a service
 	w.b = append(w.b, stateMagic...)
-	w.b = append(w.b, format)
+	w.b = append(w.b, StateFormat)
 	w.uvarint(st.Term)
 	w.uvarint(st.Generation)
 	enc := &Encoding{version: st.Version(), services: make([]servicePart, len(st.Services))}
@@ -60,10 +58,9 @@ func (st *State) encodeParts(format byte) *Encoding {
 	return enc
 }
 
-// encoder appends format 2 or 3 values to b.
+// encoder appends format 3 values to b.
 type encoder struct {
-	b      []byte
-	format byte // StateFormat; tests write 2 to check that it is still read
+	b []byte
 	// The State's site names, which site references point to; siteRefs
 	// indexes them (index+1) when there are too many for a scan.
 	siteNames []string
@@ -190,9 +187,7 @@ func (w *encoder) zones(zs []Zone) {
 		w.uvarint(uint64(z.NSTTL))
 		w.strs(z.Records)
 		w.str(z.ZoneFile)
-		if w.format >= 3 {
-			w.dnssec(z.DNSSEC)
-		}
+		w.dnssec(z.DNSSEC)
 	}
 }
 
@@ -222,9 +217,7 @@ func (w *encoder) sites(ss []Site) {
 		w.bool(s.Location.HasCoords)
 		w.str(s.Location.Country)
 		w.str(s.Location.Continent)
-		if w.format >= 3 {
-			w.varint(int64(s.Bias))
-		}
+		w.varint(int64(s.Bias))
 	}
 }
 
@@ -242,9 +235,7 @@ func (w *encoder) service(s *Service) {
 		w.addr(m.ProbeAddress)
 		w.uvarint(uint64(m.ProbePort))
 		w.bool(m.Unready)
-		if w.format >= 3 {
-			w.uvarint(uint64(m.Capacity))
-		}
+		w.uvarint(uint64(m.Capacity))
 	}
 	w.check(s.HealthCheck)
 }
@@ -256,9 +247,7 @@ func (w *encoder) policy(p *Policy) {
 	w.varint(int64(p.MinUp))
 	w.varint(int64(p.Answers))
 	w.float(p.GeoTieKm)
-	if w.format >= 3 {
-		w.uvarint(uint64(p.LatencyTieMs))
-	}
+	w.uvarint(uint64(p.LatencyTieMs))
 	w.uvarint(uint64(len(p.Topology)))
 	for _, r := range p.Topology {
 		w.uvarint(uint64(len(r.CIDRs)))
@@ -306,9 +295,7 @@ func (w *encoder) check(h *HealthCheck) {
 	w.str(h.SNI)
 	w.bool(h.TLSSkipVerify)
 	w.str(h.CAPEM)
-	if w.format >= 3 {
-		w.varint(int64(h.FastInterval))
-	}
+	w.varint(int64(h.FastInterval))
 }
 
 // The fewest bytes each item of a list takes, so that a count is checked

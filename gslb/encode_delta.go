@@ -69,7 +69,7 @@ func EncodeDelta(base, next *Encoding) ([]byte, bool) {
 		return nil, false
 	}
 
-	w := &encoder{b: make([]byte, 0, 256+len(upserts)*100), format: StateFormat}
+	w := &encoder{b: make([]byte, 0, 256+len(upserts)*100)}
 	w.b = append(w.b, deltaMagic...)
 	w.b = append(w.b, StateFormat)
 	for _, v := range []uint64{base.version.Term, base.version.Generation, next.version.Term, next.version.Generation} {
