@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
 	"time"
 
@@ -170,15 +169,11 @@ func checkZone(ctx context.Context, stdout, stderr io.Writer, zd config.ZoneDele
 // liveSitesFrom asks a running server which sites are live: those with
 // an alive gossip member, or every site of a standalone server.
 func liveSitesFrom(ctx context.Context, api string, st *gslb.State) (map[string]bool, error) {
-	if !strings.Contains(api, "://") {
-		api = "http://" + api
+	u, err := apiURL(api, "/api/v1/sites", nil)
+	if err != nil {
+		return nil, err
 	}
-	u, err := url.Parse(api)
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("%q is not a URL such as %s", api, defaultServer)
-	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/api/v1/sites"
-	body, err := fetchExplain(ctx, u.String())
+	body, err := fetchAPI(ctx, u)
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	body, err := fetchExplain(ctx, u)
+	body, err := fetchAPI(ctx, u)
 	if err != nil {
 		fmt.Fprintf(stderr, "meridian explain: %v\n", err)
 		return exitFail
@@ -82,6 +82,12 @@ func envOr(key, def string) string {
 }
 
 func explainURL(server, name, qtype, client string) (string, error) {
+	return apiURL(server, "/api/v1/explain", url.Values{"name": {name}, "type": {qtype}, "client": {client}})
+}
+
+// apiURL is the URL of a running server's API path, server given as a URL
+// or as host:port.
+func apiURL(server, path string, query url.Values) (string, error) {
 	if !strings.Contains(server, "://") {
 		server = "http://" + server // "127.0.0.1:8053" is what people type
 	}
@@ -89,14 +95,14 @@ func explainURL(server, name, qtype, client string) (string, error) {
 	if err != nil || u.Host == "" {
 		return "", fmt.Errorf("%q is not a URL such as %s", server, defaultServer)
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/api/v1/explain"
-	u.RawQuery = url.Values{"name": {name}, "type": {qtype}, "client": {client}}.Encode()
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	u.RawQuery = query.Encode()
 	return u.String(), nil
 }
 
-// fetchExplain GETs the explain URL and returns the body of a 200, or an
-// error carrying the server's own message.
-func fetchExplain(ctx context.Context, u string) ([]byte, error) {
+// fetchAPI GETs an API URL and returns the body of a 200, or an error
+// carrying the server's own message.
+func fetchAPI(ctx context.Context, u string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
