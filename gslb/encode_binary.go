@@ -267,6 +267,15 @@ func (w *encoder) policy(p *Policy) {
 	w.mask(p.Persistence.Mask)
 	w.str(string(p.Down.Type))
 	w.addrs(p.Down.Addresses)
+	l := &p.Load
+	w.float(l.Low)
+	w.float(l.High)
+	w.float(l.HardLimit)
+	w.varint(int64(l.MaxAge))
+	w.varint(int64(l.StickyFor))
+	w.str(l.Prometheus)
+	w.str(l.MatchLabel)
+	w.str(l.MatchOn)
 }
 
 func (w *encoder) mask(m Mask) {
@@ -296,6 +305,7 @@ func (w *encoder) check(h *HealthCheck) {
 	w.bool(h.TLSSkipVerify)
 	w.str(h.CAPEM)
 	w.varint(int64(h.FastInterval))
+	w.str(h.LoadFrom)
 }
 
 // The fewest bytes each item of a list takes, so that a count is checked
@@ -422,6 +432,7 @@ func (d *decoder) service(s *Service) {
 		h.BodyContains, h.SNI, h.TLSSkipVerify, h.CAPEM = d.str(), d.str(), d.bool(), d.str()
 		if d.format >= 3 {
 			h.FastInterval = time.Duration(d.varint())
+			h.LoadFrom = d.str()
 		}
 		s.HealthCheck = h
 	}
@@ -461,6 +472,12 @@ func (d *decoder) policy(p *Policy) {
 	p.Persistence.Mask = d.mask()
 	p.Down.Type = DownType(d.str())
 	p.Down.Addresses = d.addrs()
+	if d.format >= 3 {
+		l := &p.Load
+		l.Low, l.High, l.HardLimit = d.float(), d.float(), d.float()
+		l.MaxAge, l.StickyFor = time.Duration(d.varint()), time.Duration(d.varint())
+		l.Prometheus, l.MatchLabel, l.MatchOn = d.str(), d.str(), d.str()
+	}
 }
 
 func (d *decoder) mask() Mask { return Mask{IPv4: d.int(), IPv6: d.int()} }

@@ -64,6 +64,7 @@ func (p *Policy) Equal(o *Policy) bool {
 		slices.EqualFunc(p.Topology, o.Topology, func(a, b TopologyRule) bool { return a.Equal(&b) }) &&
 		p.HashMask == o.HashMask &&
 		p.Persistence == o.Persistence &&
+		p.Load == o.Load &&
 		p.Down.Type == o.Down.Type &&
 		slices.Equal(p.Down.Addresses, o.Down.Addresses)
 }
@@ -94,6 +95,7 @@ func (h *HealthCheck) Equal(o *HealthCheck) bool {
 		h.Host == o.Host &&
 		slices.Equal(h.ExpectStatus, o.ExpectStatus) &&
 		h.BodyContains == o.BodyContains &&
+		h.LoadFrom == o.LoadFrom &&
 		h.SNI == o.SNI &&
 		h.TLSSkipVerify == o.TLSSkipVerify &&
 		h.CAPEM == o.CAPEM

@@ -130,6 +130,9 @@ type HealthCheck struct {
 	// in one item ("200,204") (see ParseStatusRanges).
 	ExpectStatus []string `json:"expect_status,omitempty"`
 	BodyContains string   `json:"body_contains,omitempty"`
+	// LoadFrom is where a successful probe reads the member's load (see
+	// ParseLoadFrom): "header:<name>", "json:<path>" or "body".
+	LoadFrom string `json:"load_from,omitempty"`
 
 	// HTTPS. CAPEM is the CA bundle itself, not a file name: a follower
 	// site has no copy of the leader's files (a config file's ca_file is
@@ -289,6 +292,7 @@ func (h *HealthCheck) Validate() error {
 		v.onlyFor("http and https checks", []setField{
 			{"method", h.Method != ""}, {"path", h.Path != ""}, {"host", h.Host != ""},
 			{"expect_status", len(h.ExpectStatus) > 0}, {"body_contains", h.BodyContains != ""},
+			{"load_from", h.LoadFrom != ""},
 		})
 	}
 	switch {
@@ -402,6 +406,15 @@ func (h *HealthCheck) validateHTTP(v *checkErrors) {
 	}
 	if len(h.BodyContains) > MaxCheckBodyContains {
 		v.bad("body_contains", "must be at most %d bytes", MaxCheckBodyContains)
+	}
+	if h.LoadFrom != "" {
+		lf, err := ParseLoadFrom(h.LoadFrom)
+		switch {
+		case err != nil:
+			v.bad("load_from", "%v", err)
+		case h.Method == "HEAD" && lf.Kind != LoadFromHeader:
+			v.bad("load_from", "HEAD responses have no body: read a header")
+		}
 	}
 }
 

@@ -38,7 +38,7 @@ func (s *Snapshot) rttOf(m *member) uint32 {
 // changed; with none changed it returns s itself, so a caller can skip
 // publishing.
 func (s *Snapshot) WithRTT(v RTTView, services []string) *Snapshot {
-	var t rttTable // nil until the first change
+	e := tableEdit[uint32]{base: s.rtt, size: s.giEnd}
 	for _, name := range services {
 		svc := s.service(name)
 		if svc == nil {
@@ -50,22 +50,34 @@ func (s *Snapshot) WithRTT(v RTTView, services []string) *Snapshot {
 			if d, ok := v.MemberRTT(svc.Name, m.Member); ok && d > 0 {
 				us = uint32(min(max(d.Microseconds(), 1), int64(^uint32(0))))
 			}
-			if us == s.rttOf(m) {
-				continue
+			if us != s.rttOf(m) {
+				e.set(m.gi, us)
 			}
-			if t == nil {
-				t = make(rttTable, s.giEnd)
-				copy(t, s.rtt)
-			}
-			t[m.gi] = us
 		}
 	}
-	if t == nil {
+	if e.next == nil {
 		return s
 	}
 	next := *s
-	next.rtt = t
+	next.rtt = e.next
 	return &next
+}
+
+// tableEdit is a copy-on-write edit of a table indexed by member.gi (the
+// round-trip times, the load): the copy is made at the first change, so
+// a refresh that changes nothing copies nothing.
+type tableEdit[T any] struct {
+	base []T
+	size int // the snapshot's giEnd
+	next []T // nil until the first change
+}
+
+func (e *tableEdit[T]) set(gi int32, v T) {
+	if e.next == nil {
+		e.next = make([]T, e.size)
+		copy(e.next, e.base)
+	}
+	e.next[gi] = v
 }
 
 // byLatency is the latency strategy's step 4: the members of l whose

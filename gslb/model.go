@@ -224,6 +224,8 @@ type Policy struct {
 	HashMask     Mask           `json:"hash_mask"`
 	Persistence  Persistence    `json:"persistence"`
 	Down         DownResponse   `json:"down_response"`
+	// Load sheds client networks off loaded members (load.go).
+	Load LoadPolicy `json:"load,omitzero"`
 }
 
 // Mask is a client-subnet mask per address family.

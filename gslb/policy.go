@@ -34,6 +34,7 @@ func (p *Policy) ApplyDefaults() {
 	}
 	defaultMask(&p.HashMask)
 	defaultMask(&p.Persistence.Mask)
+	p.Load.applyDefaults()
 	if p.Down.Type == "" {
 		p.Down.Type = DownNone
 	}
@@ -95,6 +96,7 @@ func (p *Policy) Validate(sites map[string]bool) error {
 	}
 	checkMask("hash_mask", p.HashMask, bad)
 	checkMask("persistence.mask", p.Persistence.Mask, bad)
+	p.Load.validate(bad)
 	switch p.Down.Type {
 	case DownNone, DownAll:
 		if len(p.Down.Addresses) > 0 {

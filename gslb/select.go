@@ -263,9 +263,18 @@ func (s *Snapshot) decide(q Query, t *Trace) (a Answer) {
 		t.group(g, l, a.Reason.BelowMinUp)
 	}
 
-	// Step 4: the strategy narrows the group to equally good members.
+	// Step 3b: load shedding leaves out the members that shed this
+	// client's network, so the strategy answers the next best (load.go).
 	pol := &svc.Policy
+	var sk stickyKey
+	shedScope := 0
+	if pol.Load.On() && (len(s.load) > 0 || pol.Persistence.Enabled) {
+		l, shedScope, sk = s.shed(svc, q, l, t)
+	}
+
+	// Step 4: the strategy narrows the group to equally good members.
 	l, scope := s.narrow(svc, q, l, &a, t)
+	scope = max(scope, shedScope)
 
 	// Step 5: pick the first member: rendezvous hashing when the answer
 	// must be sticky or depends on the client's network, else a weighted
@@ -289,6 +298,13 @@ func (s *Snapshot) decide(q Query, t *Trace) (a Answer) {
 		first = hrw(svc, l, q.Client, scope)
 	default:
 		first = weightedDraw(svc, l, q.Rand)
+	}
+
+	// A network answered by the member it would have had without any
+	// shedding is remembered as persisted there (sticky.go); explain only
+	// looks.
+	if sk.ok && t == nil && len(l) > 0 {
+		s.sticky.remember(sk, fingerprint(svc.members[l[first]].seed))
 	}
 
 	// Step 6: count, then the addresses of the chosen members in order.

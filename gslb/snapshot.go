@@ -43,6 +43,13 @@ type Snapshot struct {
 	// rtt holds the members' round-trip times from this site for the
 	// latency strategy (latency.go); WithRTT replaces it.
 	rtt rttTable
+	// load holds the members' load for load shedding (load.go); WithLoad
+	// replaces it. over and sticky are its memories, shared by every
+	// snapshot built from this one: the hysteresis state and the
+	// persisted networks (sticky.go).
+	load   loadTable
+	over   *overMemory
+	sticky *sticky
 }
 
 // service is a Service compiled for lookup: members split by address
@@ -63,6 +70,8 @@ type service struct {
 	spec    *decisionSpec
 	siteIdx []uint8
 	dec     *decision
+	// seed is a stable hash of the name: the persistence memory's key.
+	seed uint64
 }
 
 type member struct {
@@ -118,7 +127,7 @@ func NewSnapshot(st *State, loc *geo.Locator, health HealthView) (*Snapshot, err
 // compile compiles src into a service whose members take the health
 // indexes from gi on.
 func (s *Snapshot) compile(src *Service, gi int) *service {
-	svc := &service{Service: *src, zone: s.Zone(src.Name)}
+	svc := &service{Service: *src, zone: s.Zone(src.Name), seed: seedOf(src.Name, &Member{})}
 	svc.members = make([]member, len(svc.Members))
 	for i := range svc.Members {
 		m := &svc.Members[i]

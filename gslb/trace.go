@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/meridian-gslb/meridian/geo"
 )
@@ -59,8 +60,31 @@ type MemberVerdict struct {
 	BiasedKm *float64 `json:"biased_km,omitempty"`
 	// RTTMs is the member's smoothed probe round-trip time from this
 	// site, for the latency strategy.
-	RTTMs   *float64 `json:"rtt_ms,omitempty"`
-	Verdict string   `json:"verdict"`
+	RTTMs *float64 `json:"rtt_ms,omitempty"`
+	// Load is the member's load signal and what it did, for a service
+	// with load shedding.
+	Load    *LoadVerdict `json:"load,omitempty"`
+	Verdict string       `json:"verdict"`
+}
+
+// LoadVerdict is a member's load signal in explain.
+type LoadVerdict struct {
+	Value  *float64 `json:"value,omitempty"`
+	Source string   `json:"source,omitempty"`
+	// AgeSeconds is how old the reading was when explain ran.
+	AgeSeconds *float64 `json:"age_s,omitempty"`
+	// State is what the decision made of it: neutral, below low, the
+	// share of networks shed, over high.
+	State string `json:"state"`
+	// Shed is the share of client networks moved off the member (0..1);
+	// Over is set from the high watermark until the load is below low.
+	Shed float64 `json:"shed"`
+	Over bool    `json:"over,omitempty"`
+	// Hard is set at or above the hard limit, where persisted networks
+	// move too.
+	Hard bool `json:"hard_limit_reached,omitempty"`
+	// Stale is set when the reading is older than max_age: neutral.
+	Stale bool `json:"stale,omitempty"`
 }
 
 func (t *Trace) add(format string, args ...any) {
@@ -95,6 +119,9 @@ func (t *Trace) start(s *Snapshot, svc *service, q Query, f int) {
 			}
 			if d, ok := s.healthView.(HealthDetailer); ok {
 				mv.Health = d.MemberDetail(svc.Name, m.Member)
+			}
+			if svc.Policy.Load.On() {
+				mv.Load = s.loadVerdict(svc, m)
 			}
 			if m.Unready {
 				probes := mv.Health
@@ -223,4 +250,32 @@ func (a *Answer) answerText() string {
 		return "CNAME " + a.Target
 	}
 	return fmt.Sprint(a.Addrs())
+}
+
+// loadVerdict is m's load for explain: the table's entry as the decision
+// read it, with the reading's source and age when the view has them.
+func (s *Snapshot) loadVerdict(svc *service, m *member) *LoadVerdict {
+	e := s.loadOf(m)
+	lv := &LoadVerdict{State: e.String(), Shed: float64(e.level) / levelAll, Over: e.flags&loadOver != 0, Hard: e.flags&loadHard != 0, Stale: e.flags&loadStale != 0}
+	if v, ok := s.healthView.(LoadView); ok {
+		if sig, ok := v.MemberLoad(svc.Name, m.Member, svc.Policy.Load.MaxAge, time.Now()); ok {
+			val, age := sig.Value, time.Since(sig.At).Seconds()
+			lv.Value, lv.AgeSeconds, lv.Source = &val, &age, sig.Source
+		}
+	}
+	return lv
+}
+
+// shed records that member i sheds the client's network.
+func (t *Trace) shed(svc *service, i int, e loadEntry) {
+	if v := t.verdict(svc, i); v != nil {
+		v.Verdict = "shed"
+	}
+	t.add("member %s sheds this network (%s)", svc.members[i].ID(), e)
+}
+
+// pinned records that the client's network stays on member i, where this
+// site answered it before (load shedding with persistence).
+func (t *Trace) pinned(svc *service, i int) {
+	t.add("network persisted to member %s, below its hard limit: it stays", svc.members[i].ID())
 }

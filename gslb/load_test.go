@@ -1,0 +1,301 @@
+package gslb
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meridian-gslb/meridian/geo"
+)
+
+// loadBySite is a LoadView: a load per site, read at a fixed time.
+type loadBySite struct {
+	v  map[string]float64
+	at time.Time
+}
+
+func (l *loadBySite) MemberLoad(_ string, m *Member, _ time.Duration, _ time.Time) (LoadSignal, bool) {
+	v, ok := l.v[m.Site]
+	return LoadSignal{Value: v, At: l.at, Source: "probe"}, ok
+}
+
+// MemberUp makes it a HealthView too (everything up), for explain.
+func (l *loadBySite) MemberUp(string, *Member) (bool, bool) { return true, false }
+
+const loadSvc = "load.gslb.example."
+
+// loadSnapshot is testState with a geo service that sheds between 0.5
+// and 0.9, and a locator that puts 100.64.0.0/10 in London (nearest
+// eu-west, then us-east, then ap-south).
+func loadSnapshot(t testing.TB, persist bool) *Snapshot {
+	return loadSnapshots(t, persist)[0]
+}
+
+// loadSnapshots are the uncompiled and the compiled snapshot.
+func loadSnapshots(t testing.TB, persist bool) [2]*Snapshot {
+	return loadSnapshotsWith(t, persist, LoadPolicy{Low: 0.5, High: 0.9, HardLimit: 0.95})
+}
+
+// loadSnapshotsWith are loadSnapshots with another load policy (the zero
+// policy: no load shedding, for benchmarks to compare).
+func loadSnapshotsWith(t testing.TB, persist bool, lp LoadPolicy) [2]*Snapshot {
+	t.Helper()
+	st := testState()
+	st.Services = append(st.Services, Service{Name: loadSvc, Policy: Policy{
+		Strategy:    StrategyGeo,
+		Persistence: Persistence{Enabled: persist},
+		Load:        lp,
+	}, Members: []Member{
+		{Site: "us-east", Addresses: ips("192.0.2.50"), Weight: 1},
+		{Site: "eu-west", Addresses: ips("198.51.100.50"), Weight: 1},
+		{Site: "ap-south", Addresses: ips("203.0.113.50"), Weight: 1},
+	}})
+	st.ApplyDefaults()
+	if err := st.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	loc, err := geo.NewLocator(nil, append([]geo.Rule{{Prefix: netip.MustParsePrefix("100.64.0.0/10"), Location: locLondon}}, testRules...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSnapshot(st, loc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := compiledSnapshot(t, s)
+	c.sticky, c.over = &sticky{}, &overMemory{} // its own memories: the subtests must not share them
+	return [2]*Snapshot{s, c}
+}
+
+// network is the n-th /24 of 100.64.0.0/10, as a /24 ECS query.
+func network(n int) Query {
+	return q(loadSvc, TypeA, fmt.Sprintf("100.%d.%d.0/24", 64+n>>8, n&0xff))
+}
+
+// shares answers n networks and counts them by site.
+func shares(s *Snapshot, n int) map[string]int {
+	got := map[string]int{}
+	for i := range n {
+		got[Select(s, network(i)).Site]++
+	}
+	return got
+}
+
+func TestLoadShedding(t *testing.T) {
+	for k, s := range loadSnapshots(t, false) {
+		t.Run([]string{"uncompiled", "compiled"}[k], func(t *testing.T) { testLoadShedding(t, s) })
+	}
+}
+
+func testLoadShedding(t *testing.T, s *Snapshot) {
+	now := time.Now()
+	v := &loadBySite{v: map[string]float64{"eu-west": 0.2, "us-east": 0.1, "ap-south": 0.1}, at: now}
+	names := []string{loadSvc}
+	s1 := s.WithLoad(v, names, now)
+	if got := shares(s1, 1000); got["eu-west"] != 1000 {
+		t.Fatalf("below low: %v, want every London network at eu-west", got)
+	}
+	if a := Select(s1, network(1)); a.ScopePrefix != 10 {
+		t.Errorf("unshed scope /%d, want the locator's /10", a.ScopePrefix)
+	}
+
+	// Halfway between the watermarks: about half the networks move to
+	// the next nearest, us-east, never to ap-south; the answer's scope is
+	// the network the hash decided.
+	v.v["eu-west"] = 0.7
+	s2 := s1.WithLoad(v, names, now)
+	got := shares(s2, 2000)
+	if a := Select(s2, network(1)); a.ScopePrefix != 24 {
+		t.Errorf("shedding scope /%d, want the hashed /24", a.ScopePrefix)
+	}
+	if got["eu-west"] < 850 || got["eu-west"] > 1150 || got["ap-south"] != 0 || got["eu-west"]+got["us-east"] != 2000 {
+		t.Errorf("load 0.7 of 0.5..0.9: %v, want about half at us-east", got)
+	}
+	// Monotone: every network moved at 0.7 is still moved at 0.8.
+	v.v["eu-west"] = 0.8
+	s3 := s2.WithLoad(v, names, now)
+	for i := range 2000 {
+		if Select(s2, network(i)).Site == "us-east" && Select(s3, network(i)).Site != "us-east" {
+			t.Fatalf("network %d moved at 0.7 but not at 0.8", i)
+		}
+	}
+
+	// At high: every network moves. Back between the watermarks it stays
+	// over (hysteresis); below low it comes back.
+	v.v["eu-west"] = 0.9
+	s4 := s3.WithLoad(v, names, now)
+	if got := shares(s4, 500); got["us-east"] != 500 {
+		t.Errorf("at high: %v, want all at us-east", got)
+	}
+	v.v["eu-west"] = 0.6
+	s5 := s4.WithLoad(v, names, now)
+	if got := shares(s5, 500); got["us-east"] != 500 {
+		t.Errorf("0.6 after high (hysteresis): %v, want all still at us-east", got)
+	}
+	v.v["eu-west"] = 0.4
+	s6 := s5.WithLoad(v, names, now)
+	if got := shares(s6, 500); got["eu-west"] != 500 {
+		t.Errorf("below low again: %v, want all back at eu-west", got)
+	}
+	if s6.WithLoad(v, names, now) != s6 {
+		t.Error("an unchanged refresh made a new snapshot")
+	}
+
+	// A reading older than max_age is neutral.
+	v.v["eu-west"], v.at = 1, now.Add(-time.Minute)
+	if got := shares(s6.WithLoad(v, names, now), 200); got["eu-west"] != 200 {
+		t.Errorf("stale overload: %v, want neutral", got)
+	}
+	v.at = now
+
+	// Everyone overloaded: the least loaded keep the networks; nothing
+	// answers NODATA for load.
+	v.v = map[string]float64{"eu-west": 2, "us-east": 1.5, "ap-south": 3}
+	s7 := s6.WithLoad(v, names, now)
+	if got := shares(s7, 300); got["us-east"] != 300 {
+		t.Errorf("all over high: %v, want the least loaded (us-east)", got)
+	}
+}
+
+func TestLoadExplain(t *testing.T) {
+	s := loadSnapshot(t, false)
+	now := time.Now()
+	v := &loadBySite{v: map[string]float64{"eu-west": 0.95}, at: now.Add(-2 * time.Second)}
+	s = s.WithLoad(v, []string{loadSvc}, now)
+	s.healthView = v // explain reads the source and age from the view
+	a, tr := Explain(s, network(7))
+	if a.Site != "us-east" {
+		t.Fatalf("answered %s, want us-east", a.Site)
+	}
+	found := false
+	for _, m := range tr.Members {
+		switch m.Site {
+		case "eu-west":
+			found = true
+			if m.Verdict != "shed" || m.Load == nil || m.Load.Value == nil || *m.Load.Value != 0.95 || m.Load.Source != "probe" ||
+				m.Load.AgeSeconds == nil || *m.Load.AgeSeconds < 1.5 || !strings.Contains(m.Load.State, "over the high watermark") {
+				t.Errorf("eu-west in explain: %+v %+v", m, m.Load)
+			}
+		case "us-east":
+			if m.Load == nil || m.Load.State != "no signal: neutral" {
+				t.Errorf("us-east in explain: %+v", m.Load)
+			}
+		}
+	}
+	if !found || !strings.Contains(strings.Join(tr.Steps, "\n"), "sheds this network") {
+		t.Errorf("explain steps: %q", tr.Steps)
+	}
+}
+
+// TestLoadPersistence: with persistence, networks this site answered
+// before the load rose stay on their member until the hard limit; new
+// networks move; the networks moved come back when the load falls.
+func TestLoadPersistence(t *testing.T) {
+	for k, s := range loadSnapshots(t, true) {
+		t.Run([]string{"uncompiled", "compiled"}[k], func(t *testing.T) { testLoadPersistence(t, s) })
+	}
+}
+
+func testLoadPersistence(t *testing.T, s *Snapshot) {
+	now := time.Now()
+	names := []string{loadSvc}
+	v := &loadBySite{v: map[string]float64{"eu-west": 0.1}, at: now}
+	s = s.WithLoad(v, names, now)
+	for i := range 100 { // networks 0..99 are answered, and remembered
+		if a := Select(s, network(i)); a.Site != "eu-west" {
+			t.Fatalf("network %d at %s before the load", i, a.Site)
+		}
+	}
+	v.v["eu-west"] = 0.92 // over high, under the hard limit 0.95
+	s = s.WithLoad(v, names, now)
+	for i := range 200 {
+		want := "eu-west"
+		if i >= 100 {
+			want = "us-east"
+		}
+		if a := Select(s, network(i)); a.Site != want {
+			t.Fatalf("over high: network %d at %s, want %s", i, a.Site, want)
+		}
+	}
+	// Explain says why a persisted network stays, and does not remember.
+	if _, tr := Explain(s, network(3)); !strings.Contains(strings.Join(tr.Steps, "\n"), "persisted") {
+		t.Errorf("explain of a persisted network: %q", tr.Steps)
+	}
+	v.v["eu-west"] = 0.96 // the hard limit: persisted networks move too
+	s = s.WithLoad(v, names, now)
+	if got := shares(s, 200); got["us-east"] != 200 {
+		t.Errorf("at the hard limit: %v, want all at us-east", got)
+	}
+	v.v["eu-west"] = 0.3 // below low: all back, the old ones still remembered
+	s = s.WithLoad(v, names, now)
+	if got := shares(s, 200); got["eu-west"] != 200 {
+		t.Errorf("after the load: %v, want all back at eu-west", got)
+	}
+	// A new snapshot of the same config (a reload) keeps the memory.
+	s2, err := s.Next(s.State, s.Locator, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.v["eu-west"] = 0.92
+	s2 = s2.WithLoad(v, names, now)
+	if a := Select(s2, network(150)); a.Site != "eu-west" {
+		t.Errorf("a network remembered before the reload went to %s", a.Site)
+	}
+}
+
+func TestLoadPolicyValidate(t *testing.T) {
+	for _, tc := range []struct {
+		l    LoadPolicy
+		want string
+	}{
+		{LoadPolicy{Low: 0.9, High: 0.5}, "load.low: must be below high"},
+		{LoadPolicy{Low: 0.2}, "load.high: a load policy needs a high watermark"},
+		{LoadPolicy{High: 1, HardLimit: 0.5}, "load.hard_limit: must be at least high"},
+		{LoadPolicy{High: 1, Prometheus: "up", MatchOn: "pod"}, "load.match_on: must be site, address or member"},
+		{LoadPolicy{High: 1, MatchLabel: "x"}, "load.match_label: is only used with load.prometheus"},
+		{LoadPolicy{High: 1, StickyFor: 48 * time.Hour}, "load.sticky_for: must be between"},
+	} {
+		p := Policy{Load: tc.l}
+		p.ApplyDefaults()
+		err := p.Validate(nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.l, err, tc.want)
+		}
+	}
+	p := Policy{Load: LoadPolicy{Low: 40, High: 80}}
+	p.ApplyDefaults()
+	if err := p.Validate(nil); err != nil || p.Load.HardLimit != 120 || p.Load.MaxAge != DefaultLoadMaxAge {
+		t.Errorf("defaults: %+v %v", p.Load, err)
+	}
+}
+
+func TestParseLoadFrom(t *testing.T) {
+	for in, want := range map[string]LoadFrom{
+		"header:x-load":   {Kind: LoadFromHeader, Name: "X-Load"},
+		"json:stats.cpu":  {Kind: LoadFromJSON, Name: "stats.cpu", Path: []string{"stats", "cpu"}},
+		" body ":          {Kind: LoadFromBody},
+		"HEADER:X-Weight": {Kind: LoadFromHeader, Name: "X-Weight"},
+	} {
+		got, err := ParseLoadFrom(in)
+		if err != nil || got.Kind != want.Kind || got.Name != want.Name || strings.Join(got.Path, ".") != strings.Join(want.Path, ".") {
+			t.Errorf("%q: %+v %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"header:", "header:a b", "json:", "json:a..b", "body:x", "cpu"} {
+		if _, err := ParseLoadFrom(in); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}
+
+func TestSelectLoadAllocs(t *testing.T) {
+	s := loadSnapshot(t, true)
+	now := time.Now()
+	s = s.WithLoad(&loadBySite{v: map[string]float64{"eu-west": 0.7}, at: now}, []string{loadSvc}, now)
+	qq := network(5)
+	if n := testing.AllocsPerRun(200, func() { Select(s, qq) }); n != 0 {
+		t.Errorf("Select with load shedding and persistence: %v allocs", n)
+	}
+}
