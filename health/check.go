@@ -48,6 +48,11 @@ type Check struct {
 	Host         string        `json:"host,omitempty"`
 	ExpectStatus []StatusRange `json:"expect_status,omitempty"`
 	BodyContains string        `json:"body_contains,omitempty"`
+	// LoadFrom is where a successful probe reads the member's load, in
+	// its canonical text ("header:X-Load", "json:stats.cpu", "body"); ""
+	// reads none. loadFrom is it parsed.
+	LoadFrom string `json:"load_from,omitempty"`
+	loadFrom gslb.LoadFrom
 
 	// HTTPS only. Without CAPEM the system roots verify the server;
 	// TLSSkipVerify turns verification off.
@@ -84,6 +89,7 @@ func (c *Check) Spec() gslb.HealthCheck {
 		Path:          c.Path,
 		Host:          c.Host,
 		BodyContains:  c.BodyContains,
+		LoadFrom:      c.LoadFrom,
 		SNI:           c.SNI,
 		TLSSkipVerify: c.TLSSkipVerify,
 		CAPEM:         c.CAPEM,
@@ -92,6 +98,19 @@ func (c *Check) Spec() gslb.HealthCheck {
 		hc.ExpectStatus = append(hc.ExpectStatus, r.String())
 	}
 	return hc
+}
+
+// loadSource is the parsed LoadFrom; Kind "" when the check reads no
+// load. A Check built or changed by hand rather than by CheckFromSpec
+// has only the text, parsed here.
+func (c *Check) loadSource() (gslb.LoadFrom, error) {
+	switch {
+	case c.LoadFrom == "":
+		return gslb.LoadFrom{}, nil
+	case c.loadFrom.Kind != "" && loadFromText(c.loadFrom) == c.LoadFrom:
+		return c.loadFrom, nil
+	}
+	return gslb.ParseLoadFrom(c.LoadFrom)
 }
 
 // caPool returns the roots that verify the server: nil means the system

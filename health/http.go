@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+
+	"github.com/meridian-gslb/meridian/gslb"
 )
 
 // httpProber sends one HTTP/1.1 request per probe to the target's address,
@@ -22,6 +24,10 @@ import (
 // hiding an expired certificate or a full accept queue. The cost is one
 // handshake per probe, which the probe rate makes small: 1,000 HTTPS targets
 // at 1 s is 1,000 handshakes a second.
+//
+// With load_from it also reads the member's load from a successful
+// response (LastLoad): a header, or the body, read once for both the body
+// match and the load.
 type httpProber struct {
 	client *http.Client
 	method string
@@ -29,6 +35,8 @@ type httpProber struct {
 	host   string
 	expect []StatusRange
 	body   []byte
+	load   gslb.LoadFrom // Kind "": no load read
+	last   lastLoad      // the latest probe's load
 }
 
 func newHTTPProber(t Target) (*httpProber, error) {
@@ -49,6 +57,10 @@ func newHTTPProber(t Target) (*httpProber, error) {
 			InsecureSkipVerify: c.TLSSkipVerify, // the operator's explicit choice
 			MinVersion:         tls.VersionTLS12,
 		}
+	}
+	load, err := c.loadSource()
+	if err != nil {
+		return nil, fmt.Errorf("health %s: load_from: %w", t.Label(), err)
 	}
 	addr := t.AddrPort().String()
 	dialer := &net.Dialer{KeepAlive: -1}
@@ -85,10 +97,16 @@ func newHTTPProber(t Target) (*httpProber, error) {
 		host:   c.Host,
 		expect: c.ExpectStatus,
 		body:   []byte(c.BodyContains),
+		load:   load,
 	}, nil
 }
 
+// LastLoad is the load read by the latest probe: ok when it read one; err
+// when it should have and could not. A failed probe reads nothing.
+func (p *httpProber) LastLoad() (float64, bool, error) { return p.last.get() }
+
 func (p *httpProber) Probe(ctx context.Context) error {
+	p.last.set(loadReading{})
 	req, err := http.NewRequestWithContext(ctx, p.method, p.url, nil)
 	if err != nil {
 		return &ProbeError{Reason: ReasonOther, Err: err}
@@ -105,15 +123,38 @@ func (p *httpProber) Probe(ctx context.Context) error {
 	if !statusOK(resp.StatusCode, p.expect) {
 		return &ProbeError{Reason: ReasonStatus, Err: fmt.Errorf("status %d, want %v", resp.StatusCode, p.expect)}
 	}
-	if len(p.body) == 0 {
+	loadBody := loadNeedsBody(p.load)
+	if len(p.body) == 0 && !loadBody {
+		p.readLoad(resp.Header, nil, nil)
 		return nil
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, BodyLimit))
-	if !bytes.Contains(b, p.body) {
+	// One read serves the body match (its first BodyLimit bytes) and the
+	// load (one byte past MaxLoadBody tells a body that is too long).
+	limit := int64(0)
+	if len(p.body) > 0 {
+		limit = BodyLimit
+	}
+	if loadBody {
+		limit = max(limit, gslb.MaxLoadBody+1)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if len(p.body) > 0 && !bytes.Contains(b[:min(len(b), BodyLimit)], p.body) {
 		if err != nil {
 			return failure(ctx, err)
 		}
-		return &ProbeError{Reason: ReasonBody, Err: fmt.Errorf("body (first %d bytes) lacks %q", len(b), p.body)}
+		return &ProbeError{Reason: ReasonBody, Err: fmt.Errorf("body (first %d bytes) lacks %q", min(len(b), BodyLimit), p.body)}
 	}
+	p.readLoad(resp.Header, b, err)
 	return nil
+}
+
+// readLoad reads the load of a successful probe, if the check asks for
+// one. It never fails the probe: a member that answers its health check
+// is up whatever its load says.
+func (p *httpProber) readLoad(h http.Header, body []byte, bodyErr error) {
+	if p.load.Kind == "" {
+		return
+	}
+	v, err := readLoad(p.load, h, body, bodyErr)
+	p.last.set(loadReading{v: v, ok: err == nil, err: err})
 }

@@ -20,6 +20,7 @@ type Metrics struct {
 	transitions *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	failures    *prometheus.CounterVec
+	loadErrors  *prometheus.CounterVec
 	targets     *prometheus.GaugeVec
 	skipped     prometheus.Counter
 	inFlight    prometheus.Gauge
@@ -51,6 +52,10 @@ func NewMetrics() *Metrics {
 			Name: "meridian_health_probe_failures_total",
 			Help: "Failed probes by reason: timeout, refused, tls, status, body, other.",
 		}, append(tl, "reason")),
+		loadErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meridian_health_load_read_errors_total",
+			Help: "Successful probes that could not read the member's load (load_from): a missing header or field, not a number. The target stays up.",
+		}, tl),
 		targets: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "meridian_health_targets",
 			Help: "Probed targets by state.",
@@ -71,7 +76,7 @@ func NewMetrics() *Metrics {
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.up, m.transitions, m.duration, m.failures, m.targets, m.skipped, m.inFlight, m.refused}
+	return []prometheus.Collector{m.up, m.transitions, m.duration, m.failures, m.loadErrors, m.targets, m.skipped, m.inFlight, m.refused}
 }
 
 // Describe implements prometheus.Collector.
@@ -96,6 +101,7 @@ type targetMetrics struct {
 	transitions [3]prometheus.Counter // by State entered; Unknown unused
 	duration    prometheus.Observer
 	failures    map[Reason]prometheus.Counter
+	loadErrors  prometheus.Counter // nil when the check reads no load
 }
 
 // addTarget creates the target's series, so that a dashboard shows zero
@@ -117,6 +123,9 @@ func (m *Metrics) addTarget(t *target) *targetMetrics {
 	for _, r := range Reasons {
 		tm.failures[r] = m.failures.WithLabelValues(l, c, string(r))
 	}
+	if t.Check.LoadFrom != "" {
+		tm.loadErrors = m.loadErrors.WithLabelValues(l, c)
+	}
 	return tm
 }
 
@@ -131,6 +140,13 @@ func (m *Metrics) removeTarget(t *target) {
 	m.transitions.DeletePartialMatch(ls)
 	m.duration.DeletePartialMatch(ls)
 	m.failures.DeletePartialMatch(ls)
+	m.loadErrors.DeletePartialMatch(ls)
+}
+
+func (tm *targetMetrics) loadError() {
+	if tm != nil && tm.loadErrors != nil {
+		tm.loadErrors.Inc()
+	}
 }
 
 func (tm *targetMetrics) probed(latency time.Duration, reason Reason) {

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/meridian-gslb/meridian/gslb"
 )
 
 // DefaultConcurrency bounds the probes in flight at once. Loopback and LAN
@@ -39,7 +41,15 @@ type Options struct {
 	Logger *slog.Logger
 	// NewProber builds the prober of a target; default NewProber.
 	NewProber func(Target) (Prober, error)
+	// Signals, if set, receives the load each successful probe reads
+	// (a check's load_from) as SignalProbe, and forgets a target's
+	// reading when the target is removed.
+	Signals *Signals
 }
+
+// loadErrLogEvery is how often a target's load read errors are logged:
+// every probe may fail to read it, and the metric counts them all.
+const loadErrLogEvery = time.Minute
 
 // Change is one state change of a target.
 type Change struct {
@@ -53,7 +63,7 @@ type Change struct {
 	Reason Reason
 	// Carried: not a transition but a state taken over from the target
 	// this one replaces, whose check differed only in interval,
-	// fast_interval, timeout, rise, fall or jitter. At is when the state
+	// fast_interval, timeout, rise, fall, jitter or load_from. At is when the state
 	// was entered.
 	Carried bool
 }
@@ -108,6 +118,19 @@ type target struct {
 	lastErr     string
 	lastErrAt   time.Time
 	lastReason  Reason
+	// The load (load_from): the last value read and when, and the
+	// latest probe's read error, cleared by a read that works.
+	load          float64
+	loadOK        bool
+	loadAt        time.Time
+	loadErr       string
+	loadErrLogged time.Time // the last warning about loadErr
+
+	// loadMu orders the stores of readings into Options.Signals, which
+	// happen outside Monitor.mu; loadStored is the probe count of the
+	// latest reading stored, so an older one never overwrites it.
+	loadMu     sync.Mutex
+	loadStored uint64
 }
 
 // NewMonitor starts a monitor with no targets.
@@ -264,6 +287,8 @@ func (m *Monitor) carryLocked(t, prev *target) {
 	t.tr = prev.tr
 	t.lastErr, t.lastErrAt, t.lastReason = prev.lastErr, prev.lastErrAt, prev.lastReason
 	t.lastProbe, t.lastLatency, t.rtt = prev.lastProbe, prev.lastLatency, prev.rtt
+	t.load, t.loadOK, t.loadAt = prev.load, prev.loadOK, prev.loadAt
+	t.loadErr, t.loadErrLogged = prev.loadErr, prev.loadErrLogged
 	m.counts[StateUnknown]--
 	m.counts[t.tr.state]++
 	t.metrics.setState(t.tr.state)
@@ -292,6 +317,9 @@ func (m *Monitor) removeLocked(t *target) {
 	m.opts.Metrics.removeTarget(t)
 	if m.opts.Observations != nil {
 		m.opts.Observations.Remove(SourceLocalProbe, t.key)
+	}
+	if m.opts.Signals != nil {
+		m.opts.Signals.RemoveTarget(t.key, SignalProbe)
 	}
 }
 
@@ -384,10 +412,16 @@ func (m *Monitor) probe(t *target) {
 		// missed the timeout: the check promised an answer within it.
 		err = &ProbeError{Reason: ReasonTimeout, Err: fmt.Errorf("no result within %v", t.Check.Timeout)}
 	}
+	var load loadReading
+	if lp, ok := t.prober.(loadProber); ok && err == nil {
+		load.v, load.ok, load.err = lp.LastLoad()
+	}
 	cancel()
 	m.opts.Metrics.inflight(-1)
 	<-m.sem
-	m.record(t, start, end, err)
+	if seq, ok := m.record(t, start, end, err, load); ok && load.ok && m.opts.Signals != nil {
+		m.storeLoad(t, seq, gslb.LoadSignal{Value: load.v, At: end, Source: SignalProbe})
+	}
 }
 
 // done clears the in-flight mark without recording anything.
@@ -397,15 +431,16 @@ func (m *Monitor) done(t *target) {
 	m.mu.Unlock()
 }
 
-// record applies one probe result. The result of a probe whose target was
-// removed (or whose monitor stopped) is dropped: it was cancelled, so it
-// says nothing about the target.
-func (m *Monitor) record(t *target, start, end time.Time, err error) {
+// record applies one probe result and the load it read, and returns the
+// target's probe count with ok true. The result of a probe whose target
+// was removed (or whose monitor stopped) is dropped, ok false: it was
+// cancelled, so it says nothing about the target.
+func (m *Monitor) record(t *target, start, end time.Time, err error, load loadReading) (probes uint64, ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	t.inflight = false
 	if t.ctx.Err() != nil {
-		return
+		return 0, false
 	}
 	t.probes++
 	t.lastProbe = start
@@ -427,6 +462,49 @@ func (m *Monitor) record(t *target, start, end time.Time, err error) {
 	if t.fast && t.tr.inDoubt() && m.queue.hurry(t, start, end) {
 		m.poke()
 	}
+	m.loadLocked(t, end, load)
+	return t.probes, true
+}
+
+// loadLocked notes a probe's load reading in t's status: a value, or a
+// read error, which does not change the probe's verdict but is counted
+// and logged at most once per loadErrLogEvery.
+func (m *Monitor) loadLocked(t *target, at time.Time, load loadReading) {
+	switch {
+	case load.ok:
+		t.load, t.loadOK, t.loadAt, t.loadErr = load.v, true, at, ""
+	case load.err != nil:
+		t.loadErr = load.err.Error()
+		t.metrics.loadError()
+		if at.Sub(t.loadErrLogged) >= loadErrLogEvery {
+			t.loadErrLogged = at
+			m.log.Warn("health target load not read", "target", t.label, "error", t.loadErr)
+		}
+	}
+}
+
+// storeLoad stores the reading of t's probe number seq into
+// Options.Signals, outside m.mu: Signals hands it on (Signals.OnLocal),
+// and that code may call the Monitor. A reading older than one already
+// stored is dropped, and one stored after t was removed is taken back.
+func (m *Monitor) storeLoad(t *target, seq uint64, sig gslb.LoadSignal) {
+	t.loadMu.Lock()
+	defer t.loadMu.Unlock()
+	if seq <= t.loadStored {
+		return
+	}
+	t.loadStored = seq
+	m.opts.Signals.SetTarget(t.key, sig)
+	if t.ctx.Err() == nil {
+		return
+	}
+	// Removed (or stopped) since record: removeLocked's RemoveTarget may
+	// have come first. Unless the key is probed again, forget it.
+	m.mu.Lock()
+	if _, live := m.targets[t.key]; !live {
+		m.opts.Signals.RemoveTarget(t.key, SignalProbe)
+	}
+	m.mu.Unlock()
 }
 
 // changeLocked publishes t's move from state from to its current state.

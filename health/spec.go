@@ -7,8 +7,8 @@ import (
 )
 
 // CheckFromSpec turns a gslb.HealthCheck into a Check as written: no
-// defaults, no validation beyond parsing the two text fields
-// (expect_status, jitter), whose errors are the rule's *gslb.FieldError
+// defaults, no validation beyond parsing the text fields
+// (expect_status, jitter, load_from), whose errors are the rule's *gslb.FieldError
 // values. Compile is what probing uses; this form suits showing a check.
 func CheckFromSpec(hc *gslb.HealthCheck) (Check, error) {
 	c := Check{
@@ -31,5 +31,15 @@ func CheckFromSpec(hc *gslb.HealthCheck) (Check, error) {
 	c.ExpectStatus = statuses
 	jitter, jitterErr := hc.JitterValue()
 	c.Jitter = jitter
-	return c, errors.Join(statusErr, jitterErr)
+	var loadErr error
+	if hc.LoadFrom != "" {
+		// Kept as written when it does not parse, canonical when it does.
+		c.LoadFrom = hc.LoadFrom
+		if lf, err := gslb.ParseLoadFrom(hc.LoadFrom); err != nil {
+			loadErr = &gslb.FieldError{Path: "load_from", Msg: err.Error()}
+		} else {
+			c.LoadFrom, c.loadFrom = loadFromText(lf), lf
+		}
+	}
+	return c, errors.Join(statusErr, jitterErr, loadErr)
 }

@@ -33,7 +33,14 @@ type TargetStatus struct {
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 	LastReason  Reason    `json:"last_reason,omitempty"`
-	Interval    Duration  `json:"interval"`
+	// Load is the member's load as the last probe that read one found it
+	// (the check's load_from), LoadAt when; nil before the first.
+	// LoadError is why the latest probe could not read it, cleared by a
+	// probe that can; the target stays up either way.
+	Load      *float64  `json:"load,omitempty"`
+	LoadAt    time.Time `json:"load_at,omitzero"`
+	LoadError string    `json:"load_error,omitempty"`
+	Interval  Duration  `json:"interval"`
 	// FastInterval: the re-probe interval while the target is in doubt.
 	FastInterval Duration `json:"fast_interval"`
 	Rise         int      `json:"rise"`
@@ -79,6 +86,11 @@ func (m *Monitor) TargetStatus(k Key) (TargetStatus, bool) {
 }
 
 func (t *target) statusLocked() TargetStatus {
+	var load *float64
+	if t.loadOK {
+		v := t.load
+		load = &v
+	}
 	return TargetStatus{
 		Key:          t.key,
 		Target:       t.label,
@@ -97,6 +109,9 @@ func (t *target) statusLocked() TargetStatus {
 		LastError:    t.lastErr,
 		LastErrorAt:  t.lastErrAt,
 		LastReason:   t.lastReason,
+		Load:         load,
+		LoadAt:       t.loadAt,
+		LoadError:    t.loadErr,
 		Interval:     Duration(t.Check.Interval),
 		FastInterval: Duration(t.Check.FastInterval),
 		Rise:         t.Check.Rise,

@@ -71,9 +71,9 @@ type Target struct {
 	Check Check
 	key   Key
 	// probe identifies what is probed and how it is judged, leaving out
-	// the schedule (interval, fast_interval, timeout, rise, fall, jitter):
-	// a target whose check changes only there keeps its state
-	// (Monitor.SetTargets).
+	// the schedule (interval, fast_interval, timeout, rise, fall, jitter)
+	// and load_from: a target whose check changes only there keeps its
+	// state (Monitor.SetTargets).
 	probe Fingerprint
 }
 
@@ -104,6 +104,9 @@ func compiledTarget(addr netip.Addr, c Check) Target {
 	t.key = Key{Addr: t.Addr, Port: t.Port, Check: c.fingerprint()}
 	sched := c
 	sched.Interval, sched.FastInterval, sched.Timeout, sched.Rise, sched.Fall, sched.Jitter = 0, 0, 0, 0, 0, Jitter{}
+	// Where the load is read changes no verdict either: a check that
+	// gains or changes load_from keeps its targets' state.
+	sched.LoadFrom = ""
 	t.probe = sched.fingerprint()
 	return t
 }
@@ -167,6 +170,13 @@ func (c *Check) fingerprint() Fingerprint {
 		// that predate it.
 		str("fast_interval")
 		num(int64(c.FastInterval))
+	}
+	if c.LoadFrom != "" {
+		// Only when set, as fast_interval: checks without it keep their
+		// keys. The text is canonical (CheckFromSpec), so "header:x-load"
+		// and "header:X-Load" are one check.
+		str("load_from")
+		str(c.LoadFrom)
 	}
 	var f Fingerprint
 	copy(f[:], h.Sum(nil))

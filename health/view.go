@@ -16,12 +16,14 @@ type View struct {
 	plan *Plan
 	obs  *Observations
 	mon  *Monitor // optional: probe counts and errors for MemberDetail
+	sig  *Signals // optional: load signals for gslb.LoadView
 }
 
 var (
 	_ gslb.HealthView     = (*View)(nil)
 	_ gslb.HealthDetailer = (*View)(nil)
 	_ gslb.RTTView        = (*View)(nil)
+	_ gslb.LoadView       = (*View)(nil)
 )
 
 // NewView joins a plan and a store.
@@ -33,6 +35,35 @@ func (v *View) WithMonitor(m *Monitor) *View {
 	c := *v
 	c.mon = m
 	return &c
+}
+
+// WithSignals returns a copy of v that answers gslb.LoadView from s.
+func (v *View) WithSignals(s *Signals) *View {
+	c := *v
+	c.sig = s
+	return &c
+}
+
+// MemberLoad implements gslb.LoadView: the highest of the member's
+// readings (the freshest of each probed address, and Prometheus'), see
+// combineLoad.
+func (v *View) MemberLoad(service string, m *gslb.Member, maxAge time.Duration, now time.Time) (gslb.LoadSignal, bool) {
+	if v == nil || v.sig == nil {
+		return gslb.LoadSignal{}, false
+	}
+	var buf [4]gslb.LoadSignal
+	sigs := buf[:0]
+	if v.plan != nil {
+		for _, k := range v.plan.MemberKeysOf(service, m) {
+			if sig, ok := v.sig.Target(k); ok {
+				sigs = append(sigs, sig)
+			}
+		}
+	}
+	if sig, ok := v.sig.Member(service, m.ID()); ok {
+		sigs = append(sigs, sig)
+	}
+	return combineLoad(sigs, now, maxAge)
 }
 
 // MemberUp is the member's health: known when at least one of its probed
