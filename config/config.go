@@ -189,6 +189,21 @@ type PolicyConfig struct {
 	HashMask     MaskConfig         `mapstructure:"hash_mask" json:"hash_mask"`
 	Persistence  PersistenceConfig  `mapstructure:"persistence" json:"persistence"`
 	DownResponse DownResponseConfig `mapstructure:"down_response" json:"down_response"`
+	Load         *LoadConfig        `mapstructure:"load" json:"load,omitempty"`
+}
+
+// LoadConfig is a policy's load shedding (gslb.LoadPolicy): watermarks
+// in the signal's unit, and where the signal comes from besides the
+// health check's load_from.
+type LoadConfig struct {
+	Low        float64  `mapstructure:"low" json:"low"`
+	High       float64  `mapstructure:"high" json:"high"`
+	HardLimit  float64  `mapstructure:"hard_limit" json:"hard_limit,omitempty"`
+	MaxAge     Duration `mapstructure:"max_age" json:"max_age,omitempty"`
+	StickyFor  Duration `mapstructure:"sticky_for" json:"sticky_for,omitempty"`
+	Prometheus string   `mapstructure:"prometheus" json:"prometheus,omitempty"`
+	MatchLabel string   `mapstructure:"match_label" json:"match_label,omitempty"`
+	MatchOn    string   `mapstructure:"match_on" json:"match_on,omitempty"`
 }
 
 // TopologyConfig maps clients (by network, country or continent) to an

@@ -416,7 +416,7 @@ func TestDemoConfig(t *testing.T) {
 	if l.db == nil {
 		t.Error("demo database not opened")
 	}
-	if got := l.Summary(); got != "1 zones, 3 sites, 4 services" {
+	if got := l.Summary(); got != "1 zones, 3 sites, 5 services" {
 		t.Errorf("summary = %q", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/meridian-gslb/meridian/geo"
 	"github.com/meridian-gslb/meridian/gslb"
@@ -116,6 +117,18 @@ func (pc *PolicyConfig) toPolicy(p *problems, pp string) gslb.Policy {
 			Type:      gslb.DownType(strings.ToLower(pc.DownResponse.Type)),
 			Addresses: parseAddrs(p, pp+".down_response.addresses", pc.DownResponse.Addresses),
 		},
+	}
+	if lc := pc.Load; lc != nil {
+		pol.Load = gslb.LoadPolicy{
+			Low: lc.Low, High: lc.High, HardLimit: lc.HardLimit,
+			MaxAge: time.Duration(lc.MaxAge), StickyFor: time.Duration(lc.StickyFor),
+			Prometheus: lc.Prometheus, MatchLabel: lc.MatchLabel, MatchOn: lc.MatchOn,
+		}
+		if lc.High == 0 && lc.Low == 0 && lc.Prometheus == "" {
+			// gslb reports the other half-written policies; this one
+			// would be off without a word.
+			p.add(pp+".load.high", "a load policy needs a high watermark above 0")
+		}
 	}
 	for j, t := range pc.Topology {
 		tp := fmt.Sprintf("%s.topology[%d]", pp, j)

@@ -23,6 +23,8 @@ type HealthConfig struct {
 	SourceTTL Duration `mapstructure:"source_ttl" json:"source_ttl"`
 	// DefaultCheck is the check of every service without health_check.
 	DefaultCheck *HealthCheckConfig `mapstructure:"default_check" json:"default_check,omitempty"`
+	// Prometheus is where load.prometheus queries are evaluated.
+	Prometheus PrometheusConfig `mapstructure:"prometheus" json:"prometheus"`
 }
 
 // HealthCheckConfig is services[].health_check and health.default_check,
@@ -37,6 +39,7 @@ type HealthCheckConfig struct {
 	SNI           string      `mapstructure:"sni" json:"sni,omitempty"`
 	ExpectStatus  StatusCodes `mapstructure:"expect_status" json:"expect_status,omitempty"`
 	BodyContains  string      `mapstructure:"body_contains" json:"body_contains,omitempty"`
+	LoadFrom      string      `mapstructure:"load_from" json:"load_from,omitempty"`
 	TLSSkipVerify bool        `mapstructure:"tls_skip_verify" json:"tls_skip_verify,omitempty"`
 	CAFile        string      `mapstructure:"ca_file" json:"ca_file,omitempty"`
 	Interval      Duration    `mapstructure:"interval" json:"interval,omitempty"`
@@ -74,6 +77,7 @@ func (c *Config) applyHealthDefaults() {
 	if c.Health.SourceTTL == 0 {
 		c.Health.SourceTTL = Duration(health.DefaultSourceTTL)
 	}
+	c.Health.Prometheus.applyDefaults()
 }
 
 // checkHealthSettings checks the top-level health settings.
@@ -87,18 +91,21 @@ func (c *Config) checkHealthSettings(p *problems) {
 	if c.Health.SourceTTL < 0 {
 		p.add("health.source_ttl", "must not be negative")
 	}
+	c.Health.Prometheus.check(p)
+	c.checkPrometheusQueries(p)
 }
 
 // HealthSettings are the health settings that need a restart.
 type HealthSettings struct {
-	Rule        string   `json:"rule"`
-	Concurrency int      `json:"concurrency"`
-	SourceTTL   Duration `json:"source_ttl"`
+	Rule        string           `json:"rule"`
+	Concurrency int              `json:"concurrency"`
+	SourceTTL   Duration         `json:"source_ttl"`
+	Prometheus  PrometheusConfig `json:"prometheus"`
 }
 
 // HealthSettings are the health settings in force.
 func (c *Config) HealthSettings() HealthSettings {
-	return HealthSettings{Rule: c.Health.Rule, Concurrency: c.Health.Concurrency, SourceTTL: c.Health.SourceTTL}
+	return HealthSettings{Rule: c.Health.Rule, Concurrency: c.Health.Concurrency, SourceTTL: c.Health.SourceTTL, Prometheus: c.Health.Prometheus}
 }
 
 // applyHealthChecks puts every service's health_check (or the default
@@ -178,6 +185,7 @@ func (h *HealthCheckConfig) toSpec(p *problems, path string) (gslb.HealthCheck, 
 		Host:          h.Host,
 		ExpectStatus:  slices.Clone([]string(h.ExpectStatus)),
 		BodyContains:  h.BodyContains,
+		LoadFrom:      h.LoadFrom,
 		SNI:           h.SNI,
 		TLSSkipVerify: h.TLSSkipVerify,
 	}

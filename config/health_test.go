@@ -252,6 +252,23 @@ func TestHealthConfigErrors(t *testing.T) {
 			[]string{`admin.token: the token must be at least 16 characters, got 5`}},
 		{"missing token file", "  token_file: token\n", "  token_file: nope\n",
 			[]string{`admin.token_file: `}},
+		// Load shedding (issue #12).
+		{"load_from json on HEAD", "      fast_interval: 250ms\n", "      fast_interval: 250ms\n      load_from: json:load\n",
+			[]string{`services[0].health_check.load_from: HEAD responses have no body: read a header`}},
+		{"bad load_from", "      fast_interval: 250ms\n", "      fast_interval: 250ms\n      load_from: cpu\n",
+			[]string{`services[0].health_check.load_from: want header:<name>, json:<path> or body, got "cpu"`}},
+		{"load_from on tcp", "default_check: {kind: tcp, port: 443, interval: 2s}", "default_check: {kind: tcp, port: 443, load_from: body}",
+			[]string{`health.default_check.load_from: only for http and https checks`}},
+		{"watermarks reversed", "  - name: web.h.example.\n", "  - name: web.h.example.\n    policy: {load: {low: 0.9, high: 0.5}}\n",
+			[]string{`services[0].policy.load.low: must be below high (0.5), got 0.9`}},
+		{"empty load", "  - name: web.h.example.\n", "  - name: web.h.example.\n    policy: {load: {}}\n",
+			[]string{`services[0].policy.load.high: a load policy needs a high watermark above 0`}},
+		{"prometheus query without a prometheus", "  - name: web.h.example.\n", "  - name: web.h.example.\n    policy: {load: {high: 1, prometheus: up}}\n",
+			[]string{`services[0].policy.load.prometheus: needs health.prometheus.url`}},
+		{"bad prometheus url", "  source_ttl: 10s\n", "  source_ttl: 10s\n  prometheus: {url: 'ftp://prom'}\n",
+			[]string{`health.prometheus.url: want an http:// or https:// URL, got "ftp://prom"`}},
+		{"prometheus timeout above interval", "  source_ttl: 10s\n", "  source_ttl: 10s\n  prometheus: {url: 'http://prom:9090', interval: 2s, timeout: 3s}\n",
+			[]string{`health.prometheus.timeout: must be above 0 and at most interval (2s), got 3s`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := healthFixtureDir(t, replace(t, tc.old, tc.new))
