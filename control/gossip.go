@@ -27,7 +27,9 @@ import (
 //     file's first, before it joins: static stability);
 //   - both share their local probes' verdicts and feed the other sites'
 //     into the health observations, where the rule (health.rule) combines
-//     them.
+//     them;
+//   - both share their local probes' load readings and feed the other
+//     sites' into the load store (health.Signals), each site one source.
 type Gossip struct {
 	node    *sites.Node
 	role    sites.Role
@@ -56,7 +58,7 @@ func newGossip(l *config.Loaded, pub *Publisher, log *slog.Logger, version strin
 	cfg.Logger = g.log
 	cfg.Metrics = g.metrics
 	cfg.OnState = g.onState
-	cfg.Observations = siteObservations{obs: pub.obs, self: gc.Site}
+	cfg.Observations = siteObservations{obs: pub.obs, signals: pub.Signals(), self: gc.Site}
 	if ns, name, ok := strings.Cut(gc.AdvertiseService, "/"); ok {
 		cfg.ResolveAdvertise = func(ctx context.Context) (string, int, error) {
 			return kube.ServiceAddress(ctx, ns, name, 2*time.Second, g.log)
@@ -67,8 +69,12 @@ func newGossip(l *config.Loaded, pub *Publisher, log *slog.Logger, version strin
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
 	g.node = node
-	// Every verdict of the local probes goes to the other sites.
+	// Every verdict of the local probes goes to the other sites, and so
+	// does every load reading they take (throttled by the node).
 	pub.setLocalChanges(g.shareChanges)
+	if sig := pub.Signals(); sig != nil {
+		sig.OnLocal(g.shareLoad)
+	}
 	return g, nil
 }
 
@@ -196,6 +202,11 @@ func (g *Gossip) shareChanges(changes []health.Change) {
 	}
 }
 
+// shareLoad gossips a load reading of the local probes (Signals.OnLocal).
+func (g *Gossip) shareLoad(k health.Key, sig gslb.LoadSignal) {
+	g.node.ShareLoad(k.String(), sig.Value, sig.At)
+}
+
 // reloadKeys rereads the key file (rotation); a bad file keeps the keys.
 func (g *Gossip) reloadKeys() {
 	if err := g.node.ReloadKeys(); err != nil {
@@ -207,11 +218,15 @@ func (g *Gossip) reloadKeys() {
 func (g *Gossip) collectors() []prometheus.Collector { return []prometheus.Collector{g.metrics} }
 
 // siteObservations hands the other sites' observations to the health
-// store, each site one source (health.SourceSite).
+// store, and their load readings to the load store (sites.LoadSink),
+// each site one source (health.SourceSite).
 type siteObservations struct {
-	obs  *health.Observations
-	self string // this site: its own probes are the local source
+	obs     *health.Observations
+	signals *health.Signals // nil: other sites' readings are dropped
+	self    string          // this site: its own probes are the local source
 }
+
+var _ sites.LoadSink = siteObservations{}
 
 func (s siteObservations) ObserveSite(site, key string, up bool, since time.Time, errMsg string) {
 	var k health.Key
@@ -233,7 +248,30 @@ func (s siteObservations) RemoveSite(site, key string) {
 }
 
 func (s siteObservations) ForgetSite(site string) {
-	if site != s.self {
-		s.obs.Forget(health.SourceSite(site))
+	if site == s.self {
+		return
 	}
+	s.obs.Forget(health.SourceSite(site))
+	if s.signals != nil {
+		s.signals.ForgetSource(health.SourceSite(site))
+	}
+}
+
+func (s siteObservations) ObserveSiteLoad(site, key string, value float64, at time.Time) {
+	var k health.Key
+	if s.signals == nil || site == s.self || k.UnmarshalText([]byte(key)) != nil {
+		return
+	}
+	if at.IsZero() {
+		at = time.Now()
+	}
+	s.signals.SetTarget(k, gslb.LoadSignal{Value: value, At: at, Source: health.SourceSite(site)})
+}
+
+func (s siteObservations) RemoveSiteLoad(site, key string) {
+	var k health.Key
+	if s.signals == nil || site == s.self || k.UnmarshalText([]byte(key)) != nil {
+		return
+	}
+	s.signals.RemoveTarget(k, health.SourceSite(site))
 }

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,11 +38,18 @@ type Publisher struct {
 	store   *gslb.Store
 	log     *slog.Logger
 	obs     *health.Observations
-	mon     *health.Monitor
-	metrics *health.Metrics
-	swaps   prometheus.Counter
-	changes prometheus.Counter
-	current atomic.Pointer[served] // what the published snapshot was built from
+	signals *health.Signals // the members' load readings (issue #12)
+	// prom evaluates the policies' load.prometheus queries; nil without
+	// health.prometheus.url. stopProm ends it.
+	prom        *health.PromSource
+	promMetrics *health.PromMetrics
+	stopProm    context.CancelFunc
+	promWarned  int // the query count setPromQueries last warned about
+	mon         *health.Monitor
+	metrics     *health.Metrics
+	swaps       prometheus.Counter
+	changes     prometheus.Counter
+	current     atomic.Pointer[served] // what the published snapshot was built from
 
 	mu sync.Mutex // serialises publishing; guards the fields below
 	// in are the inputs of the served State (plan).
@@ -64,18 +72,20 @@ type Publisher struct {
 	localChanges atomic.Pointer[func([]health.Change)]
 
 	// latency names the served State's services of strategy latency,
-	// whose members' round-trip times refreshRTT copies into the served
-	// snapshot (guarded by mu); stopRTT and rttDone end that loop.
+	// whose members' round-trip times refreshSignals copies into the
+	// served snapshot, and loaded those with load shedding, whose load it
+	// copies (both guarded by mu); stopRTT and rttDone end that loop.
 	latency  []string
+	loaded   []string
 	stopRTT  chan struct{}
 	rttDone  chan struct{}
 	stopOnce sync.Once
 }
 
-// rttRefresh is how often the probes' round-trip times reach the latency
-// services' answers: a few probes' worth, so an answer follows a lasting
-// change of path within seconds without a snapshot per probe.
-const rttRefresh = time.Second
+// signalRefresh is how often the probes' round-trip times and the load
+// signals reach the answers: a load reported by a probe sheds within its
+// interval plus this, without a snapshot per probe.
+const signalRefresh = 500 * time.Millisecond
 
 // served is the configuration and the State of the published snapshot.
 type served struct {
@@ -100,6 +110,7 @@ func NewPublisher(store *gslb.Store, hs config.HealthSettings, log *slog.Logger)
 			Help: "Operator overrides set or removed through the admin API.",
 		}),
 		apiAdmin: newAdmin(),
+		signals:  health.NewSignals(),
 		stopRTT:  make(chan struct{}),
 		rttDone:  make(chan struct{}),
 	}
@@ -115,6 +126,7 @@ func NewPublisher(store *gslb.Store, hs config.HealthSettings, log *slog.Logger)
 	p.mon = health.NewMonitor(health.Options{
 		Concurrency:  hs.Concurrency,
 		Observations: p.obs,
+		Signals:      p.signals,
 		Metrics:      p.metrics,
 		Logger:       log.With("component", "health"),
 		OnChange: func(cs []health.Change) {
@@ -124,15 +136,30 @@ func NewPublisher(store *gslb.Store, hs config.HealthSettings, log *slog.Logger)
 		},
 	})
 	p.geo = newGeoCompiler(p, log.With("component", "geo"))
-	go p.refreshRTT()
+	p.promMetrics = health.NewPromMetrics()
+	if hs.Prometheus.URL != "" {
+		p.prom = health.NewPromSource(health.PromOptions{
+			URL:      hs.Prometheus.URL,
+			Interval: time.Duration(hs.Prometheus.Interval),
+			Timeout:  time.Duration(hs.Prometheus.Timeout),
+			Signals:  p.signals,
+			Logger:   log.With("component", "load-prometheus"),
+			Metrics:  p.promMetrics,
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		p.stopProm = cancel
+		go p.prom.Run(ctx)
+	}
+	go p.refreshSignals()
 	return p
 }
 
-// refreshRTT copies the monitor's round-trip times into the served
-// snapshot every rttRefresh, for the latency services only.
-func (p *Publisher) refreshRTT() {
+// refreshSignals copies the monitor's round-trip times (latency
+// services) and the load signals (services with load shedding) into the
+// served snapshot every signalRefresh.
+func (p *Publisher) refreshSignals() {
 	defer close(p.rttDone)
-	t := time.NewTicker(rttRefresh)
+	t := time.NewTicker(signalRefresh)
 	defer t.Stop()
 	for {
 		select {
@@ -141,25 +168,32 @@ func (p *Publisher) refreshRTT() {
 		case <-t.C:
 		}
 		p.mu.Lock()
-		if len(p.latency) > 0 && p.view != nil {
-			view, names := p.view, p.latency
+		if (len(p.latency) > 0 || len(p.loaded) > 0) && p.view != nil {
+			view, lat, loaded := p.view, p.latency, p.loaded
 			_ = p.store.Update(func(cur *gslb.Snapshot) (*gslb.Snapshot, error) {
 				if cur == nil {
 					return nil, fmt.Errorf("no snapshot")
 				}
-				if next := cur.WithRTT(view, names); next != cur {
+				next := cur
+				if len(lat) > 0 {
+					next = next.WithRTT(view, lat)
+				}
+				if len(loaded) > 0 {
+					next = next.WithLoad(view, loaded, time.Now())
+				}
+				if next != cur {
 					return next, nil
 				}
-				return nil, errRTTUnchanged // nothing to publish
+				return nil, errSignalsUnchanged // nothing to publish
 			})
 		}
 		p.mu.Unlock()
 	}
 }
 
-// errRTTUnchanged tells the store that a refresh changed no round-trip
-// time: no new snapshot.
-var errRTTUnchanged = errors.New("no round-trip time changed")
+// errSignalsUnchanged tells the store that a refresh changed no
+// round-trip time and no load: no new snapshot.
+var errSignalsUnchanged = errors.New("no round-trip time or load changed")
 
 // latencyServices are the names of st's services of strategy latency.
 func latencyServices(st *gslb.State) []string {
@@ -174,7 +208,7 @@ func latencyServices(st *gslb.State) []string {
 
 // collectors are the publisher's metrics, for the registry.
 func (p *Publisher) collectors() []prometheus.Collector {
-	return append([]prometheus.Collector{p.metrics, p.swaps, p.changes}, p.geo.collectors()...)
+	return append([]prometheus.Collector{p.metrics, p.swaps, p.changes, newLoadCollector(p), p.promMetrics}, p.geo.collectors()...)
 }
 
 // Stop ends the probes. Call it without holding mu: it waits for a health
@@ -182,6 +216,9 @@ func (p *Publisher) collectors() []prometheus.Collector {
 func (p *Publisher) Stop() {
 	p.stopOnce.Do(func() { close(p.stopRTT) })
 	<-p.rttDone
+	if p.stopProm != nil {
+		p.stopProm()
+	}
 	p.geo.close()
 	p.mon.Stop()
 	p.obs.Close()
@@ -328,7 +365,7 @@ func (p *Publisher) publishLocked(l *config.Loaded, st *gslb.State) error {
 			p.log.Warn("health targets", "error", config.OneLine(err))
 		}
 	}
-	view := health.NewView(hp, p.obs).WithMonitor(p.mon)
+	view := health.NewView(hp, p.obs).WithMonitor(p.mon).WithSignals(p.signals)
 	p.pruneAPIAdmin(st)
 	snap, err := p.store.Load().Next(st, l.Locator, view)
 	if err != nil {
@@ -338,6 +375,11 @@ func (p *Publisher) publishLocked(l *config.Loaded, st *gslb.State) error {
 	p.latency = latencyServices(st)
 	if len(p.latency) > 0 {
 		snap = snap.WithRTT(view, p.latency)
+	}
+	p.loaded = gslb.LoadServices(st)
+	p.setPromQueries(st)
+	if len(p.loaded) > 0 {
+		snap = snap.WithLoad(view, p.loaded, time.Now())
 	}
 	p.healthPlan, p.view = hp, view
 	p.current.Store(&served{cfg: l, state: st})

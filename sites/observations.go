@@ -2,6 +2,7 @@ package sites
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -19,8 +20,22 @@ type ObservationSink interface {
 	// RemoveSite: site no longer probes key.
 	RemoveSite(site, key string)
 	// ForgetSite: site left the cluster (or failed); its observations
-	// should expire.
+	// should expire, and its load readings (LoadSink) go.
 	ForgetSite(site string)
+}
+
+// LoadSink is an optional extension of ObservationSink: a sink that also
+// implements it receives the load readings other sites' probes take of
+// their targets (Node.ShareLoad), under the same rules (gossip
+// goroutines, in order per site and key, one at a time, no calls back
+// into the Node). A load reading is no health observation: it never
+// causes ObserveSite or RemoveSite. ForgetSite covers both.
+type LoadSink interface {
+	// ObserveSiteLoad: site's newest reading of key's load, read at at.
+	ObserveSiteLoad(site, key string, value float64, at time.Time)
+	// RemoveSiteLoad: site no longer reads key's load (it stopped
+	// probing it).
+	RemoveSiteLoad(site, key string)
 }
 
 // RemoteObservation is one entry of the observation table.
@@ -32,6 +47,10 @@ type RemoteObservation struct {
 	Since    time.Time `json:"since,omitzero"`
 	Error    string    `json:"error,omitempty"`
 	Received time.Time `json:"received"`
+	// Load is the site's newest load reading of the target, read at
+	// LoadAt; nil when it shares none.
+	Load   *float64  `json:"load,omitempty"`
+	LoadAt time.Time `json:"load_at,omitzero"`
 }
 
 // maxErrLen keeps an observation within one gossip packet.
@@ -42,13 +61,64 @@ const maxErrLen = 200
 // entries are remembered.
 const goneMemory = 10 * time.Minute
 
+// Load readings are gossiped when they move by more than loadDelta
+// (relative) from the last one sent, or when the last one sent is older
+// than loadRefresh, so that a steady load still refreshes its age well
+// within the load policy's max_age (30 s by default). The table keeps the
+// newest reading in any case: push/pull carries it.
+const (
+	loadDelta   = 0.01
+	loadRefresh = 5 * time.Second
+)
+
+// wireObs is one origin's entry of one key: its health observation and
+// its load reading, each optional. Older releases ignore the load fields
+// (L, LA, HS) and see a load-only entry as a withdrawal, which is what it
+// is to them: no health observation.
 type wireObs struct {
-	Key     string `json:"k"`
-	Up      bool   `json:"u,omitempty"`
-	Since   int64  `json:"s,omitempty"` // Unix nanoseconds
-	Err     string `json:"e,omitempty"`
-	Stamp   int64  `json:"st"` // per origin, increasing: the newest wins
-	Deleted bool   `json:"d,omitempty"`
+	Key   string `json:"k"`
+	Up    bool   `json:"u,omitempty"`
+	Since int64  `json:"s,omitempty"` // Unix nanoseconds
+	Err   string `json:"e,omitempty"`
+	Stamp int64  `json:"st"` // per origin, increasing: the newest wins
+	// Deleted: the entry holds no health observation: withdrawn, or,
+	// with a load reading (L), not made yet.
+	Deleted bool `json:"d,omitempty"`
+	// HStamp is the Stamp of the entry's last health change, when load
+	// readings have stamped it since; 0: Stamp. Replicas of a site vote
+	// by it (siteVoteLocked).
+	HStamp int64 `json:"hs,omitempty"`
+	// Load is the newest load reading of the key, read at LoadAt (Unix
+	// nanoseconds); nil: none.
+	Load   *float64 `json:"l,omitempty"`
+	LoadAt int64    `json:"la,omitempty"`
+}
+
+// healthStamp is the Stamp of the entry's last health change.
+func (w *wireObs) healthStamp() int64 {
+	if w.HStamp != 0 {
+		return w.HStamp
+	}
+	return w.Stamp
+}
+
+// loadOnly: a load reading, and no health observation.
+func (w *wireObs) loadOnly() bool { return w.Deleted && w.Load != nil }
+
+// sameHealth: a and b say the same of the key's health.
+func sameHealth(a, b *wireObs) bool {
+	if a.Deleted || b.Deleted {
+		return a.Deleted == b.Deleted
+	}
+	return a.Up == b.Up && a.Since == b.Since && a.Err == b.Err
+}
+
+// sameLoad: a and b carry the same load reading, or both none.
+func sameLoad(a, b *wireObs) bool {
+	if a.Load == nil || b.Load == nil {
+		return a.Load == nil && b.Load == nil
+	}
+	return *a.Load == *b.Load && a.LoadAt == b.LoadAt
 }
 
 type wireOrigin struct {
@@ -83,6 +153,11 @@ type obsOrigin struct {
 type obsEntry struct {
 	wireObs
 	received time.Time
+	// On this node's own entries: the load reading last gossiped, and
+	// when (the throttle of ShareLoad).
+	loadSent   bool
+	sentLoad   float64
+	sentLoadAt time.Time
 }
 
 func (t *obsTable) init() {
@@ -118,35 +193,114 @@ func (n *Node) ShareObservation(key string, up bool, since time.Time, errMsg str
 }
 
 // WithdrawObservation tells the other sites this site no longer probes
-// key.
+// key: its health observation and its load reading go.
 func (n *Node) WithdrawObservation(key string) {
 	n.setOwn(wireObs{Key: key, Deleted: true})
 }
 
-// setOwn records and gossips one of this node's observations; false when
-// it changes nothing.
+// setOwn records and gossips a change of the health part of one of this
+// node's entries (a withdrawal drops the load reading too); false when it
+// changes nothing.
 func (n *Node) setOwn(w wireObs) bool {
+	if w.Key == "" {
+		return false
+	}
 	t := &n.obs
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	o := t.originLocked(n.cfg.NodeName, n.cfg.Site)
-	if e := o.entries[w.Key]; e != nil && e.Deleted == w.Deleted && e.Up == w.Up && e.Since == w.Since && e.Err == w.Err {
-		t.mu.Unlock()
+	prev := o.entries[w.Key]
+	switch {
+	case prev == nil && w.Deleted:
 		return false
+	case prev != nil && w.Deleted:
+		if prev.Deleted && prev.Load == nil {
+			return false
+		}
+	case prev != nil:
+		if sameHealth(&prev.wireObs, &w) {
+			return false
+		}
+		w.Load, w.LoadAt = prev.Load, prev.LoadAt // the reading stays
 	}
-	if e := o.entries[w.Key]; e == nil && w.Deleted {
-		t.mu.Unlock()
-		return false
+	n.putOwnLocked(o, prev, w, true, true)
+	n.metrics.observation("sent")
+	return true
+}
+
+// ShareLoad tells every other site this site's newest reading of a
+// target's load: key is health.Key's text form, at when it was read (zero:
+// now). The reading joins the key's entry, whether or not it holds a
+// health observation yet. It is gossiped when it differs from the last
+// one gossiped by more than 1% or that one is older than 5 s; otherwise
+// only the table keeps it, for push/pull. Other sites hand it to their
+// sink when it implements LoadSink. A reading older than the one held, or
+// not a finite number, is ignored.
+func (n *Node) ShareLoad(key string, value float64, at time.Time) {
+	if key == "" || math.IsNaN(value) || math.IsInf(value, 0) {
+		return
 	}
+	if at.IsZero() {
+		at = time.Now()
+	}
+	la := at.UnixNano()
+	t := &n.obs
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o := t.originLocked(n.cfg.NodeName, n.cfg.Site)
+	prev := o.entries[key]
+	w := wireObs{Key: key, Deleted: true} // no health observation yet
+	if prev != nil {
+		if prev.Load != nil && (la < prev.LoadAt || la == prev.LoadAt && value == *prev.Load) {
+			return
+		}
+		w = prev.wireObs
+	}
+	w.Load, w.LoadAt = &value, la
+	now := time.Now()
+	send := prev == nil || !prev.loadSent || now.Sub(prev.sentLoadAt) >= loadRefresh || loadMoved(prev.sentLoad, value)
+	n.putOwnLocked(o, prev, w, false, send)
+}
+
+// loadMoved: v differs from the last reading sent by more than loadDelta.
+func loadMoved(sent, v float64) bool {
+	if sent == 0 {
+		return v != 0
+	}
+	return math.Abs(v-sent) > loadDelta*math.Abs(sent)
+}
+
+// putOwnLocked stamps w, one of this node's entries, makes it the table's
+// and, when send is set, gossips it. health says whether its health part
+// changed (else the last health change's stamp stays, HStamp). The
+// broadcast is queued under the table lock, so that the queue, where a
+// newer message of the key replaces an older one, never ends with an
+// older one.
+func (n *Node) putOwnLocked(o *obsOrigin, prev *obsEntry, w wireObs, health, send bool) {
+	t := &n.obs
 	now := time.Now()
 	w.Stamp = max(t.lastStamp+1, now.UnixNano())
 	t.lastStamp = w.Stamp
-	o.entries[w.Key] = &obsEntry{wireObs: w, received: now}
+	w.HStamp = 0
+	if !health && prev != nil {
+		if hs := prev.healthStamp(); hs != w.Stamp {
+			w.HStamp = hs
+		}
+	}
+	e := &obsEntry{wireObs: w, received: now}
+	if prev != nil && w.Load != nil {
+		e.loadSent, e.sentLoad, e.sentLoadAt = prev.loadSent, prev.sentLoad, prev.sentLoadAt
+	}
+	o.entries[w.Key] = e
 	t.gen++
-	t.mu.Unlock()
+	if !send {
+		return
+	}
+	if w.Load != nil {
+		e.loadSent, e.sentLoad, e.sentLoadAt = true, *w.Load, now
+	}
 	msg := encodeMessage(msgObservation, wireObsMsg{Node: n.cfg.NodeName, Site: n.cfg.Site, wireObs: w})
 	n.queueBroadcast(obsBroadcastName(n.cfg.NodeName, w.Key), msg)
-	n.metrics.observation("sent")
-	return true
 }
 
 func obsBroadcastName(node, key string) string { return "obs\x00" + node + "\x00" + key }
@@ -154,10 +308,13 @@ func obsBroadcastName(node, key string) string { return "obs\x00" + node + "\x00
 // receiveObservation takes one gossiped observation; when it is new, the
 // sink hears it and it is relayed on (msg is the received message).
 func (n *Node) receiveObservation(origin, site string, w wireObs, msg []byte) {
-	if !n.applyObservation(origin, site, w) {
+	applied, health := n.applyObservation(origin, site, w)
+	if !applied {
 		return
 	}
-	n.metrics.observation("received")
+	if health {
+		n.metrics.observation("received")
+	}
 	n.queueBroadcast(obsBroadcastName(origin, w.Key), slices.Clone(msg))
 }
 
@@ -166,7 +323,7 @@ func (n *Node) receiveObservation(origin, site string, w wireObs, msg []byte) {
 func (n *Node) mergeObservations(origins []wireOrigin) {
 	for _, o := range origins {
 		for _, w := range o.Entries {
-			if n.applyObservation(o.Node, o.Site, w) {
+			if _, health := n.applyObservation(o.Node, o.Site, w); health {
 				n.metrics.observation("received")
 			}
 		}
@@ -174,36 +331,56 @@ func (n *Node) mergeObservations(origins []wireOrigin) {
 }
 
 // applyObservation stores w if it is newer than what origin said of the
-// key before, and tells the sink the site's vote, under the table lock so
-// that the sink sees every key's observations in stamp order.
+// key before (applied), and tells the sink the site's vote, under the
+// table lock so that the sink sees every key's observations in stamp
+// order: the health vote only when w changed the entry's health (health),
+// the load only when it changed the entry's reading, so that a load
+// reading never looks like a health change.
 // Observations of this node's own site are kept and relayed but not sunk:
 // the local probes speak for it.
-func (n *Node) applyObservation(origin, site string, w wireObs) bool {
+func (n *Node) applyObservation(origin, site string, w wireObs) (applied, health bool) {
 	if origin == "" || origin == n.cfg.NodeName || site == "" || w.Key == "" {
-		return false
+		return false, false
 	}
 	t := &n.obs
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, gone := t.gone[origin]; gone {
-		return false
+		return false, false
 	}
 	o := t.originLocked(origin, site)
-	if e := o.entries[w.Key]; e != nil && e.Stamp >= w.Stamp {
-		return false
+	prev := o.entries[w.Key]
+	if prev != nil && prev.Stamp >= w.Stamp {
+		return false, false
 	}
 	e := &obsEntry{wireObs: w, received: time.Now()}
 	o.entries[w.Key] = e
 	t.gen++
+	if prev == nil {
+		// A first entry: a health observation, or a withdrawal (as
+		// ever); a load-only one says nothing of health.
+		health = !w.loadOnly()
+	} else {
+		health = !sameHealth(&prev.wireObs, &w)
+	}
+	loadChanged := prev == nil && w.Load != nil || prev != nil && !sameLoad(&prev.wireObs, &w)
 	if site != n.cfg.Site {
-		// A newer entry of another replica of the site outvotes this
-		// one, which changes nothing; a withdrawal lets the others'
-		// votes stand (sinkVoteLocked).
-		if v := t.siteVoteLocked(site, w.Key); v == nil || v == e || w.Deleted {
-			n.sinkVoteLocked(site, w.Key, v)
+		if health {
+			// A newer entry of another replica of the site outvotes
+			// this one, which changes nothing; a withdrawal lets the
+			// others' votes stand (sinkVoteLocked).
+			if v := t.siteVoteLocked(site, w.Key); v == nil || v == e || w.Deleted {
+				n.sinkVoteLocked(site, w.Key, v)
+			}
+		}
+		if loadChanged {
+			// Likewise the newest reading of the site's replicas.
+			if v := t.siteLoadLocked(site, w.Key); v == nil || v == e || w.Load == nil {
+				n.sinkLoadLocked(site, w.Key, v)
+			}
 		}
 	}
-	return true
+	return true, health
 }
 
 // siteVoteLocked is what site says of key: the newest entry of its
@@ -217,7 +394,22 @@ func (t *obsTable) siteVoteLocked(site, key string) *obsEntry {
 		if o.site != site {
 			continue
 		}
-		if e := o.entries[key]; e != nil && !e.Deleted && (vote == nil || e.Stamp > vote.Stamp) {
+		if e := o.entries[key]; e != nil && !e.Deleted && (vote == nil || e.healthStamp() > vote.healthStamp()) {
+			vote = e
+		}
+	}
+	return vote
+}
+
+// siteLoadLocked is site's load reading of key: the newest of its
+// replicas', nil when none reads it.
+func (t *obsTable) siteLoadLocked(site, key string) *obsEntry {
+	var vote *obsEntry
+	for _, o := range t.origins {
+		if o.site != site {
+			continue
+		}
+		if e := o.entries[key]; e != nil && e.Load != nil && (vote == nil || e.LoadAt > vote.LoadAt) {
 			vote = e
 		}
 	}
@@ -238,6 +430,23 @@ func (n *Node) sinkVoteLocked(site, key string, v *obsEntry) {
 			since = time.Unix(0, v.Since)
 		}
 		sink.ObserveSite(site, key, v.Up, since, v.Err)
+	}
+}
+
+// sinkLoadLocked hands a LoadSink site's reading of key: v's, or a
+// removal when v is nil.
+func (n *Node) sinkLoadLocked(site, key string, v *obsEntry) {
+	sink, ok := n.cfg.Observations.(LoadSink)
+	switch {
+	case !ok:
+	case v == nil:
+		sink.RemoveSiteLoad(site, key)
+	default:
+		at := v.received
+		if v.LoadAt != 0 {
+			at = time.Unix(0, v.LoadAt)
+		}
+		sink.ObserveSiteLoad(site, key, *v.Load, at)
 	}
 }
 
@@ -263,10 +472,16 @@ func (n *Node) originGone(node, site string) {
 		return
 	}
 	// Another replica of the site remains: its own observations become
-	// the site's vote wherever the departed one's was the newest.
+	// the site's vote wherever the departed one's was the newest, and its
+	// readings the site's wherever the departed one read the load.
 	if gone != nil {
-		for key := range gone.entries {
-			n.sinkVoteLocked(site, key, t.siteVoteLocked(site, key))
+		for key, e := range gone.entries {
+			if !e.loadOnly() {
+				n.sinkVoteLocked(site, key, t.siteVoteLocked(site, key))
+			}
+			if e.Load != nil {
+				n.sinkLoadLocked(site, key, t.siteLoadLocked(site, key))
+			}
 		}
 	}
 }
@@ -326,7 +541,9 @@ func (t *obsTable) collect(keep func(string) bool) []wireOrigin {
 }
 
 // Observations returns the observation table: every site's latest view
-// of every target, this node's own included, sorted by site, node, key.
+// of every target, this node's own included, sorted by site, node, key,
+// with its load reading when it has one (a reading without a health
+// observation is not listed).
 func (n *Node) Observations() []RemoteObservation {
 	t := &n.obs
 	t.mu.Lock()
@@ -339,6 +556,10 @@ func (n *Node) Observations() []RemoteObservation {
 			r := RemoteObservation{Site: o.site, Node: node, Key: e.Key, Up: e.Up, Error: e.Err, Received: e.received}
 			if e.Since != 0 {
 				r.Since = time.Unix(0, e.Since)
+			}
+			if e.Load != nil {
+				l := *e.Load
+				r.Load, r.LoadAt = &l, time.Unix(0, e.LoadAt)
 			}
 			out = append(out, r)
 		}
