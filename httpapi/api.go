@@ -66,6 +66,7 @@ func (a *API) Routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/v1/config", a.showConfig)
 	mux.HandleFunc("GET /api/v1/services", a.services)
 	mux.HandleFunc("GET /api/v1/health", a.health)
+	mux.HandleFunc("GET /api/v1/load", a.load)
 	mux.HandleFunc("GET /api/v1/sites", a.sites)
 	mux.HandleFunc("GET /api/v1/kubernetes", a.kubernetes)
 	mux.HandleFunc("GET /api/v1/overview", a.overview)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/meridian-gslb/meridian/config"
+	"github.com/meridian-gslb/meridian/gslb"
 	"github.com/meridian-gslb/meridian/httpapi"
 )
 
@@ -206,6 +207,7 @@ func printExplain(w io.Writer, r *httpapi.ExplainResponse) {
 			}
 			tw.Flush()
 		}
+		printLoads(w, r.Trace.Members)
 	}
 	if len(r.Trace.Steps) > 0 {
 		fmt.Fprintf(w, "\nsteps:\n")
@@ -213,6 +215,30 @@ func printExplain(w io.Writer, r *httpapi.ExplainResponse) {
 			fmt.Fprintf(w, "  %d. %s\n", i+1, s)
 		}
 	}
+}
+
+// printLoads prints each member's load signal, for a service with load
+// shedding: the value, where it came from, how old, and what it did.
+func printLoads(w io.Writer, members []gslb.MemberVerdict) {
+	some := false
+	for _, m := range members {
+		some = some || m.Load != nil
+	}
+	if !some {
+		return
+	}
+	fmt.Fprintf(w, "\nload:\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, m := range members {
+		if l := m.Load; l != nil {
+			from := ""
+			if l.Source != "" && l.AgeSeconds != nil {
+				from = fmt.Sprintf("from %s, %.1f s old", l.Source, *l.AgeSeconds)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", m.Member, l.State, from)
+		}
+	}
+	tw.Flush()
 }
 
 // scopeNote says what the ECS scope means for the resolver's cache.
