@@ -25,20 +25,26 @@ func compileHealthCheck(h *HealthCheckSpec, errs *problems) *compiledHealthCheck
 	c := &compiledHealthCheck{spec: *h}
 	c.spec.ExpectStatus = append([]string(nil), h.ExpectStatus...)
 	read := func(field, s string) time.Duration {
-		if s == "" {
-			return 0
-		}
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			errs.add("spec.healthCheck."+field, "%q is not a positive duration such as 5s or 500ms", s)
-			return 0
-		}
-		return d
+		return readDuration("spec.healthCheck."+field, s, errs)
 	}
 	c.interval = read("interval", h.Interval)
 	c.fastInterval = read("fastInterval", h.FastInterval)
 	c.timeout = read("timeout", h.Timeout)
 	return c
+}
+
+// readDuration reads the duration at path; "" is unset (0), and one that
+// does not parse or is not positive is reported and read as unset.
+func readDuration(path, s string, errs *problems) time.Duration {
+	if s == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		errs.add(path, "%q is not a positive duration such as 5s or 500ms", s)
+		return 0
+	}
+	return d
 }
 
 // probes reports whether a service under this policy is probed, as far as
@@ -79,6 +85,7 @@ func (c *compiledFields) applyHealthCheck(hc *gslb.HealthCheck) *gslb.HealthChec
 	setString(&out.BodyContains, h.BodyContains)
 	setString(&out.CAPEM, h.CAPEM)
 	setString(&out.Jitter, h.Jitter)
+	setString(&out.LoadFrom, h.LoadFrom)
 	if len(h.ExpectStatus) > 0 {
 		out.ExpectStatus = append([]string(nil), h.ExpectStatus...)
 	}
@@ -110,7 +117,7 @@ func dropInapplicable(hc *gslb.HealthCheck, kind string) {
 		hc.SNI, hc.TLSSkipVerify, hc.CAPEM = "", false, ""
 	}
 	if kind != gslb.CheckHTTP && kind != gslb.CheckHTTPS {
-		hc.Method, hc.Path, hc.Host, hc.ExpectStatus, hc.BodyContains = "", "", "", nil, ""
+		hc.Method, hc.Path, hc.Host, hc.ExpectStatus, hc.BodyContains, hc.LoadFrom = "", "", "", nil, "", ""
 	}
 }
 
@@ -120,6 +127,7 @@ var healthCheckFields = map[string]string{
 	"expect_status":   "expectStatus",
 	"fast_interval":   "fastInterval",
 	"body_contains":   "bodyContains",
+	"load_from":       "loadFrom",
 	"tls_skip_verify": "tlsSkipVerify",
 	"ca_pem":          "caPEM",
 }

@@ -33,6 +33,11 @@ var policyFields = map[string]string{
 	"geo_tie_km":    "geoTieKm",
 	"hash_mask":     "hashMask",
 	"down_response": "downResponse",
+	"hard_limit":    "hardLimit",
+	"max_age":       "maxAge",
+	"sticky_for":    "stickyFor",
+	"match_label":   "matchLabel",
+	"match_on":      "matchOn",
 }
 
 // specPath names a judged problem by its spec field: "policy.min_up" is

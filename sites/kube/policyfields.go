@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 
 	"github.com/meridian-gslb/meridian/geo"
 	"github.com/meridian-gslb/meridian/gslb"
@@ -24,6 +25,7 @@ type compiledFields struct {
 	hashMask     *MaskSpec
 	hc           *compiledHealthCheck
 	persistence  *PersistenceSpec
+	load         *gslb.LoadPolicy // nil: unset (replaced whole)
 	down         *gslb.DownResponse
 	hostnameVIPs string
 }
@@ -74,6 +76,9 @@ func compileFields(f *PolicyFields, pc *policyContext, errs *problems) compiledF
 	}
 	c.hashMask = f.HashMask
 	c.persistence = f.Persistence
+	if f.Load != nil {
+		c.load = compileLoad(f.Load, errs)
+	}
 	if d := f.DownResponse; d != nil {
 		c.down = &gslb.DownResponse{Type: gslb.DownType(d.Type)}
 		c.down.Addresses = parseAddrs("spec.downResponse.addresses", d.Addresses, errs)
@@ -128,6 +133,32 @@ func compileTopology(rules []TopologyRuleSpec, errs *problems) []gslb.TopologyRu
 	return out
 }
 
+// compileLoad reads the load spec's numbers and durations; the rules
+// (low below high, matchOn, ...) are gslb's, judged with the rest.
+func compileLoad(l *LoadSpec, errs *problems) *gslb.LoadPolicy {
+	num := func(field, s string) float64 {
+		if s == "" {
+			return 0
+		}
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			errs.add("spec.load."+field, "%q is not a decimal number such as 0.8 or 80", s)
+			return 0
+		}
+		return v
+	}
+	return &gslb.LoadPolicy{
+		Low:        num("low", l.Low),
+		High:       num("high", l.High),
+		HardLimit:  num("hardLimit", l.HardLimit),
+		MaxAge:     readDuration("spec.load.maxAge", l.MaxAge, errs),
+		StickyFor:  readDuration("spec.load.stickyFor", l.StickyFor, errs),
+		Prometheus: l.Prometheus,
+		MatchLabel: l.MatchLabel,
+		MatchOn:    l.MatchOn,
+	}
+}
+
 // parseAddrs reads the addresses at path (gslb.ParseAddr), unmapped; a
 // bad one is reported at its index and left out.
 func parseAddrs(path string, ss []string, errs *problems) []netip.Addr {
@@ -174,6 +205,7 @@ func (c *compiledFields) applyPolicy(p *gslb.Policy) {
 		setIf(&p.Persistence.Mask.IPv4, intPtr(ps.IPv4Mask))
 		setIf(&p.Persistence.Mask.IPv6, intPtr(ps.IPv6Mask))
 	}
+	setIf(&p.Load, c.load)
 	if c.down != nil {
 		p.Down = gslb.DownResponse{Type: c.down.Type, Addresses: slices.Clone(c.down.Addresses)}
 	}
@@ -183,7 +215,7 @@ func (c *compiledFields) applyPolicy(p *gslb.Policy) {
 // blame: which policy made a service's policy what it is).
 func (c *compiledFields) setsPolicy() bool {
 	return c.strategy != "" || c.ttl != nil || c.degradedTTL != nil || c.minUp != nil || c.answers != nil ||
-		c.geoTieKm != nil || c.latencyTieMs != nil || c.topology != nil || c.hashMask != nil || c.persistence != nil || c.down != nil
+		c.geoTieKm != nil || c.latencyTieMs != nil || c.topology != nil || c.hashMask != nil || c.persistence != nil || c.load != nil || c.down != nil
 }
 
 func setIf[T any](dst *T, v *T) {

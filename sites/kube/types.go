@@ -139,12 +139,16 @@ type PolicyFields struct {
 	// (the file's latency_tie_ms); 0 means the default.
 	LatencyTieMs *int64 `json:"latencyTieMs,omitempty"`
 	// Topology replaces the rules underneath as a whole (a list).
-	Topology     []TopologyRuleSpec `json:"topology,omitempty"`
-	HashMask     *MaskSpec          `json:"hashMask,omitempty"`
-	HealthCheck  *HealthCheckSpec   `json:"healthCheck,omitempty"`
-	Persistence  *PersistenceSpec   `json:"persistence,omitempty"`
-	DownResponse *DownResponseSpec  `json:"downResponse,omitempty"`
-	HostnameVIPs string             `json:"hostnameVIPs,omitempty"`
+	Topology    []TopologyRuleSpec `json:"topology,omitempty"`
+	HashMask    *MaskSpec          `json:"hashMask,omitempty"`
+	HealthCheck *HealthCheckSpec   `json:"healthCheck,omitempty"`
+	Persistence *PersistenceSpec   `json:"persistence,omitempty"`
+	// Load replaces the load policy underneath as a whole (as topology
+	// does): a field it leaves out takes gslb's default, not the value
+	// underneath; an empty load turns shedding off.
+	Load         *LoadSpec         `json:"load,omitempty"`
+	DownResponse *DownResponseSpec `json:"downResponse,omitempty"`
+	HostnameVIPs string            `json:"hostnameVIPs,omitempty"`
 }
 
 // TopologyRuleSpec maps clients (by network, country or continent) to an
@@ -188,6 +192,10 @@ type HealthCheckSpec struct {
 	// Jitter is a percentage ("10%"), a fraction ("0.1"), a duration
 	// ("250ms") or "0".
 	Jitter string `json:"jitter,omitempty"`
+	// LoadFrom is where a successful probe reads the member's load
+	// (gslb.HealthCheck.LoadFrom): "header:<name>", "json:<path>" or
+	// "body".
+	LoadFrom string `json:"loadFrom,omitempty"`
 }
 
 // PersistenceSpec turns site persistence on or off.
@@ -195,6 +203,24 @@ type PersistenceSpec struct {
 	Enabled  *bool  `json:"enabled,omitempty"`
 	IPv4Mask *int64 `json:"ipv4Mask,omitempty"`
 	IPv6Mask *int64 `json:"ipv6Mask,omitempty"`
+}
+
+// LoadSpec is a service's load shedding (the file's policy.load, see
+// gslb.LoadPolicy). The watermarks are strings holding decimal numbers
+// ("0.8", "80", "1e3"), as Kubernetes API conventions avoid floats; the
+// durations are Go durations ("30s", "10m"). Set, it replaces the load
+// policy underneath as a whole, like topology: a field left out takes
+// gslb's default (hardLimit high + (high - low), maxAge 30s, stickyFor
+// 30m, matchLabel site, matchOn site), not the value underneath.
+type LoadSpec struct {
+	Low        string `json:"low,omitempty"`
+	High       string `json:"high,omitempty"`
+	HardLimit  string `json:"hardLimit,omitempty"`
+	MaxAge     string `json:"maxAge,omitempty"`
+	StickyFor  string `json:"stickyFor,omitempty"`
+	Prometheus string `json:"prometheus,omitempty"`
+	MatchLabel string `json:"matchLabel,omitempty"`
+	MatchOn    string `json:"matchOn,omitempty"`
 }
 
 // DownResponseSpec is the answer when nothing is healthy.
