@@ -82,4 +82,19 @@ rise 2, fall 2). "# ~>" is the answer once the probes have noticed (about 2 s).
   curl -s --fail-with-body -X DELETE $auth http://$http/api/v1/admin/sites/eu-west
   $d app.gslb.example +subnet=81.2.69.0/24 +short          # -> 198.51.100.10
 
+  # 4. eu-west reports itself overloaded (X-Load 0.95, above shop's high
+  #    watermark 0.9): London's new queries go to the next nearest site
+  $d shop.gslb.example +subnet=81.2.69.0/24 +short         # -> 198.51.100.50
+  curl -s --fail-with-body -X POST "http://$eu/load?value=0.95"
+  $d shop.gslb.example +subnet=81.2.69.0/24 +short         # ~> 192.0.2.50
+  $bin explain shop.gslb.example --client 81.2.69.0/24 --server http://$http   # eu-west: shed, load 0.95 from the probe
+  curl -s --fail-with-body "http://$http/api/v1/load?service=shop.gslb.example"
+  # 0.7 is under high but above low (0.6): still shed (hysteresis)
+  curl -s --fail-with-body -X POST "http://$eu/load?value=0.7"
+  sleep 2                                                  # two probes read it
+  $d shop.gslb.example +subnet=81.2.69.0/24 +short         # -> 192.0.2.50
+  # below low: back
+  curl -s --fail-with-body -X POST "http://$eu/load?value=0.3"
+  $d shop.gslb.example +subnet=81.2.69.0/24 +short         # ~> 198.51.100.50
+
 EOF

@@ -8,7 +8,8 @@
 #   run    dig and curl, for the commands `make run` prints
 #   test   dig and delv, kdig, curl, unbound (with unbound-control and
 #          unbound-checkconf), knotd (the delegation test's parent zone),
-#          zonemaster-cli, dnsviz (the DNSSEC tests), tzdata, ip, ps/pgrep,
+#          zonemaster-cli, dnsviz (the DNSSEC tests), prometheus (the load
+#          shedding test's PromQL source), tzdata, ip, ps/pgrep,
 #          chromium (the status page's browser tests, headless): every
 #          program and file the tests use (grep exec calls in *_test.go)
 #   bench  everything in test, plus dnsperf
@@ -57,9 +58,10 @@ declare -A probe=(
 	[procps]=pgrep
 	[chromium]=/usr/bin/chromium # the status page's browser tests (test/e2e/statuspage_test.go)
 	[dnsperf]=dnsperf
+	[prometheus]=/usr/bin/prometheus # the load-shedding e2e test's PromQL source (test/e2e/load_test.go)
 )
 run_pkgs=(bind9-dnsutils curl)
-test_pkgs=(bind9-dnsutils knot-dnsutils knot curl unbound zonemaster-cli dnsviz tzdata iproute2 procps chromium)
+test_pkgs=(bind9-dnsutils knot-dnsutils knot curl unbound zonemaster-cli dnsviz tzdata iproute2 procps chromium prometheus)
 all_pkgs=("${test_pkgs[@]}" dnsperf)
 declare -A want=()
 for g in "${groups[@]}"; do
@@ -134,7 +136,7 @@ fi
 # ports; a system one left running would answer on 127.0.0.1:53 and confuse
 # anyone using this machine. Stop it through its service manager.
 if [[ -n ${want[unbound]:-} ]]; then
-	for unit in unbound unbound-resolvconf knot; do
+	for unit in unbound unbound-resolvconf knot prometheus prometheus-node-exporter; do
 		if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
 			if systemctl is-active -q "$unit" 2>/dev/null; then "${sudo[@]}" systemctl stop "$unit" || true; fi
 			"${sudo[@]}" systemctl disable -q "$unit" 2>/dev/null || true

@@ -85,7 +85,7 @@ func TestCLICheckConfigGood(t *testing.T) {
 		t.Fatalf("exit %d\nstdout %q\nstderr %q", r.code, r.stdout, r.stderr)
 	}
 	r = runBinary(t, proctest.MeridianEnv(), "check-config", "../../testdata/demo/meridian.yaml")
-	if r.code != 0 || !strings.HasSuffix(r.stdout, ": OK (1 zones, 3 sites, 4 services)\n") {
+	if r.code != 0 || !strings.HasSuffix(r.stdout, ": OK (1 zones, 3 sites, 5 services)\n") {
 		t.Fatalf("demo: exit %d\nstdout %q\nstderr %q", r.code, r.stdout, r.stderr)
 	}
 }

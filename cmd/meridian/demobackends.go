@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -35,6 +36,9 @@ func runDemoBackends(args []string, stdout, stderr io.Writer) int {
 			"  GET  /healthz   200 \"ok\" while healthy, 503 after /fail\n"+
 			"  POST /fail      make /healthz answer 503 (the site fails its health check)\n"+
 			"  POST /recover   make /healthz answer 200 again\n"+
+			"  POST /load?value=N  report load N (default 0.1): /healthz sends it in the\n"+
+			"                  X-Load header, /metrics as demo_backend_load\n"+
+			"  GET  /metrics   demo_backend_load{backend=NAME} in Prometheus' text format\n"+
 			"  GET  /          which backend this is, and its state")
 	readyFile := fs.String("ready-file", "", "once serving, write the bound addresses as JSON to this file\n(useful with port 0)")
 	if code, done := fs.parse(args, stdout, stderr); done {
@@ -200,7 +204,47 @@ type demoBackend struct {
 	name, addr string
 	log        *slog.Logger
 	failing    atomic.Bool
-	mu         sync.Mutex // orders the log lines of state changes
+	load       atomic.Uint64 // math.Float64bits of the load it reports
+	mu         sync.Mutex    // orders the log lines of state changes
+}
+
+// demoDefaultLoad is what a demo backend reports until told otherwise:
+// well below the demo's low watermark.
+const demoDefaultLoad = 0.1
+
+// loadNow is the load the backend reports.
+func (b *demoBackend) loadNow() float64 {
+	if v := b.load.Load(); v != 0 {
+		return math.Float64frombits(v)
+	}
+	return demoDefaultLoad
+}
+
+// setLoad serves POST /load?value=N: the load /healthz and /metrics
+// report from now on, as a backend would report its own.
+func (b *demoBackend) setLoad(w http.ResponseWriter, r *http.Request) {
+	v, err := strconv.ParseFloat(r.URL.Query().Get("value"), 64)
+	if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+		http.Error(w, "want /load?value=N with a number of at least 0", http.StatusBadRequest)
+		return
+	}
+	b.mu.Lock()
+	// Store +0 as the bits of a tiny value: 0 in the word means "not set".
+	bits := math.Float64bits(v)
+	if bits == 0 {
+		bits = math.Float64bits(math.SmallestNonzeroFloat64)
+	}
+	b.load.Store(bits)
+	b.log.Info("load", "backend", b.name, "addr", b.addr, "now", v)
+	b.mu.Unlock()
+	fmt.Fprintf(w, "%s: load %g\n", b.name, v)
+}
+
+// metrics serves GET /metrics: the load in Prometheus' text format, for
+// the load-shedding test's Prometheus to scrape.
+func (b *demoBackend) metrics(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	fmt.Fprintf(w, "# HELP demo_backend_load The load this demo backend reports.\n# TYPE demo_backend_load gauge\ndemo_backend_load{backend=%q} %g\n", b.name, b.loadNow())
 }
 
 func (b *demoBackend) routes() *http.ServeMux {
@@ -208,8 +252,10 @@ func (b *demoBackend) routes() *http.ServeMux {
 	mux.HandleFunc("GET /healthz", b.healthz)
 	mux.HandleFunc("POST /fail", func(w http.ResponseWriter, _ *http.Request) { b.set(w, true) })
 	mux.HandleFunc("POST /recover", func(w http.ResponseWriter, _ *http.Request) { b.set(w, false) })
+	mux.HandleFunc("POST /load", b.setLoad)
+	mux.HandleFunc("GET /metrics", b.metrics)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintf(w, "demo backend %s on %s: %s\n", b.name, b.addr, b.state())
+		fmt.Fprintf(w, "demo backend %s on %s: %s, load %g\n", b.name, b.addr, b.state(), b.loadNow())
 	})
 	return mux
 }
@@ -223,6 +269,7 @@ func (b *demoBackend) state() string {
 
 func (b *demoBackend) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Load", strconv.FormatFloat(b.loadNow(), 'g', -1, 64))
 	if b.failing.Load() {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintf(w, "failing: %s\n", b.name)

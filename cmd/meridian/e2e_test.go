@@ -247,9 +247,9 @@ func TestServeEndToEnd(t *testing.T) {
 	if code, body := s.get("/api/v1/explain?name=app.gslb.example&client=10.1.2.0/99"); code != 400 || !strings.Contains(body, `"client: `) {
 		t.Errorf("bad client: %d %s", code, body)
 	}
-	// The services come a page at a time, by name (app, db, edge, www),
+	// The services come a page at a time, by name (app, db, edge, shop, www),
 	// and /api/v1/config counts them rather than listing them.
-	if code, body := s.get("/api/v1/services"); code != 200 || !strings.Contains(body, `"name": "www.gslb.example."`) || !strings.Contains(body, `"total": 4`) {
+	if code, body := s.get("/api/v1/services"); code != 200 || !strings.Contains(body, `"name": "www.gslb.example."`) || !strings.Contains(body, `"total": 5`) {
 		t.Errorf("/api/v1/services: %d %s", code, body)
 	}
 	if code, body := s.get("/api/v1/services?limit=2"); code != 200 || !strings.Contains(body, `"name": "db.gslb.example."`) ||
@@ -260,7 +260,7 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Errorf("/api/v1/services with a typo: %d %s", code, body)
 	}
 	if code, body := s.get("/api/v1/config"); code != 200 || !strings.Contains(body, `"file": "`+s.config+`"`) ||
-		!strings.Contains(body, `"services": 4`) || strings.Contains(body, "www.gslb.example.") {
+		!strings.Contains(body, `"services": 5`) || strings.Contains(body, "www.gslb.example.") {
 		t.Errorf("/api/v1/config: %d %s", code, body)
 	}
 

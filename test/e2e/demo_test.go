@@ -58,8 +58,8 @@ func startDemo(t *testing.T) *demo {
 		t.Fatal(err)
 	}
 	cfg := string(raw)
-	if n := strings.Count(cfg, "port: 8080"); n != 2 {
-		t.Fatalf("demo config: %d health checks on port 8080, want 2 (default_check and db's)", n)
+	if n := strings.Count(cfg, "port: 8080"); n != 3 {
+		t.Fatalf("demo config: %d health checks on port 8080, want 3 (default_check, db's and shop's)", n)
 	}
 	cfg = strings.ReplaceAll(cfg, "port: 8080", "port: "+strconv.Itoa(port))
 	writeFile(t, dir, "meridian.yaml", cfg)

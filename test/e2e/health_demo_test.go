@@ -31,6 +31,10 @@ func TestDemoFailoverWalkthrough(t *testing.T) {
 		case strings.HasPrefix(line, "dig "):
 			digs++
 			runDigLine(t, dig, line)
+		case strings.HasPrefix(line, "sleep "):
+			if _, err := run(t, 15*time.Second, "bash", "-c", line); err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
 		case strings.HasPrefix(line, "curl "), strings.HasPrefix(line, meridianBin+" "):
 			others++
 			out, err := run(t, 15*time.Second, "bash", "-c", line)
@@ -38,6 +42,15 @@ func TestDemoFailoverWalkthrough(t *testing.T) {
 				t.Fatalf("%s\n  failed: %v\n%s", line, err, out)
 			}
 			switch {
+			case strings.Contains(line, " explain shop."):
+				// The load walk-through: eu-west sheds London at 0.95.
+				if !strings.Contains(out, "eu-west/198.51.100.50") || !strings.Contains(out, "shed") || !strings.Contains(out, "0.95") {
+					t.Errorf("%s\n  want eu-west/198.51.100.50 shed at load 0.95, in:\n%s", line, out)
+				}
+			case strings.Contains(line, "/api/v1/load"):
+				if !strings.Contains(out, `"over": true`) {
+					t.Errorf("%s\n  want eu-west over its high watermark in:\n%s", line, out)
+				}
 			case strings.Contains(line, " explain "):
 				if !strings.Contains(out, "eu-west/198.51.100.10") || !strings.Contains(out, "down since") {
 					t.Errorf("%s\n  want eu-west/198.51.100.10 down, with the probe error, in:\n%s", line, out)
