@@ -159,6 +159,10 @@ func (m *Member) sameID(o *Member) bool {
 	return string(m.appendID(a[:0])) == string(o.appendID(b[:0]))
 }
 
+// AppendID appends ID to b: a caller with a stack buffer can look an ID
+// up (a map index of string(b) does not allocate) without building it.
+func (m *Member) AppendID(b []byte) []byte { return m.appendID(b) }
+
 // appendID appends ID to b: callers pass a stack buffer to hash or compare
 // an ID without allocating.
 func (m *Member) appendID(b []byte) []byte {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/meridian-gslb/meridian/gslb"
 )
@@ -73,7 +74,16 @@ func newTargetSet(m map[Key]Target) targetSet { return targetSet{m: m, id: new(i
 type servicePlan struct {
 	members []memberKeys
 	keys    []Key
+	// byID indexes members by ID for MemberKeysOf, built at the first
+	// lookup of a service with more than indexFrom members: the load and
+	// latency refreshes ask for every member twice a second, and a scan
+	// each would cost the square of the members.
+	indexOnce sync.Once
+	byID      map[string]int32
 }
+
+// indexFrom is the most members MemberKeysOf scans without an index.
+const indexFrom = 16
 
 type memberKeys struct {
 	id       string // gslb.Member.ID
@@ -304,6 +314,16 @@ func (p *Plan) MemberKeys(service, memberID string) []Key {
 	return nil
 }
 
+// index builds byID.
+func (sp *servicePlan) index() {
+	sp.byID = make(map[string]int32, len(sp.members))
+	for i, mk := range sp.members {
+		if _, dup := sp.byID[mk.id]; !dup { // the first, as the scan finds
+			sp.byID[mk.id] = int32(i)
+		}
+	}
+}
+
 // memberKeys returns mk's targets, nil for none.
 func (sp *servicePlan) memberKeys(mk memberKeys) []Key {
 	if mk.from == mk.to {
@@ -317,6 +337,14 @@ func (sp *servicePlan) memberKeys(mk memberKeys) []Key {
 func (p *Plan) MemberKeysOf(service string, m *gslb.Member) []Key {
 	sp, _ := p.services.Get(service)
 	if sp == nil {
+		return nil
+	}
+	if len(sp.members) > indexFrom {
+		sp.indexOnce.Do(sp.index)
+		var buf [64]byte
+		if i, ok := sp.byID[string(m.AppendID(buf[:0]))]; ok {
+			return sp.memberKeys(sp.members[i])
+		}
 		return nil
 	}
 	for _, mk := range sp.members {

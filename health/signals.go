@@ -23,17 +23,16 @@ const (
 type Signals struct {
 	mu      sync.RWMutex
 	targets map[Key]map[string]gslb.LoadSignal
-	members map[memberRef]gslb.LoadSignal
+	// members are the Prometheus readings by service, then member ID.
+	members map[string]map[string]gslb.LoadSignal
 	// onLocal, when set, receives this site's probe readings: the gossip
 	// shares them. Called without the lock.
 	onLocal func(Key, gslb.LoadSignal)
 }
 
-type memberRef struct{ service, member string }
-
 // NewSignals returns an empty store.
 func NewSignals() *Signals {
-	return &Signals{targets: make(map[Key]map[string]gslb.LoadSignal), members: make(map[memberRef]gslb.LoadSignal)}
+	return &Signals{targets: make(map[Key]map[string]gslb.LoadSignal), members: make(map[string]map[string]gslb.LoadSignal)}
 }
 
 // OnLocal sets the function that receives this site's own probe readings
@@ -90,7 +89,12 @@ func (s *Signals) ForgetSource(source string) {
 // SetMember stores a reading of a service's member (Prometheus).
 func (s *Signals) SetMember(service, memberID string, sig gslb.LoadSignal) {
 	s.mu.Lock()
-	s.members[memberRef{service, memberID}] = sig
+	byID := s.members[service]
+	if byID == nil {
+		byID = make(map[string]gslb.LoadSignal)
+		s.members[service] = byID
+	}
+	byID[memberID] = sig
 	s.mu.Unlock()
 }
 
@@ -99,10 +103,14 @@ func (s *Signals) SetMember(service, memberID string, sig gslb.LoadSignal) {
 func (s *Signals) RetainMembers(service string, keep func(memberID string) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for r := range s.members {
-		if r.service == service && !keep(r.member) {
-			delete(s.members, r)
+	byID := s.members[service]
+	for id := range byID {
+		if !keep(id) {
+			delete(byID, id)
 		}
+	}
+	if len(byID) == 0 {
+		delete(s.members, service)
 	}
 }
 
@@ -135,7 +143,20 @@ func (s *Signals) TargetSources(k Key) []gslb.LoadSignal {
 func (s *Signals) Member(service, memberID string) (gslb.LoadSignal, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	sig, ok := s.members[memberRef{service, memberID}]
+	sig, ok := s.members[service][memberID]
+	return sig, ok
+}
+
+// memberOf is Member for a member itself, without building its ID.
+func (s *Signals) memberOf(service string, m *gslb.Member) (gslb.LoadSignal, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	byID := s.members[service]
+	if byID == nil {
+		return gslb.LoadSignal{}, false
+	}
+	var buf [64]byte
+	sig, ok := byID[string(m.AppendID(buf[:0]))]
 	return sig, ok
 }
 

@@ -60,7 +60,7 @@ func (v *View) MemberLoad(service string, m *gslb.Member, maxAge time.Duration, 
 			}
 		}
 	}
-	if sig, ok := v.sig.Member(service, m.ID()); ok {
+	if sig, ok := v.sig.memberOf(service, m); ok {
 		sigs = append(sigs, sig)
 	}
 	return combineLoad(sigs, now, maxAge)
