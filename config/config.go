@@ -204,6 +204,8 @@ type LoadConfig struct {
 	Prometheus string   `mapstructure:"prometheus" json:"prometheus,omitempty"`
 	MatchLabel string   `mapstructure:"match_label" json:"match_label,omitempty"`
 	MatchOn    string   `mapstructure:"match_on" json:"match_on,omitempty"`
+	// SpareWeights scales the weights by the spare capacity below high.
+	SpareWeights bool `mapstructure:"spare_weights" json:"spare_weights,omitempty"`
 }
 
 // TopologyConfig maps clients (by network, country or continent) to an

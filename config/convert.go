@@ -123,8 +123,9 @@ func (pc *PolicyConfig) toPolicy(p *problems, pp string) gslb.Policy {
 			Low: lc.Low, High: lc.High, HardLimit: lc.HardLimit,
 			MaxAge: time.Duration(lc.MaxAge), StickyFor: time.Duration(lc.StickyFor),
 			Prometheus: lc.Prometheus, MatchLabel: lc.MatchLabel, MatchOn: lc.MatchOn,
+			SpareWeights: lc.SpareWeights,
 		}
-		if lc.High == 0 && lc.Low == 0 && lc.Prometheus == "" {
+		if lc.High == 0 && lc.Low == 0 && lc.Prometheus == "" && !lc.SpareWeights {
 			// gslb reports the other half-written policies; this one
 			// would be off without a word.
 			p.add(pp+".load.high", "a load policy needs a high watermark above 0")

@@ -276,6 +276,7 @@ func (w *encoder) policy(p *Policy) {
 	w.str(l.Prometheus)
 	w.str(l.MatchLabel)
 	w.str(l.MatchOn)
+	w.bool(l.SpareWeights)
 }
 
 func (w *encoder) mask(m Mask) {
@@ -477,6 +478,7 @@ func (d *decoder) policy(p *Policy) {
 		l.Low, l.High, l.HardLimit = d.float(), d.float(), d.float()
 		l.MaxAge, l.StickyFor = time.Duration(d.varint()), time.Duration(d.varint())
 		l.Prometheus, l.MatchLabel, l.MatchOn = d.str(), d.str(), d.str()
+		l.SpareWeights = d.bool()
 	}
 }
 

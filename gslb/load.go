@@ -36,6 +36,11 @@ type LoadPolicy struct {
 	// member stays there while the member's load is below it. 0 takes
 	// the default, High plus (High - Low).
 	HardLimit float64 `json:"hard_limit,omitempty"`
+	// SpareWeights scales each member's weight by its spare capacity
+	// below High, 1 - load/High (at least 1/1000): among the members the
+	// strategy leaves, the less loaded take more of the networks, before
+	// any is shed.
+	SpareWeights bool `json:"spare_weights,omitempty"`
 	// MaxAge is how old a signal may be and still count; an older one is
 	// neutral (the member is treated as unloaded). 0 takes
 	// DefaultLoadMaxAge.
@@ -114,7 +119,7 @@ func (l *LoadPolicy) On() bool { return l.High > 0 }
 
 // applyDefaults fills the unset fields of an enabled policy.
 func (l *LoadPolicy) applyDefaults() {
-	if !l.On() && l.Low == 0 && l.Prometheus == "" {
+	if !l.On() && l.Low == 0 && l.Prometheus == "" && !l.SpareWeights {
 		return
 	}
 	if l.HardLimit == 0 {
@@ -140,7 +145,7 @@ func (l *LoadPolicy) applyDefaults() {
 // validate reports the problems of a defaulted policy under "load.".
 func (l *LoadPolicy) validate(bad func(path, format string, args ...any)) {
 	if !l.On() {
-		if l.Low != 0 || l.Prometheus != "" {
+		if l.Low != 0 || l.Prometheus != "" || l.SpareWeights {
 			bad("load.high", "a load policy needs a high watermark above 0")
 		}
 		return
@@ -303,6 +308,23 @@ func (o *overMemory) entry(pol *LoadPolicy, seed uint64, sig LoadSignal, ok bool
 		e.flags |= loadHard
 	}
 	return e
+}
+
+// weightOf is m's weight as the weighted draw and rendezvous hashing use
+// it: EffectiveWeight (weight x capacity), scaled by the spare capacity
+// its load leaves when the policy asks for it. A member without a fresh
+// signal keeps its weight.
+func (s *Snapshot) weightOf(svc *service, m *member) uint64 {
+	w := m.EffectiveWeight()
+	if !svc.Policy.Load.SpareWeights {
+		return w
+	}
+	e := s.loadOf(m)
+	if e.flags&loadKnown == 0 {
+		return w
+	}
+	spare := 1 - float64(e.value)/svc.Policy.Load.High
+	return w * uint64(min(max(spare, 0.001), 1)*1000) / 1000
 }
 
 // shedMask is the client network shedding hashes: persistence's when on,

@@ -299,3 +299,36 @@ func TestSelectLoadAllocs(t *testing.T) {
 		t.Errorf("Select with load shedding and persistence: %v allocs", n)
 	}
 }
+
+// TestLoadSpareWeights: with spare_weights, a weighted service gives each
+// member a share in proportion to weight x (1 - load/high).
+func TestLoadSpareWeights(t *testing.T) {
+	st := testState()
+	st.Services = append(st.Services, Service{Name: "spare.gslb.example.", Policy: Policy{
+		Strategy: StrategyWeighted,
+		Load:     LoadPolicy{Low: 0.9, High: 1, SpareWeights: true},
+	}, Members: []Member{
+		{Site: "us-east", Addresses: ips("192.0.2.60"), Weight: 1},
+		{Site: "eu-west", Addresses: ips("198.51.100.60"), Weight: 1},
+	}})
+	st.ApplyDefaults()
+	s := snapshot(t, st, nil)
+	now := time.Now()
+	count := func(s *Snapshot) map[string]int {
+		got := map[string]int{}
+		for i := range 6000 {
+			qq := q("spare.gslb.example.", TypeA, "81.2.69.0/24")
+			qq.Rand = uint64(i) * 0x9e3779b97f4a7c15
+			got[Select(s, qq).Site]++
+		}
+		return got
+	}
+	if got := count(s); got["us-east"] < 2700 || got["us-east"] > 3300 {
+		t.Errorf("no signal: %v, want an even split", got)
+	}
+	// us-east at 0.8 of high 1: spare 0.2 against eu-west's 1, so 1/6.
+	s = s.WithLoad(&loadBySite{v: map[string]float64{"us-east": 0.8, "eu-west": 0}, at: now}, []string{"spare.gslb.example."}, now)
+	if got := count(s); got["us-east"] < 800 || got["us-east"] > 1200 {
+		t.Errorf("us-east at 0.8: %v, want about 1,000 of 6,000", got)
+	}
+}

@@ -282,10 +282,10 @@ func (s *Snapshot) decide(q Query, t *Trace) (a Answer) {
 	first := 0
 	switch {
 	case pol.Strategy == StrategyConsistentHash:
-		first = hrw(svc, l, q.Client, pol.HashMask.Bits(q.Client))
+		first = s.hrw(svc, l, q.Client, pol.HashMask.Bits(q.Client))
 		scope = max(scope, pol.HashMask.Bits(q.Client))
 	case pol.Persistence.Enabled:
-		first = hrw(svc, l, q.Client, pol.Persistence.Mask.Bits(q.Client))
+		first = s.hrw(svc, l, q.Client, pol.Persistence.Mask.Bits(q.Client))
 		scope = max(scope, pol.Persistence.Mask.Bits(q.Client))
 		a.Reason.Persistent = true
 	case pol.Strategy == StrategyRoundRobin:
@@ -295,9 +295,9 @@ func (s *Snapshot) decide(q Query, t *Trace) (a Answer) {
 		// whole scope network (RFC 7871 section 7.3.1), so a choice
 		// among equals must be the same for every address in it: hash
 		// the scope network rather than draw at random.
-		first = hrw(svc, l, q.Client, scope)
+		first = s.hrw(svc, l, q.Client, scope)
 	default:
-		first = weightedDraw(svc, l, q.Rand)
+		first = s.weightedDraw(svc, l, q.Rand)
 	}
 
 	// A network answered by the member it would have had without any
@@ -453,18 +453,18 @@ func (s *Snapshot) downResponse(svc *service, f int, a Answer, t *Trace) Answer 
 }
 
 // weightedDraw picks an index into l with probability proportional to
-// the members' weights scaled by their capacity (EffectiveWeight).
-func weightedDraw(svc *service, l []int, r uint64) int {
+// the members' weights scaled by their capacity (weightOf).
+func (s *Snapshot) weightedDraw(svc *service, l []int, r uint64) int {
 	var total uint64
 	for _, i := range l {
-		total += svc.members[i].EffectiveWeight()
+		total += s.weightOf(svc, &svc.members[i])
 	}
 	if total == 0 {
 		return 0
 	}
 	x := r % total
 	for k, i := range l {
-		w := svc.members[i].EffectiveWeight()
+		w := s.weightOf(svc, &svc.members[i])
 		if x < w {
 			return k
 		}
@@ -475,17 +475,18 @@ func weightedDraw(svc *service, l []int, r uint64) int {
 
 // hrw is weighted rendezvous hashing (Thaler and Ravishankar; the
 // logarithmic method of Schindelhauer and Schomaker): every member scores
-// w / -ln(u) (w its EffectiveWeight), u a hash of (client subnet, member) in (0,1), and the best
-// score wins. Removing a member moves only the clients it had, and every
-// site computes the same winner without talking to the others.
-func hrw(svc *service, l []int, client netip.Addr, bits int) int {
+// w / -ln(u) (w its weightOf), u a hash of (client subnet, member) in
+// (0,1), and the best score wins. Removing a member moves only the clients
+// it had, and every site computes the same winner without talking to the
+// others.
+func (s *Snapshot) hrw(svc *service, l []int, client netip.Addr, bits int) int {
 	hi, lo := subnetKey(client, bits)
 	best, bestScore := 0, math.Inf(-1)
 	for k, i := range l {
 		m := &svc.members[i]
 		h := mix64(hi ^ mix64(lo^m.seed))
 		u := (float64(h>>11) + 0.5) / (1 << 53)
-		score := float64(m.EffectiveWeight()) / -math.Log(u)
+		score := float64(s.weightOf(svc, m)) / -math.Log(u)
 		if score > bestScore {
 			best, bestScore = k, score
 		}

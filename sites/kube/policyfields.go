@@ -156,6 +156,8 @@ func compileLoad(l *LoadSpec, errs *problems) *gslb.LoadPolicy {
 		Prometheus: l.Prometheus,
 		MatchLabel: l.MatchLabel,
 		MatchOn:    l.MatchOn,
+
+		SpareWeights: l.SpareWeights,
 	}
 }
 

@@ -221,6 +221,9 @@ type LoadSpec struct {
 	Prometheus string `json:"prometheus,omitempty"`
 	MatchLabel string `json:"matchLabel,omitempty"`
 	MatchOn    string `json:"matchOn,omitempty"`
+	// SpareWeights scales each member's weight by its spare capacity
+	// (the file's spare_weights).
+	SpareWeights bool `json:"spareWeights,omitempty"`
 }
 
 // DownResponseSpec is the answer when nothing is healthy.
