@@ -43,13 +43,25 @@ func TestLatencyStrategy(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	// steady waits for the answer to be want and to stay so: while the
+	// smoothed times cross they pass through the tie band, where both
+	// answer, so the first answer of want is not yet the end. It then
+	// takes 30 answers in a row of want, within hangGuard.
 	steady := func(want, what string) {
 		t.Helper()
 		waitAnswer(t, m, "lat.health.test", what, exactly(want))
-		for i := range 30 {
-			if got := ask(t, m, "lat.health.test"); !exactly(want)(got) {
-				t.Fatalf("%s: query %d answered %s, want %s only", what, i, got, want)
+		deadline := time.Now().Add(hangGuard)
+		for run := 0; run < 30; {
+			got := ask(t, m, "lat.health.test")
+			if exactly(want)(got) {
+				run++
+				continue
 			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: answered %s after %v, want %s only (30 in a row)", what, got, hangGuard, want)
+			}
+			run = 0
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	steady(ipA, "A 5 ms, B 100 ms")
