@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meridian-gslb/meridian/test/proctest"
 )
 
 // Load shedding (issue #12) with real parts: `meridian serve` with the
@@ -66,6 +68,13 @@ func TestLoadSheddingHeader(t *testing.T) {
 		if m := ms[s]; !m.hasValue(0.1, "probe") || m.Load.Over || m.Load.Shed != 0 {
 			t.Errorf("b. /api/v1/load: %s; want value 0.1 from the probe, nothing shed", m)
 		}
+	}
+	// The metrics say the same, per member.
+	if code, metrics := proctest.HTTP(t, "GET", e.m.HTTP+"/metrics"); code != 200 ||
+		!strings.Contains(metrics, `meridian_member_load{member="eu-west/198.51.100.60",service="shop.load.test.",site="eu-west"} 0.93`) ||
+		!strings.Contains(metrics, `meridian_member_load_shed_ratio{member="eu-west/198.51.100.60",service="shop.load.test.",site="eu-west"} 1`) ||
+		!strings.Contains(metrics, `meridian_member_load_age_seconds{member="eu-west/198.51.100.60",service="shop.load.test.",site="eu-west",source="probe"}`) {
+		t.Errorf("b. /metrics: want eu-west's load 0.93, shed ratio 1 and the reading's age; got %d:\n%s", code, grepLines(metrics, "meridian_member_load"))
 	}
 	ex, body := e.explain(t, "10.2.5.0/24")
 	found := false
@@ -201,4 +210,15 @@ func TestLoadSheddingPrometheus(t *testing.T) {
 	if eu := e.members(t)["eu-west"]; !eu.hasValue(0.2, "prometheus") || eu.Load.Over || eu.Load.Shed != 0 {
 		t.Errorf("/api/v1/load: %s; want value 0.2 from prometheus, nothing shed", eu)
 	}
+}
+
+// grepLines are the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
