@@ -57,12 +57,7 @@ func startDemo(t *testing.T) *demo {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := string(raw)
-	if n := strings.Count(cfg, "port: 8080"); n != 3 {
-		t.Fatalf("demo config: %d health checks on port 8080, want 3 (default_check, db's and shop's)", n)
-	}
-	cfg = strings.ReplaceAll(cfg, "port: 8080", "port: "+strconv.Itoa(port))
-	writeFile(t, dir, "meridian.yaml", cfg)
+	writeFile(t, dir, "meridian.yaml", demoChecksOn(t, string(raw), port))
 	for _, f := range []string{"demo.mmdb", "admin-token"} {
 		b, err := os.ReadFile(filepath.Join(src, f))
 		if err != nil {
@@ -76,6 +71,17 @@ func startDemo(t *testing.T) *demo {
 	m := startMeridian(t, filepath.Join(dir, "meridian.yaml"), []string{"127.0.0.1:0"}, "127.0.0.1:0")
 	waitCompiled(t, m)
 	return &demo{meridian: m, backendPort: port, token: filepath.Join(dir, "admin-token")}
+}
+
+// demoChecksOn is the demo config cfg with its health checks on port
+// (the demo backends' shared port) instead of 8080.
+func demoChecksOn(t *testing.T, cfg string, port int) string {
+	t.Helper()
+	const want = 3 // default_check, db's and shop's
+	if n := strings.Count(cfg, "port: 8080"); n != want {
+		t.Fatalf("demo config: %d health checks on port 8080, want %d (default_check, db's and shop's)", n, want)
+	}
+	return strings.ReplaceAll(cfg, "port: 8080", "port: "+strconv.Itoa(port))
 }
 
 // waitCompiled waits until m's geo and topology decisions are compiled:

@@ -196,10 +196,7 @@ func signedDemo(t *testing.T, keyDir string, keys []string, nsAddrs []string, ch
 	t.Helper()
 	raw := zonemasterZone(t)
 	if checkPort != 0 {
-		if n := strings.Count(raw, "port: 8080"); n != 2 {
-			t.Fatalf("demo config: %d health checks on port 8080, want 2 (default_check and db's)", n)
-		}
-		raw = strings.ReplaceAll(raw, "port: 8080", "port: "+strconv.Itoa(checkPort))
+		raw = demoChecksOn(t, raw, checkPort)
 	}
 	var cfg map[string]any
 	if err := yaml.Unmarshal([]byte(raw), &cfg); err != nil {
