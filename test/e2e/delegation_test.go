@@ -57,10 +57,10 @@ $TTL 300
 ns A 127.38.0.53
 gslb NS ns1.gslb.example.com.
 ns1.gslb A `+delegGlue1+"\n")
-	for attempt := 1; ; attempt++ {
-		port := freePort(t, ip)
-		k := &knot{addr: hostPort(ip, port)}
-		run := filepath.Join(dir, fmt.Sprintf("run%d", attempt))
+	var k *knot
+	startOnFreePort(t, "knotd", ip, func(port int) (*proctest.Proc, error) {
+		k = &knot{addr: hostPort(ip, port)}
+		run := filepath.Join(dir, fmt.Sprintf("run%d", port)) // a fresh rundir per attempt
 		must(t, os.MkdirAll(run, 0o755))
 		conf := writeFile(t, dir, "knot.conf", fmt.Sprintf(`server:
     rundir: "%s"
@@ -90,16 +90,9 @@ zone:
     acl: [update, transfer]
 `, run, ip, port, db, delegKey, secret, delegKey, zones))
 		k.Proc = proctest.Start(t, "knotd", exec.Command(bin, "-c", conf))
-		err := k.waitAnswer(30 * time.Second)
-		if err == nil {
-			return k
-		}
-		if attempt < 3 && k.Exited() && strings.Contains(k.Out.String(), "in use") {
-			t.Logf("knotd: port %d was taken meanwhile; choosing again", port)
-			continue
-		}
-		t.Fatal(err)
-	}
+		return k.Proc, k.waitAnswer(30 * time.Second)
+	})
+	return k
 }
 
 func (k *knot) waitAnswer(timeout time.Duration) error {

@@ -362,7 +362,8 @@ func startPrometheus(t *testing.T, targets []string) *prometheus {
 	for i, tg := range targets {
 		quoted[i] = strconv.Quote(tg)
 	}
-	for attempt := 1; ; attempt++ {
+	var p *prometheus
+	startOnFreePort(t, "prometheus", "127.0.0.1", func(port int) (*proctest.Proc, error) {
 		dir := t.TempDir()
 		cfg := writeFile(t, dir, "prometheus.yml", fmt.Sprintf(`global:
   scrape_interval: 1s
@@ -373,7 +374,6 @@ scrape_configs:
     static_configs:
       - targets: [%s]
 `, strings.Join(quoted, ", ")))
-		port := freePort(t, "127.0.0.1")
 		addr := hostPort("127.0.0.1", port)
 		cmd := exec.Command(bin,
 			"--config.file="+cfg,
@@ -382,17 +382,10 @@ scrape_configs:
 			"--storage.tsdb.retention.time=1h",
 			"--log.level=warn",
 		)
-		p := &prometheus{Proc: proctest.Start(t, "prometheus", cmd), url: "http://" + addr}
-		err := p.waitReady(60 * time.Second)
-		if err == nil {
-			return p
-		}
-		if attempt < 3 && p.Exited() && strings.Contains(p.Out.String(), "address already in use") {
-			t.Logf("prometheus: port %d was taken meanwhile; choosing again", port)
-			continue
-		}
-		t.Fatal(err)
-	}
+		p = &prometheus{Proc: proctest.Start(t, "prometheus", cmd), url: "http://" + addr}
+		return p.Proc, p.waitReady(60 * time.Second)
+	})
+	return p
 }
 
 // waitReady waits until /-/ready answers 200.

@@ -80,6 +80,28 @@ func freePort(t *testing.T, ip string) int {
 	return port
 }
 
+// startOnFreePort starts a daemon that cannot listen on port 0 (knotd,
+// unbound, Prometheus) on a free port of ip: start starts it on a port
+// (proctest.Start) and waits until it is ready. Between freePort and the
+// daemon's bind another process may take the port; when the daemon
+// exited saying so ("in use"), a port is chosen again, three times at the
+// most. Any other error fails the test.
+func startOnFreePort(t *testing.T, name, ip string, start func(port int) (*proctest.Proc, error)) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		port := freePort(t, ip)
+		p, err := start(port)
+		if err == nil {
+			return
+		}
+		if attempt < 3 && p.Exited() && strings.Contains(p.Out.String(), "in use") {
+			t.Logf("%s: port %d was taken meanwhile; choosing again", name, port)
+			continue
+		}
+		t.Fatal(err)
+	}
+}
+
 func hostPort(ip string, port int) string { return net.JoinHostPort(ip, strconv.Itoa(port)) }
 
 // writeFile writes content to dir/name and returns the path.

@@ -42,12 +42,10 @@ func startUnboundWith(t *testing.T, conf func(dir string, port int) string) *unb
 	bin := proctest.RequireTool(t, "unbound", "unbound")
 	checkconf := proctest.OptionalTool(t, "unbound-checkconf", "unbound")
 	ctl := proctest.OptionalTool(t, "unbound-control", "unbound")
-	for attempt := 1; ; attempt++ {
-		u := &unbound{ctl: ctl}
-		dir := t.TempDir()
-		port := freePort(t, "127.0.0.1")
-		u.addr = hostPort("127.0.0.1", port)
-		u.conf = conf(dir, port)
+	var u *unbound
+	startOnFreePort(t, "unbound", "127.0.0.1", func(port int) (*proctest.Proc, error) {
+		u = &unbound{ctl: ctl, addr: hostPort("127.0.0.1", port)}
+		u.conf = conf(t.TempDir(), port)
 		if checkconf != "" {
 			if out, err := run(t, 10*time.Second, checkconf, u.conf); err != nil {
 				t.Fatalf("unbound-checkconf: %v\n%s", err, out)
@@ -55,16 +53,9 @@ func startUnboundWith(t *testing.T, conf func(dir string, port int) string) *unb
 		}
 		u.Proc = proctest.Start(t, "unbound", exec.Command(bin, "-d", "-c", u.conf))
 		// unbound logs nothing when it is ready: the first answer is the sync point
-		err := u.waitAnswer(30 * time.Second)
-		if err == nil {
-			return u
-		}
-		if attempt < 3 && u.Exited() && strings.Contains(u.Out.String(), "already in use") {
-			t.Logf("unbound: port %d was taken meanwhile; choosing again", port)
-			continue
-		}
-		t.Fatal(err)
-	}
+		return u.Proc, u.waitAnswer(30 * time.Second)
+	})
+	return u
 }
 
 func (u *unbound) waitAnswer(timeout time.Duration) error {
