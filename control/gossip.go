@@ -262,8 +262,11 @@ func (s siteObservations) ObserveSiteLoad(site, key string, value float64, at ti
 	if s.signals == nil || site == s.self || k.UnmarshalText([]byte(key)) != nil {
 		return
 	}
-	if at.IsZero() {
-		at = time.Now()
+	// The time is the other site's clock: one running ahead must not
+	// make its readings look fresher than this site's own, nor keep them
+	// fresh after it stops sending (the Prometheus source clamps alike).
+	if now := time.Now(); at.IsZero() || at.After(now) {
+		at = now
 	}
 	s.signals.SetTarget(k, gslb.LoadSignal{Value: value, At: at, Source: health.SourceSite(site)})
 }

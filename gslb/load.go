@@ -75,6 +75,11 @@ const (
 	// DefaultStickyFor: a resolver that has not asked for half an hour
 	// has let the answer expire long ago.
 	DefaultStickyFor = 30 * time.Minute
+	// MinLoadMaxAge bounds max_age from below: twice the interval at
+	// which gossip refreshes another site's steady reading (5 s), so a
+	// reading that only arrives by gossip does not flap between fresh
+	// and neutral.
+	MinLoadMaxAge = 10 * time.Second
 	// MaxStickyFor bounds sticky_for: the memory's clock (sticky.go)
 	// counts minutes in 16 bits.
 	MaxStickyFor = 24 * time.Hour
@@ -163,8 +168,8 @@ func (l *LoadPolicy) validate(bad func(path, format string, args ...any)) {
 	} else if l.HardLimit < l.High { // (the default is derived from the two)
 		bad("load.hard_limit", "must be at least high (%v), got %v", l.High, l.HardLimit)
 	}
-	if l.MaxAge < time.Second {
-		bad("load.max_age", "must be at least 1s, got %s", l.MaxAge)
+	if l.MaxAge < MinLoadMaxAge {
+		bad("load.max_age", "must be at least %s, got %s", MinLoadMaxAge, l.MaxAge)
 	}
 	if l.StickyFor < time.Minute || l.StickyFor > MaxStickyFor {
 		bad("load.sticky_for", "must be between 1m and %s, got %s", MaxStickyFor, l.StickyFor)
@@ -244,11 +249,15 @@ func (s *Snapshot) loadOf(m *member) loadEntry {
 // WithLoad returns a snapshot that differs from s only in the load of the
 // named services' members, read again from v at now. The table is copied
 // only when an entry changed; with none changed it returns s itself.
-// Calls must not overlap: the hysteresis state lives across snapshots.
+// services must be every service with load shedding (LoadServices): the
+// hysteresis state, which lives across snapshots, is kept only for the
+// members seen.
 func (s *Snapshot) WithLoad(v LoadView, services []string, now time.Time) *Snapshot {
 	e := tableEdit[loadEntry]{base: s.load, size: s.giEnd}
 	s.over.mu.Lock()
 	defer s.over.mu.Unlock()
+	s.over.gen++
+	defer s.over.prune()
 	for _, name := range services {
 		svc := s.service(name)
 		if svc == nil || !svc.Policy.Load.On() {
@@ -277,7 +286,18 @@ func (s *Snapshot) WithLoad(v LoadView, services []string, now time.Time) *Snaps
 // touches it.
 type overMemory struct {
 	mu   sync.Mutex
-	over map[uint64]bool
+	over map[uint64]uint64 // seed -> the WithLoad call that last saw it over
+	gen  uint64            // counts WithLoad calls
+}
+
+// prune forgets the members the last WithLoad did not see over: removed
+// members and services, and services no longer shedding.
+func (o *overMemory) prune() {
+	for seed, g := range o.over {
+		if g != o.gen {
+			delete(o.over, seed)
+		}
+	}
 }
 
 // entry turns a reading into the table's entry, and moves the member's
@@ -285,23 +305,21 @@ type overMemory struct {
 func (o *overMemory) entry(pol *LoadPolicy, seed uint64, sig LoadSignal, ok bool, now time.Time) loadEntry {
 	switch {
 	case !ok:
-		delete(o.over, seed)
 		return loadEntry{}
 	case now.Sub(sig.At) > pol.MaxAge:
-		delete(o.over, seed)
 		return loadEntry{flags: loadStale}
 	}
 	e := loadEntry{value: float32(sig.Value), flags: loadKnown}
-	share, over := pol.ShedLevel(sig.Value, o.over[seed])
+	_, was := o.over[seed]
+	share, over := pol.ShedLevel(sig.Value, was)
 	if over {
 		if o.over == nil {
-			o.over = make(map[uint64]bool)
+			o.over = make(map[uint64]uint64)
 		}
-		o.over[seed] = true
+		o.over[seed] = o.gen
 		e.flags |= loadOver
 		e.level = levelAll
 	} else {
-		delete(o.over, seed)
 		e.level = uint16(min(share*levelAll, levelAll-1))
 	}
 	if sig.Value >= pol.HardLimit {
@@ -324,7 +342,7 @@ func (s *Snapshot) weightOf(svc *service, m *member) uint64 {
 		return w
 	}
 	spare := 1 - float64(e.value)/svc.Policy.Load.High
-	return w * uint64(min(max(spare, 0.001), 1)*1000) / 1000
+	return max(w*uint64(min(max(spare, 0.001), 1)*1000)/1000, 1)
 }
 
 // shedMask is the client network shedding hashes: persistence's when on,
@@ -350,75 +368,111 @@ func shedsNetwork(e loadEntry, m *member, hi, lo uint64) bool {
 	return uint16(h>>48) < e.level
 }
 
+// shedOutcome is what the load step tells the rest of the decision.
+type shedOutcome struct {
+	// scope is the ECS scope the step needs: the hashed network when the
+	// answer depends on it (a member sheds part of the networks, or this
+	// network's memory kept it on its member).
+	scope int
+	// key is the network's place in the persistence memory (persistence
+	// on), where the answer is remembered if it is the natural one.
+	key stickyKey
+	// shed is set when a candidate was left out for this network: the
+	// answer may not be the one the network would have had.
+	shed bool
+}
+
 // shed is the load step, between health (step 3) and the strategy (step
-// 4): it leaves out of l the members that shed this client's network, or
-// narrows l to the member a persisted network stays on. It returns the
-// new list, the ECS scope the shedding needs (the network it hashed, when
-// a member sheds part of them), and, with persistence, the network's
-// place in the memory when the answer may be remembered there (the
-// client's natural member: nothing was shed for it).
-func (s *Snapshot) shed(svc *service, q Query, l []int, t *Trace) ([]int, int, stickyKey) {
+// 4): it leaves out of l the members that shed this client's network
+// (family f). With persistence, the member this site remembers the
+// network at keeps it while below its hard limit, as if it did not shed
+// it: the memory only ever keeps a network from moving, it never moves
+// one.
+func (s *Snapshot) shed(svc *service, q Query, f int, l []int, t *Trace) ([]int, shedOutcome) {
 	pol := &svc.Policy
-	if !pol.Persistence.Enabled && !s.anyLoaded(svc, l) {
-		return l, 0, stickyKey{} // the usual case: nothing to hash
+	var out shedOutcome
+	loaded := s.anyLoaded(svc, l)
+	if !pol.Persistence.Enabled && !loaded {
+		return l, out // the usual case: nothing to hash
 	}
 	bits := shedMask(pol).Bits(q.Client)
 	hi, lo := subnetKey(q.Client, bits)
-	var sk stickyKey
 	if pol.Persistence.Enabled {
-		sk = s.sticky.key(svc, hi, lo)
-		if k, ok := s.sticky.lookup(sk, pol.Load.StickyFor); ok {
-			for _, i := range l {
-				m := &svc.members[i]
-				if fingerprint(m.seed) != k {
-					continue
-				}
-				if s.loadOf(m).flags&loadHard == 0 {
-					if t != nil {
-						t.pinned(svc, i)
-					}
-					l[0] = i
-					return l[:1], 0, sk
-				}
-				if t != nil {
-					t.add("persisted network's member %s is at its hard limit: moved", m.ID())
-				}
-			}
-		}
+		out.key = s.sticky.key(svc, f, hi, lo)
 	}
-	scope, keeps := 0, false
+	if !loaded {
+		return l, out // nothing sheds: the natural answer, to remember
+	}
+	keep := s.persisted(svc, l, out.key, hi, lo, t)
+	if keep >= 0 {
+		out.scope = bits
+	}
+	sheds := func(i int, e loadEntry) bool { return i != keep && shedsNetwork(e, &svc.members[i], hi, lo) }
+	keeps := false
 	least := loadEntry{level: levelAll, value: float32(math.Inf(1))}
 	for _, i := range l {
-		m := &svc.members[i]
-		e := s.loadOf(m)
+		e := s.loadOf(&svc.members[i])
 		if e.level < least.level || e.level == least.level && e.value < least.value {
 			least = e
 		}
 		if e.level != 0 && e.level != levelAll {
-			scope = bits
+			out.scope = bits
 		}
-		keeps = keeps || !shedsNetwork(e, m, hi, lo)
+		keeps = keeps || !sheds(i, e)
 	}
 	n := len(l)
 	l = filter(l, func(i int) bool {
-		m := &svc.members[i]
-		e := s.loadOf(m)
+		e := s.loadOf(&svc.members[i])
 		// When every candidate sheds this network, the least loaded keep
 		// it: load moves traffic between members, it never empties an
 		// answer.
-		out := keeps && shedsNetwork(e, m, hi, lo) || !keeps && (e.level != least.level || e.level == levelAll && e.value != least.value)
-		if out && t != nil {
+		gone := keeps && sheds(i, e) || !keeps && (e.level != least.level || e.level == levelAll && e.value != least.value)
+		if gone && t != nil {
 			t.shed(svc, i, e)
 		}
-		return !out
+		return !gone
 	})
 	if !keeps && t != nil {
 		t.add("every candidate sheds this network: the least loaded keep it")
 	}
-	if !keeps || len(l) != n {
-		sk = stickyKey{} // a network moved off its member is not remembered where it went
+	out.shed = len(l) != n
+	return l, out
+}
+
+// persisted is the member of l (an index into svc.members) that this
+// site remembers the network at and that keeps it although it sheds it,
+// being below its hard limit; -1 for none. A remembered member at its
+// hard limit lets the network go and forgets it, so that it does not
+// come back while the load hovers at the limit: it is remembered again
+// once it is answered there with nothing shed.
+func (s *Snapshot) persisted(svc *service, l []int, k stickyKey, hi, lo uint64, t *Trace) int {
+	fp, ok := s.sticky.lookup(k, svc.Policy.Load.StickyFor)
+	if !ok {
+		return -1
 	}
-	return l, scope, sk
+	for _, i := range l {
+		m := &svc.members[i]
+		if fingerprint(m.seed) != fp {
+			continue
+		}
+		e := s.loadOf(m)
+		switch {
+		case !shedsNetwork(e, m, hi, lo):
+			return -1 // it keeps the network anyway
+		case e.flags&loadHard == 0:
+			if t != nil {
+				t.pinned(svc, i)
+			}
+			return i
+		}
+		if t != nil {
+			t.add("persisted network's member %s is at its hard limit: moved, and forgotten", m.ID())
+		} else {
+			s.sticky.forget(k, fp)
+		}
+		return -1
+	}
+	return -1
 }
 
 // anyLoaded reports whether a member of l sheds any network.

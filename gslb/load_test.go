@@ -332,3 +332,131 @@ func TestLoadSpareWeights(t *testing.T) {
 		t.Errorf("us-east at 0.8: %v, want about 1,000 of 6,000", got)
 	}
 }
+
+// downAt is a HealthView with one site down.
+type downAt string
+
+func (d downAt) MemberUp(_ string, m *Member) (bool, bool) { return m.Site != string(d), true }
+
+// TestLoadPersistenceOnlyHolds: the persistence memory only keeps a
+// network from being shed off its member; it never holds one where the
+// strategy would not answer it. (Found in review: it did, so a network
+// that failed over never came back, and a pinned answer had one member.)
+func TestLoadPersistenceOnlyHolds(t *testing.T) {
+	names := []string{loadSvc}
+	now := time.Now()
+	for k, s := range loadSnapshots(t, true) {
+		t.Run([]string{"uncompiled", "compiled"}[k], func(t *testing.T) {
+			s = s.WithLoad(&loadBySite{v: map[string]float64{"eu-west": 0.1, "us-east": 0.1, "ap-south": 0.1}, at: now}, names, now)
+			down := s.WithHealth(downAt("eu-west"), names)
+			if got := shares(down, 50); got["us-east"] != 50 {
+				t.Fatalf("eu-west down: %v", got)
+			}
+			if got := shares(down.WithHealth(nil, names), 50); got["eu-west"] != 50 {
+				t.Errorf("eu-west back, nothing loaded: %v, want every network back at eu-west", got)
+			}
+		})
+	}
+
+	// answers: 2 with persistence: the second query of a network gets
+	// both members too.
+	st := testState()
+	st.Services = append(st.Services, Service{Name: "two.gslb.example.", Policy: Policy{
+		Strategy: StrategyWeighted, Answers: 2, Persistence: Persistence{Enabled: true},
+		Load: LoadPolicy{Low: 0.5, High: 0.9},
+	}, Members: []Member{{Site: "us-east", Addresses: ips("192.0.2.50"), Weight: 1}, {Site: "eu-west", Addresses: ips("198.51.100.50"), Weight: 1}}})
+	st.ApplyDefaults()
+	s := snapshot(t, st, nil)
+	qq := q("two.gslb.example.", TypeA, "10.1.2.0/24")
+	if a, b := Select(s, qq), Select(s, qq); len(a.Addrs()) != 2 || len(b.Addrs()) != 2 {
+		t.Errorf("answers 2: first %v, second %v", a.Addrs(), b.Addrs())
+	}
+}
+
+// TestLoadPersistenceRemembers: a network is remembered at its member
+// even while a member it would never get sheds it; the memory is per
+// address family; and at the hard limit a network lets go for good,
+// rather than coming back while the load hovers there.
+func TestLoadPersistenceRemembers(t *testing.T) {
+	names := []string{loadSvc}
+	now := time.Now()
+	s := loadSnapshot(t, true)
+	v := &loadBySite{v: map[string]float64{"eu-west": 0.1, "ap-south": 0.7}, at: now} // far ap-south sheds half
+	s = s.WithLoad(v, names, now)
+	shares(s, 200)
+	v.v["eu-west"] = 0.92
+	s = s.WithLoad(v, names, now)
+	if got := shares(s, 200); got["eu-west"] != 200 {
+		t.Errorf("answered at eu-west before its load rose (while ap-south shed): %v, want all kept", got)
+	}
+	// The hard limit (0.95), then just under it: the networks stay moved.
+	for _, l := range []float64{0.951, 0.949, 0.951, 0.949} {
+		v.v["eu-west"] = l
+		s = s.WithLoad(v, names, now)
+		if got := shares(s, 200); got["us-east"] != 200 {
+			t.Errorf("load %.3f after the hard limit: %v, want all at us-east", l, got)
+		}
+	}
+
+	// A and AAAA of the same client network, each its own entry.
+	st := testState()
+	st.Services = append(st.Services, Service{Name: "fam.gslb.example.", Policy: Policy{
+		Strategy: StrategyWeighted, Persistence: Persistence{Enabled: true},
+		Load: LoadPolicy{Low: 0.5, High: 0.9, HardLimit: 0.95},
+	}, Members: []Member{
+		{Site: "us-east", Addresses: ips("192.0.2.71"), Weight: 1},
+		{Site: "eu-west", Addresses: ips("198.51.100.71"), Weight: 1},
+		{Site: "us-east", Addresses: ips("2001:db8::71"), Weight: 1},
+		{Site: "eu-west", Addresses: ips("2001:db8:1::71"), Weight: 1},
+	}})
+	st.ApplyDefaults()
+	fs := snapshot(t, st, nil)
+	av := &loadByFirstAddr{at: now}
+	for i := range 100 {
+		qa := q("fam.gslb.example.", TypeA, fmt.Sprintf("10.9.%d.0/24", i))
+		q6 := qa
+		q6.Type = TypeAAAA
+		a := Select(fs, qa)
+		Select(fs, q6)
+		av.v = map[string]float64{a.Addrs()[0].String(): 0.92}
+		loaded := fs.WithLoad(av, []string{"fam.gslb.example."}, now)
+		if b := Select(loaded, qa); b.Addrs()[0] != a.Addrs()[0] {
+			t.Fatalf("network %d moved off %s after an AAAA query of the same network", i, a.Addrs()[0])
+		}
+		av.v = nil
+		fs = loaded.WithLoad(av, []string{"fam.gslb.example."}, now)
+	}
+}
+
+// TestLoadCompiledAgrees: with load present, the compiled decision
+// answers as the uncompiled one.
+func TestLoadCompiledAgrees(t *testing.T) {
+	names := []string{loadSvc}
+	now := time.Now()
+	for _, persist := range []bool{false, true} {
+		ss := loadSnapshots(t, persist)
+		for _, loads := range []map[string]float64{
+			{"eu-west": 0.7}, {"eu-west": 0.7, "us-east": 0.8},
+			{"eu-west": 0.95, "us-east": 0.6, "ap-south": 0.99}, {"eu-west": 2, "us-east": 2, "ap-south": 3},
+		} {
+			v := &loadBySite{v: loads, at: now}
+			a, b := ss[0].WithLoad(v, names, now), ss[1].WithLoad(v, names, now)
+			for i := range 1000 {
+				if x, y := Select(a, network(i)), Select(b, network(i)); x.Site != y.Site || x.ScopePrefix != y.ScopePrefix {
+					t.Fatalf("persistence %v, loads %v, network %d: uncompiled %s /%d, compiled %s /%d", persist, loads, i, x.Site, x.ScopePrefix, y.Site, y.ScopePrefix)
+				}
+			}
+		}
+	}
+}
+
+// loadByFirstAddr is a load per member's first address.
+type loadByFirstAddr struct {
+	v  map[string]float64
+	at time.Time
+}
+
+func (l *loadByFirstAddr) MemberLoad(_ string, m *Member, _ time.Duration, _ time.Time) (LoadSignal, bool) {
+	v, ok := l.v[m.Addresses[0].String()]
+	return LoadSignal{Value: v, At: l.at, Source: "probe"}, ok
+}

@@ -266,45 +266,31 @@ func (s *Snapshot) decide(q Query, t *Trace) (a Answer) {
 	// Step 3b: load shedding leaves out the members that shed this
 	// client's network, so the strategy answers the next best (load.go).
 	pol := &svc.Policy
-	var sk stickyKey
-	shedScope := 0
+	var so shedOutcome
+	var orig []int // the candidates before shedding, with persistence
 	if pol.Load.On() && (len(s.load) > 0 || pol.Persistence.Enabled) {
-		l, shedScope, sk = s.shed(svc, q, l, t)
+		if pol.Persistence.Enabled {
+			var obuf [32]int
+			orig = append(obuf[:0], l...)
+		}
+		l, so = s.shed(svc, q, f, l, t)
 	}
 
 	// Step 4: the strategy narrows the group to equally good members.
 	l, scope := s.narrow(svc, q, l, &a, t)
-	scope = max(scope, shedScope)
+	scope = max(scope, so.scope)
 
-	// Step 5: pick the first member: rendezvous hashing when the answer
-	// must be sticky or depends on the client's network, else a weighted
-	// random draw (roundrobin rotates).
-	first := 0
-	switch {
-	case pol.Strategy == StrategyConsistentHash:
-		first = s.hrw(svc, l, q.Client, pol.HashMask.Bits(q.Client))
-		scope = max(scope, pol.HashMask.Bits(q.Client))
-	case pol.Persistence.Enabled:
-		first = s.hrw(svc, l, q.Client, pol.Persistence.Mask.Bits(q.Client))
-		scope = max(scope, pol.Persistence.Mask.Bits(q.Client))
-		a.Reason.Persistent = true
-	case pol.Strategy == StrategyRoundRobin:
-		first = int(q.Rand % uint64(len(l)))
-	case scope > 0 && len(l) > 1:
-		// Geo and topology answers are cached by resolvers for the
-		// whole scope network (RFC 7871 section 7.3.1), so a choice
-		// among equals must be the same for every address in it: hash
-		// the scope network rather than draw at random.
-		first = s.hrw(svc, l, q.Client, scope)
-	default:
-		first = s.weightedDraw(svc, l, q.Rand)
-	}
+	// Step 5: the first member.
+	first, scope := s.pickFirst(svc, q, l, scope, &a)
 
-	// A network answered by the member it would have had without any
-	// shedding is remembered as persisted there (sticky.go); explain only
-	// looks.
-	if sk.ok && t == nil && len(l) > 0 {
-		s.sticky.remember(sk, fingerprint(svc.members[l[first]].seed))
+	// With load shedding and persistence, a network answered by the
+	// member it would have had without any shedding is remembered as
+	// persisted there (sticky.go); explain only looks.
+	if so.key.ok && t == nil && len(l) > 0 {
+		chosen := l[first]
+		if !so.shed || s.naturalFirst(svc, q, orig) == chosen {
+			s.sticky.remember(so.key, fingerprint(svc.members[chosen].seed))
+		}
 	}
 
 	// Step 6: count, then the addresses of the chosen members in order.
@@ -340,6 +326,44 @@ func (s *Snapshot) decide(q Query, t *Trace) (a Answer) {
 		t.finish(a)
 	}
 	return a
+}
+
+// pickFirst is step 5: the index in l of the first member to answer, by
+// rendezvous hashing when the answer must be sticky or depends on the
+// client's network, else a weighted random draw (roundrobin rotates); and
+// the ECS scope with the hashed network's.
+func (s *Snapshot) pickFirst(svc *service, q Query, l []int, scope int, a *Answer) (int, int) {
+	pol := &svc.Policy
+	switch {
+	case pol.Strategy == StrategyConsistentHash:
+		return s.hrw(svc, l, q.Client, pol.HashMask.Bits(q.Client)), max(scope, pol.HashMask.Bits(q.Client))
+	case pol.Persistence.Enabled:
+		a.Reason.Persistent = true
+		return s.hrw(svc, l, q.Client, pol.Persistence.Mask.Bits(q.Client)), max(scope, pol.Persistence.Mask.Bits(q.Client))
+	case pol.Strategy == StrategyRoundRobin:
+		return int(q.Rand % uint64(len(l))), scope
+	case scope > 0 && len(l) > 1:
+		// Geo and topology answers are cached by resolvers for the
+		// whole scope network (RFC 7871 section 7.3.1), so a choice
+		// among equals must be the same for every address in it: hash
+		// the scope network rather than draw at random.
+		return s.hrw(svc, l, q.Client, scope), scope
+	}
+	return s.weightedDraw(svc, l, q.Rand), scope
+}
+
+// naturalFirst is the member (an index into svc.members) that steps 4 and
+// 5 choose from the candidates l when nothing is shed: what a network
+// answered while shedding must be answered with to be remembered. -1 when
+// there is none. It reuses l.
+func (s *Snapshot) naturalFirst(svc *service, q Query, l []int) int {
+	var ref Answer
+	l, scope := s.narrow(svc, q, l, &ref, nil)
+	if len(l) == 0 {
+		return -1
+	}
+	first, _ := s.pickFirst(svc, q, l, scope, &ref)
+	return l[first]
 }
 
 // narrow is step 4: the strategy keeps the equally good members of l and

@@ -68,13 +68,16 @@ type stickyKey struct {
 	ok     bool
 }
 
-// key is the network (hi, lo) of svc's place in the memory, now.
-func (m *sticky) key(svc *service, hi, lo uint64) stickyKey {
+// key is the network (hi, lo) of svc's place in the memory for address
+// family f, now. A resolver asks A and AAAA for the same client, and a
+// service may answer them with different members: each family has its
+// own entry.
+func (m *sticky) key(svc *service, f int, hi, lo uint64) stickyKey {
 	if m == nil {
 		return stickyKey{}
 	}
 	m.table() // sets the clock's zero
-	h := mix64(hi ^ mix64(lo^svc.seed))
+	h := mix64(hi ^ mix64(lo^svc.seed^uint64(f+1)<<56))
 	return stickyKey{set: int(h&(stickySets-1)) * 2, key: h >> 40 & fpMask, minute: m.minute(), ok: true}
 }
 
@@ -128,4 +131,20 @@ func (m *sticky) remember(k stickyKey, fp uint32) {
 		}
 	}
 	t[victim].Store(e)
+}
+
+// forget removes the network's entry if it still names the member of
+// fingerprint fp.
+func (m *sticky) forget(k stickyKey, fp uint32) {
+	if !k.ok {
+		return
+	}
+	t := m.table()
+	for w := range 2 {
+		e := t[k.set+w].Load()
+		if e>>40 == k.key && uint32(e>>16)&fpMask == fp {
+			t[k.set+w].CompareAndSwap(e, 0)
+			return
+		}
+	}
 }

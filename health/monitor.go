@@ -490,8 +490,8 @@ func (m *Monitor) loadLocked(t *target, at time.Time, load loadReading) {
 func (m *Monitor) storeLoad(t *target, seq uint64, sig gslb.LoadSignal) {
 	t.loadMu.Lock()
 	defer t.loadMu.Unlock()
-	if seq <= t.loadStored {
-		return
+	if seq <= t.loadStored || t.ctx.Err() != nil {
+		return // an older reading, or the target is gone: nothing to store or gossip
 	}
 	t.loadStored = seq
 	m.opts.Signals.SetTarget(t.key, sig)

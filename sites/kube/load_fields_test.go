@@ -140,7 +140,7 @@ func TestLoadFieldsRefused(t *testing.T) {
 		{PolicyFields{Load: &LoadSpec{Low: "50"}}, "spec.load.high: a load policy needs a high watermark above 0"},
 		{PolicyFields{Load: &LoadSpec{Low: "50", High: "80", HardLimit: "70"}}, "spec.load.hardLimit: must be at least high (80)"},
 		{PolicyFields{Load: &LoadSpec{High: "1", MaxAge: "soon"}}, `spec.load.maxAge: "soon" is not a positive duration`},
-		{PolicyFields{Load: &LoadSpec{High: "1", MaxAge: "500ms"}}, "spec.load.maxAge: must be at least 1s"},
+		{PolicyFields{Load: &LoadSpec{High: "1", MaxAge: "500ms"}}, "spec.load.maxAge: must be at least 10s"},
 		{PolicyFields{Load: &LoadSpec{High: "1", StickyFor: "0s"}}, "spec.load.stickyFor"},
 		{PolicyFields{Load: &LoadSpec{High: "1", StickyFor: "48h"}}, "spec.load.stickyFor: must be between 1m and 24h"},
 		{PolicyFields{Load: &LoadSpec{High: "1", Prometheus: "q", MatchOn: "pod"}}, `spec.load.matchOn: must be site, address or member, got "pod"`},
