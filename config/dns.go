@@ -36,16 +36,16 @@ func checkRRL(p *problems, r *RRLConfig) {
 		p.add("dns.rrl.responses_per_second", "must not be negative (0 is off), got %d", r.ResponsesPerSecond)
 	}
 	if r.Window < 0 || r.Window > 3600 {
-		p.add("dns.rrl.window", "want 1 to 3600 seconds (0: the default 5), got %d", r.Window)
+		p.add("dns.rrl.window", "want 1 to 3600 seconds (0: the default %d), got %d", dnsserver.DefaultRRLWindow, r.Window)
 	}
 	if r.Slip != nil && (*r.Slip < 0 || *r.Slip > 10) {
 		p.add("dns.rrl.slip", "want 0 (drop every limited response) to 10, got %d", *r.Slip)
 	}
 	if r.IPv4Prefix < 0 || r.IPv4Prefix > 32 {
-		p.add("dns.rrl.ipv4_prefix", "want 1 to 32 (0: the default 24), got %d", r.IPv4Prefix)
+		p.add("dns.rrl.ipv4_prefix", "want 1 to 32 (0: the default %d), got %d", dnsserver.DefaultRRLIPv4Prefix, r.IPv4Prefix)
 	}
 	if r.IPv6Prefix < 0 || r.IPv6Prefix > 128 {
-		p.add("dns.rrl.ipv6_prefix", "want 1 to 128 (0: the default 56), got %d", r.IPv6Prefix)
+		p.add("dns.rrl.ipv6_prefix", "want 1 to 128 (0: the default %d), got %d", dnsserver.DefaultRRLIPv6Prefix, r.IPv6Prefix)
 	}
 	for i, e := range r.Exempt {
 		if _, err := parseExempt(e); err != nil {

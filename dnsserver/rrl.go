@@ -39,9 +39,11 @@ type RRLConfig struct {
 
 // Defaults of RRLConfig.
 const (
-	DefaultRRLWindow  = 5
-	DefaultRRLSlip    = 2
-	DefaultRRLBuckets = 1 << 16
+	DefaultRRLWindow     = 5
+	DefaultRRLSlip       = 2
+	DefaultRRLBuckets    = 1 << 16
+	DefaultRRLIPv4Prefix = 24
+	DefaultRRLIPv6Prefix = 56
 )
 
 // Response kinds, each with its own buckets.
@@ -88,10 +90,10 @@ func newRRL(cfg RRLConfig, m *metrics, log *slog.Logger) *rrl {
 		cfg.Slip = 0
 	}
 	if cfg.IPv4Prefix <= 0 || cfg.IPv4Prefix > 32 {
-		cfg.IPv4Prefix = 24
+		cfg.IPv4Prefix = DefaultRRLIPv4Prefix
 	}
 	if cfg.IPv6Prefix <= 0 || cfg.IPv6Prefix > 128 {
-		cfg.IPv6Prefix = 56
+		cfg.IPv6Prefix = DefaultRRLIPv6Prefix
 	}
 	n := DefaultRRLBuckets
 	if cfg.Buckets > 0 {
