@@ -88,6 +88,9 @@ type overviewMember struct {
 	Since     *time.Time           `json:"since"` // this site's probe's last transition
 	Detail    string               `json:"detail"`
 	Views     []overviewMemberView `json:"views"`
+	// Load is the member's load signal and what it does, for a service
+	// with load shedding (as /api/v1/load has it).
+	Load *gslb.LoadVerdict `json:"load,omitempty"`
 }
 
 type overviewMemberView struct {
@@ -216,6 +219,7 @@ func (a *API) overviewOf(w http.ResponseWriter, r *http.Request) (resp *overview
 func overviewServiceOf(snap *gslb.Snapshot, plan *health.Plan, view *health.View, obs *health.Observations, svc *gslb.Service) overviewService {
 	os := overviewService{Name: svc.Name, Strategy: string(svc.Policy.Strategy), TTL: svc.Policy.TTL, Members: []overviewMember{}}
 	mhs := snap.MemberHealth(svc.Name)
+	loads, _ := snap.MemberLoads(svc.Name) // nil without load shedding
 	for j, mh := range mhs {
 		m := &svc.Members[j]
 		om := overviewMember{
@@ -235,6 +239,9 @@ func overviewServiceOf(snap *gslb.Snapshot, plan *health.Plan, view *health.View
 					om.Since = &since
 				}
 			}
+		}
+		if j < len(loads) {
+			om.Load = &loads[j].Load
 		}
 		os.Degraded = os.Degraded || !mh.Eligible
 		os.Members = append(os.Members, om)

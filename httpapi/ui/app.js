@@ -313,6 +313,18 @@
     rebuild($('#sites-table tbody'), rows);
   }
 
+  // loadBadge shows a load-shedding member's signal: its value, and
+  // whether it sheds (over the high watermark: every new network).
+  function loadBadge(l) {
+    if (!l) return '';
+    const title = l.state + (l.source ? ' (from ' + l.source + (l.age_s != null ? ', ' + l.age_s.toFixed(1) + ' s old' : '') + ')' : '');
+    if (l.value == null || l.stale) return h('span', { class: 'load', title }, ' ', badge('load: neutral', 'h-unknown'));
+    let text = 'load ' + l.value;
+    let cls = 'h-up';
+    if (l.over) { text += ' · shed'; cls = 'h-down'; } else if (l.shed > 0) { text += ' · shed ' + Math.round(l.shed * 100) + '%'; cls = 'h-degraded'; }
+    return h('span', { class: 'load', title }, ' ', badge(text, cls));
+  }
+
   // ---- the services table ----
   function renderServices(o) {
     const total = o.services_total || 0;
@@ -337,7 +349,7 @@
         h('td', { class: 'mono', text: m.id + (m.hostname ? ' (' + m.hostname + ')' : '') + (m.addresses && m.addresses.length && !m.id.endsWith(m.addresses[0]) ? ' ' + m.addresses.join(', ') : '') }),
         h('td', { text: m.site }),
         h('td', null, badge(m.health), m.eligible ? '' : h('span', { class: 'muted', text: ' not answered' })),
-        h('td', { title: m.detail || '' }, h('span', { class: 'views' }, (m.views || []).map((v) => h('span', { title: (v.since ? 'since ' + v.since : '') + (v.error ? ' — ' + v.error : '') }, badge(v.source + ' ' + v.health, healthClass(v.health)))))),
+        h('td', { title: m.detail || '' }, h('span', { class: 'views' }, (m.views || []).map((v) => h('span', { title: (v.since ? 'since ' + v.since : '') + (v.error ? ' — ' + v.error : '') }, badge(v.source + ' ' + v.health, healthClass(v.health))))), loadBadge(m.load)),
         h('td', { class: 'num', text: m.weight }),
         h('td', { class: 'num', text: m.priority }),
         h('td', null, when(m.since)),

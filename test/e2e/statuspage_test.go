@@ -78,6 +78,12 @@ func TestStatusPage(t *testing.T) {
 		t.Fatalf("no marker for %v; markers: %+v", want, markers)
 	}
 	b.waitFor(hangGuard, "every site up (green)", `[...document.querySelectorAll('#markers .site')].every(g => g.dataset.health === 'up')`, markersJS)
+	// the load-shedding service shows each member's load (its probes read
+	// the demo backends' X-Load: 0.1)
+	b.waitFor(hangGuard, "shop's members with their load",
+		`(() => { const l = [...document.querySelectorAll('tbody[data-service="shop.gslb.example."] tr[data-member] .load')];
+			return l.length === 3 && l.every(e => e.textContent.includes('load 0.1')); })()`,
+		`(document.querySelector('tbody[data-service="shop.gslb.example."]') || {innerText: 'no shop service'}).innerText`)
 	// standalone: no gossip, no kubernetes (null in the overview)
 	if shown := eval[[]bool](b, `['#gossip-panel', '#kube-panel'].map(s => !document.querySelector(s).hidden)`); shown[0] || shown[1] {
 		t.Errorf("gossip or kubernetes panel shown (%v) for a standalone server", shown)
