@@ -270,9 +270,10 @@ func TestMonitorOneProbeInFlightBackend(t *testing.T) {
 	plog := newProbeLog()
 	m := newTestMonitor(t, Options{NewProber: plog.newProber})
 	c := fastCheck(KindHTTP)
-	// 300 ms between a probe's timeout and the next tick for the server
-	// to see the client leave.
-	c.Interval, c.Timeout = 400*time.Millisecond, 100*time.Millisecond
+	// 600 ms between a probe's timeout and the next tick for the server
+	// to see the client leave (300 ms was not always enough on a loaded
+	// CI machine running -race).
+	c.Interval, c.Timeout = 700*time.Millisecond, 100*time.Millisecond
 	tg := mustTarget(t, b.addrPort(), c)
 	setTargets(t, m, tg)
 	results := plog.waitProbes(t, tg.Key(), 5)
