@@ -39,15 +39,7 @@ func (f *flagSet) parseCheck(args []string, file *string, stdout, stderr io.Writ
 }
 
 func runDelegation(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "check" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprint(stdout, delegationUsage)
-			return exitOK
-		}
-		fmt.Fprint(stderr, delegationUsage)
-		return checkError
-	}
-	return runDelegationCheck(args[1:], stdout, stderr)
+	return runSub(args, delegationUsage, map[string]func([]string, io.Writer, io.Writer) int{"check": runDelegationCheck}, checkError, stdout, stderr)
 }
 
 const delegationUsage = `Usage: meridian delegation check --config FILE [flags]

@@ -25,21 +25,9 @@ docs/dnssec.md walks through signing a zone and rolling its keys.
 `
 
 func runDNSSEC(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		switch args[0] {
-		case "keygen":
-			return runDNSSECKeygen(args[1:], stdout, stderr)
-		case "ds":
-			return runDNSSECDS(args[1:], stdout, stderr)
-		case "status":
-			return runDNSSECStatus(args[1:], stdout, stderr)
-		case "-h", "--help", "help":
-			fmt.Fprint(stdout, dnssecUsage)
-			return exitOK
-		}
-	}
-	fmt.Fprint(stderr, dnssecUsage)
-	return exitUsage
+	return runSub(args, dnssecUsage, map[string]func([]string, io.Writer, io.Writer) int{
+		"keygen": runDNSSECKeygen, "ds": runDNSSECDS, "status": runDNSSECStatus,
+	}, exitUsage, stdout, stderr)
 }
 
 func runDNSSECKeygen(args []string, stdout, stderr io.Writer) int {

@@ -41,6 +41,25 @@ type command struct {
 	hidden  bool // not listed by help: a tool of the demo and the tests
 }
 
+// runSub runs the subcommand args[0] of a command that has subcommands
+// (delegation, dnssec): -h, --help and help print usage on stdout; no
+// subcommand or an unknown one prints it on stderr and returns bad (each
+// command's usage-error code).
+func runSub(args []string, usage string, subs map[string]func([]string, io.Writer, io.Writer) int, bad int, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		if sub, ok := subs[args[0]]; ok {
+			return sub(args[1:], stdout, stderr)
+		}
+		switch args[0] {
+		case "-h", "--help", "help":
+			fmt.Fprint(stdout, usage)
+			return exitOK
+		}
+	}
+	fmt.Fprint(stderr, usage)
+	return bad
+}
+
 // commands is a function, not a variable, so that help can list the
 // commands without an initialisation cycle and without global state.
 func commands() []command {
