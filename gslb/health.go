@@ -192,19 +192,24 @@ func (s *Snapshot) WithHealth(h HealthView, services []string) *Snapshot {
 	next := *s
 	next.healthView = h
 	e := s.health.edit()
-	for _, name := range services {
-		svc := s.service(name)
-		if svc == nil {
-			continue
-		}
-		for i := range svc.members {
-			m := &svc.members[i]
-			up, known := memberUp(h, svc.Name, m)
-			e.set(int(m.gi), makeState(up, known, s.state(m).admin()))
-		}
-	}
+	s.eachMember(services, func(svc *service, m *member) {
+		up, known := memberUp(h, svc.Name, m)
+		e.set(int(m.gi), makeState(up, known, s.state(m).admin()))
+	})
 	next.health = e.t
 	return &next
+}
+
+// eachMember calls f for every member of the named services; unknown
+// names are skipped. The With* refreshes walk their services with it.
+func (s *Snapshot) eachMember(services []string, f func(svc *service, m *member)) {
+	for _, name := range services {
+		if svc := s.service(name); svc != nil {
+			for i := range svc.members {
+				f(svc, &svc.members[i])
+			}
+		}
+	}
 }
 
 // memberUp is the health of m as h (nil: all up) and the member's

@@ -39,22 +39,15 @@ func (s *Snapshot) rttOf(m *member) uint32 {
 // publishing.
 func (s *Snapshot) WithRTT(v RTTView, services []string) *Snapshot {
 	e := tableEdit[uint32]{base: s.rtt, size: s.giEnd}
-	for _, name := range services {
-		svc := s.service(name)
-		if svc == nil {
-			continue
+	s.eachMember(services, func(svc *service, m *member) {
+		us := uint32(0)
+		if d, ok := v.MemberRTT(svc.Name, m.Member); ok && d > 0 {
+			us = uint32(min(max(d.Microseconds(), 1), int64(^uint32(0))))
 		}
-		for i := range svc.members {
-			m := &svc.members[i]
-			us := uint32(0)
-			if d, ok := v.MemberRTT(svc.Name, m.Member); ok && d > 0 {
-				us = uint32(min(max(d.Microseconds(), 1), int64(^uint32(0))))
-			}
-			if us != s.rttOf(m) {
-				e.set(m.gi, us)
-			}
+		if us != s.rttOf(m) {
+			e.set(m.gi, us)
 		}
-	}
+	})
 	if e.next == nil {
 		return s
 	}

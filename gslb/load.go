@@ -258,20 +258,16 @@ func (s *Snapshot) WithLoad(v LoadView, services []string, now time.Time) *Snaps
 	defer s.over.mu.Unlock()
 	s.over.gen++
 	defer s.over.prune()
-	for _, name := range services {
-		svc := s.service(name)
-		if svc == nil || !svc.Policy.Load.On() {
-			continue
-		}
+	s.eachMember(services, func(svc *service, m *member) {
 		pol := &svc.Policy.Load
-		for i := range svc.members {
-			m := &svc.members[i]
-			sig, ok := v.MemberLoad(svc.Name, m.Member, pol.MaxAge, now)
-			if le := s.over.entry(pol, m.seed, sig, ok, now); le != s.loadOf(m) {
-				e.set(m.gi, le)
-			}
+		if !pol.On() {
+			return
 		}
-	}
+		sig, ok := v.MemberLoad(svc.Name, m.Member, pol.MaxAge, now)
+		if le := s.over.entry(pol, m.seed, sig, ok, now); le != s.loadOf(m) {
+			e.set(m.gi, le)
+		}
+	})
 	if e.next == nil {
 		return s
 	}
