@@ -195,17 +195,6 @@ func (p *Publisher) refreshSignals() {
 // round-trip time and no load: no new snapshot.
 var errSignalsUnchanged = errors.New("no round-trip time or load changed")
 
-// latencyServices are the names of st's services of strategy latency.
-func latencyServices(st *gslb.State) []string {
-	var names []string
-	for i := range st.Services {
-		if st.Services[i].Policy.Strategy == gslb.StrategyLatency {
-			names = append(names, st.Services[i].Name)
-		}
-	}
-	return names
-}
-
 // collectors are the publisher's metrics, for the registry.
 func (p *Publisher) collectors() []prometheus.Collector {
 	return append([]prometheus.Collector{p.metrics, p.swaps, p.changes, newLoadCollector(p), p.promMetrics}, p.geo.collectors()...)
@@ -372,7 +361,7 @@ func (p *Publisher) publishLocked(l *config.Loaded, st *gslb.State) error {
 		return err
 	}
 	snap = snap.WithAdmin(mergeAdmin(l.Admin, p.apiAdmin))
-	p.latency = latencyServices(st)
+	p.latency = gslb.LatencyServices(st)
 	if len(p.latency) > 0 {
 		snap = snap.WithRTT(view, p.latency)
 	}

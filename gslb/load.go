@@ -87,9 +87,19 @@ const (
 
 // LoadServices are the names of st's services with load shedding.
 func LoadServices(st *State) []string {
+	return st.servicesWhere(func(p *Policy) bool { return p.Load.On() })
+}
+
+// LatencyServices are the names of st's services of strategy latency.
+func LatencyServices(st *State) []string {
+	return st.servicesWhere(func(p *Policy) bool { return p.Strategy == StrategyLatency })
+}
+
+// servicesWhere are the names of st's services whose policy has.
+func (st *State) servicesWhere(has func(*Policy) bool) []string {
 	var names []string
 	for i := range st.Services {
-		if st.Services[i].Policy.Load.On() {
+		if has(&st.Services[i].Policy) {
 			names = append(names, st.Services[i].Name)
 		}
 	}
