@@ -133,8 +133,13 @@ func (s *Snapshot) MemberLoads(name string) ([]MemberLoadStatus, *LoadPolicy) {
 func (l *LoadPolicy) On() bool { return l.High > 0 }
 
 // applyDefaults fills the unset fields of an enabled policy.
+// configured reports whether any load key was written (On or not).
+func (l *LoadPolicy) configured() bool {
+	return l.On() || l.Low != 0 || l.Prometheus != "" || l.SpareWeights
+}
+
 func (l *LoadPolicy) applyDefaults() {
-	if !l.On() && l.Low == 0 && l.Prometheus == "" && !l.SpareWeights {
+	if !l.configured() {
 		return
 	}
 	if l.HardLimit == 0 {
@@ -160,7 +165,7 @@ func (l *LoadPolicy) applyDefaults() {
 // validate reports the problems of a defaulted policy under "load.".
 func (l *LoadPolicy) validate(bad func(path, format string, args ...any)) {
 	if !l.On() {
-		if l.Low != 0 || l.Prometheus != "" || l.SpareWeights {
+		if l.configured() {
 			bad("load.high", "a load policy needs a high watermark above 0")
 		}
 		return
@@ -234,6 +239,9 @@ type loadEntry struct {
 	value float32
 	// level is the shed share in 1/65535; levelAll sheds every network.
 	level uint16
+	// spare is the capacity left below high, in thousandths (at least
+	// 1), for spare_weights: set with the entry, not per query.
+	spare uint16
 	flags uint8
 }
 
@@ -316,6 +324,7 @@ func (o *overMemory) entry(pol *LoadPolicy, seed uint64, sig LoadSignal, ok bool
 		return loadEntry{flags: loadStale}
 	}
 	e := loadEntry{value: float32(sig.Value), flags: loadKnown}
+	e.spare = uint16(min(max(1-float64(e.value)/pol.High, 0.001), 1) * 1000)
 	_, was := o.over[seed]
 	share, over := pol.ShedLevel(sig.Value, was)
 	if over {
@@ -347,8 +356,7 @@ func (s *Snapshot) weightOf(svc *service, m *member) uint64 {
 	if e.flags&loadKnown == 0 {
 		return w
 	}
-	spare := 1 - float64(e.value)/svc.Policy.Load.High
-	return max(w*uint64(min(max(spare, 0.001), 1)*1000)/1000, 1)
+	return max(w*uint64(e.spare)/1000, 1)
 }
 
 // shedMask is the client network shedding hashes: persistence's when on,
@@ -360,8 +368,8 @@ func shedMask(pol *Policy) Mask {
 	return pol.HashMask
 }
 
-// shedsNetwork reports whether e moves the network (hi, lo) off m.
-func shedsNetwork(e loadEntry, m *member, hi, lo uint64) bool {
+// shedsNetwork reports whether e moves the network nk off m.
+func shedsNetwork(e loadEntry, m *member, nk netKey) bool {
 	switch e.level {
 	case 0:
 		return false
@@ -370,8 +378,7 @@ func shedsNetwork(e loadEntry, m *member, hi, lo uint64) bool {
 	}
 	// A hash of its own (salted), so that shedding and rendezvous
 	// hashing do not move the same networks.
-	h := mix64(hi ^ mix64(lo^m.seed^0x5bd1e9955bd1e995))
-	return uint16(h>>48) < e.level
+	return uint16(nk.hash(m.seed^0x5bd1e9955bd1e995)>>48) < e.level
 }
 
 // shedOutcome is what the load step tells the rest of the decision.
@@ -380,12 +387,16 @@ type shedOutcome struct {
 	// answer depends on it (a member sheds part of the networks, or this
 	// network's memory kept it on its member).
 	scope int
+	// net is the client's network as the step hashed it, for step 5.
+	net netKey
 	// key is the network's place in the persistence memory (persistence
 	// on), where the answer is remembered if it is the natural one.
 	key stickyKey
 	// shed is set when a candidate was left out for this network: the
-	// answer may not be the one the network would have had.
+	// answer may not be the one the network would have had, which
+	// naturalFirst finds from orig, the candidates before (persistence).
 	shed bool
+	orig []int
 }
 
 // shed is the load step, between health (step 3) and the strategy (step
@@ -393,8 +404,9 @@ type shedOutcome struct {
 // (family f). With persistence, the member this site remembers the
 // network at keeps it while below its hard limit, as if it did not shed
 // it: the memory only ever keeps a network from moving, it never moves
-// one.
-func (s *Snapshot) shed(svc *service, q Query, f int, l []int, t *Trace) ([]int, shedOutcome) {
+// one. orig is where the candidates before shedding are kept, with
+// persistence, when any is left out.
+func (s *Snapshot) shed(svc *service, q Query, f int, l, orig []int, t *Trace) ([]int, shedOutcome) {
 	pol := &svc.Policy
 	var out shedOutcome
 	loaded := s.anyLoaded(svc, l)
@@ -402,21 +414,29 @@ func (s *Snapshot) shed(svc *service, q Query, f int, l []int, t *Trace) ([]int,
 		return l, out // the usual case: nothing to hash
 	}
 	bits := shedMask(pol).Bits(q.Client)
-	hi, lo := subnetKey(q.Client, bits)
+	out.net = netKeyOf(q.Client, bits)
 	if pol.Persistence.Enabled {
-		out.key = s.sticky.key(svc, f, hi, lo)
+		out.key = s.sticky.key(svc, f, out.net)
 	}
 	if !loaded {
 		return l, out // nothing sheds: the natural answer, to remember
 	}
-	keep := s.persisted(svc, l, out.key, hi, lo, t)
+	keep := s.persisted(svc, l, out.key, out.net, t)
 	if keep >= 0 {
 		out.scope = bits
 	}
-	sheds := func(i int, e loadEntry) bool { return i != keep && shedsNetwork(e, &svc.members[i], hi, lo) }
+	// One pass decides, per candidate, whether it sheds this network
+	// (positions past 64 are decided again in the second).
+	var sheds uint64
+	shedsAt := func(k, i int, e loadEntry) bool {
+		if k < 64 {
+			return sheds>>k&1 == 1
+		}
+		return i != keep && shedsNetwork(e, &svc.members[i], out.net)
+	}
 	keeps := false
 	least := loadEntry{level: levelAll, value: float32(math.Inf(1))}
-	for _, i := range l {
+	for k, i := range l {
 		e := s.loadOf(&svc.members[i])
 		if e.level < least.level || e.level == least.level && e.value < least.value {
 			least = e
@@ -424,25 +444,36 @@ func (s *Snapshot) shed(svc *service, q Query, f int, l []int, t *Trace) ([]int,
 		if e.level != 0 && e.level != levelAll {
 			out.scope = bits
 		}
-		keeps = keeps || !sheds(i, e)
+		sh := i != keep && shedsNetwork(e, &svc.members[i], out.net)
+		if sh && k < 64 {
+			sheds |= 1 << k
+		}
+		keeps = keeps || !sh
 	}
-	n := len(l)
-	l = filter(l, func(i int) bool {
+	if pol.Persistence.Enabled {
+		out.orig = append(orig, l...)
+	}
+	n := 0
+	for k, i := range l {
 		e := s.loadOf(&svc.members[i])
 		// When every candidate sheds this network, the least loaded keep
 		// it: load moves traffic between members, it never empties an
 		// answer.
-		gone := keeps && sheds(i, e) || !keeps && (e.level != least.level || e.level == levelAll && e.value != least.value)
-		if gone && t != nil {
-			t.shed(svc, i, e)
+		gone := keeps && shedsAt(k, i, e) || !keeps && (e.level != least.level || e.level == levelAll && e.value != least.value)
+		if gone {
+			if t != nil {
+				t.shed(svc, i, e)
+			}
+			continue
 		}
-		return !gone
-	})
+		l[n] = i
+		n++
+	}
 	if !keeps && t != nil {
 		t.add("every candidate sheds this network: the least loaded keep it")
 	}
-	out.shed = len(l) != n
-	return l, out
+	out.shed = n != len(l)
+	return l[:n], out
 }
 
 // persisted is the member of l (an index into svc.members) that this
@@ -451,7 +482,7 @@ func (s *Snapshot) shed(svc *service, q Query, f int, l []int, t *Trace) ([]int,
 // hard limit lets the network go and forgets it, so that it does not
 // come back while the load hovers at the limit: it is remembered again
 // once it is answered there with nothing shed.
-func (s *Snapshot) persisted(svc *service, l []int, k stickyKey, hi, lo uint64, t *Trace) int {
+func (s *Snapshot) persisted(svc *service, l []int, k stickyKey, nk netKey, t *Trace) int {
 	fp, ok := s.sticky.lookup(k, svc.Policy.Load.StickyFor)
 	if !ok {
 		return -1
@@ -463,7 +494,7 @@ func (s *Snapshot) persisted(svc *service, l []int, k stickyKey, hi, lo uint64, 
 		}
 		e := s.loadOf(m)
 		switch {
-		case !shedsNetwork(e, m, hi, lo):
+		case !shedsNetwork(e, m, nk):
 			return -1 // it keeps the network anyway
 		case e.flags&loadHard == 0:
 			if t != nil {

@@ -143,29 +143,26 @@ func (m *Member) ID() string {
 		return m.Site
 	}
 	var buf [64]byte
-	return string(m.appendID(buf[:0]))
+	return string(m.AppendID(buf[:0]))
 }
 
 // HasID reports whether m.ID() == id, without building the ID.
 func (m *Member) HasID(id string) bool {
 	var buf [64]byte
-	return string(m.appendID(buf[:0])) == id
+	return string(m.AppendID(buf[:0])) == id
 }
 
 // sameID reports whether m and o have the same ID, without building
 // either.
 func (m *Member) sameID(o *Member) bool {
 	var a, b [64]byte
-	return string(m.appendID(a[:0])) == string(o.appendID(b[:0]))
+	return string(m.AppendID(a[:0])) == string(o.AppendID(b[:0]))
 }
 
-// AppendID appends ID to b: a caller with a stack buffer can look an ID
-// up (a map index of string(b) does not allocate) without building it.
-func (m *Member) AppendID(b []byte) []byte { return m.appendID(b) }
-
-// appendID appends ID to b: callers pass a stack buffer to hash or compare
-// an ID without allocating.
-func (m *Member) appendID(b []byte) []byte {
+// AppendID appends ID to b: callers pass a stack buffer to hash, compare
+// or look up an ID (a map index of string(b) does not allocate) without
+// building it.
+func (m *Member) AppendID(b []byte) []byte {
 	b = append(b, m.Site...)
 	switch {
 	case m.Hostname != "":

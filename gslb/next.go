@@ -33,11 +33,11 @@ func (prev *Snapshot) Next(st *State, loc *geo.Locator, h HealthView) (*Snapshot
 		healthView: h,
 		zones:      make(map[string]*Zone, len(st.Zones)),
 		places:     make(map[string]*place, len(st.Sites)),
-		over:       &overMemory{},
-		sticky:     &sticky{},
 	}
 	if prev != nil {
 		s.over, s.sticky = prev.over, prev.sticky
+	} else {
+		s.over, s.sticky = &overMemory{}, &sticky{}
 	}
 	for i := range st.Zones {
 		s.zones[st.Zones[i].Name] = &st.Zones[i]

@@ -267,13 +267,9 @@ func (s *Snapshot) decide(q Query, t *Trace) (a Answer) {
 	// client's network, so the strategy answers the next best (load.go).
 	pol := &svc.Policy
 	var so shedOutcome
-	var orig []int // the candidates before shedding, with persistence
+	var obuf [32]int // the candidates before shedding, when persistence needs them
 	if pol.Load.On() && (len(s.load) > 0 || pol.Persistence.Enabled) {
-		if pol.Persistence.Enabled {
-			var obuf [32]int
-			orig = append(obuf[:0], l...)
-		}
-		l, so = s.shed(svc, q, f, l, t)
+		l, so = s.shed(svc, q, f, l, obuf[:0], t)
 	}
 
 	// Step 4: the strategy narrows the group to equally good members.
@@ -281,14 +277,14 @@ func (s *Snapshot) decide(q Query, t *Trace) (a Answer) {
 	scope = max(scope, so.scope)
 
 	// Step 5: the first member.
-	first, scope := s.pickFirst(svc, q, l, scope, &a)
+	first, scope := s.pickFirst(svc, q, l, scope, &a, so.net)
 
 	// With load shedding and persistence, a network answered by the
 	// member it would have had without any shedding is remembered as
 	// persisted there (sticky.go); explain only looks.
 	if so.key.ok && t == nil && len(l) > 0 {
 		chosen := l[first]
-		if !so.shed || s.naturalFirst(svc, q, orig) == chosen {
+		if !so.shed || s.naturalFirst(svc, q, so.orig, so.net) == chosen {
 			s.sticky.remember(so.key, fingerprint(svc.members[chosen].seed))
 		}
 	}
@@ -331,15 +327,18 @@ func (s *Snapshot) decide(q Query, t *Trace) (a Answer) {
 // pickFirst is step 5: the index in l of the first member to answer, by
 // rendezvous hashing when the answer must be sticky or depends on the
 // client's network, else a weighted random draw (roundrobin rotates); and
-// the ECS scope with the hashed network's.
-func (s *Snapshot) pickFirst(svc *service, q Query, l []int, scope int, a *Answer) (int, int) {
+// the ECS scope with the hashed network's. nk is the client's network as
+// load shedding hashed it, reused when the mask is the same.
+func (s *Snapshot) pickFirst(svc *service, q Query, l []int, scope int, a *Answer, nk netKey) (int, int) {
 	pol := &svc.Policy
 	switch {
 	case pol.Strategy == StrategyConsistentHash:
-		return s.hrw(svc, l, q.Client, pol.HashMask.Bits(q.Client)), max(scope, pol.HashMask.Bits(q.Client))
+		bits := pol.HashMask.Bits(q.Client)
+		return s.hrw(svc, l, nk.under(q.Client, bits)), max(scope, bits)
 	case pol.Persistence.Enabled:
 		a.Reason.Persistent = true
-		return s.hrw(svc, l, q.Client, pol.Persistence.Mask.Bits(q.Client)), max(scope, pol.Persistence.Mask.Bits(q.Client))
+		bits := pol.Persistence.Mask.Bits(q.Client)
+		return s.hrw(svc, l, nk.under(q.Client, bits)), max(scope, bits)
 	case pol.Strategy == StrategyRoundRobin:
 		return int(q.Rand % uint64(len(l))), scope
 	case scope > 0 && len(l) > 1:
@@ -347,7 +346,7 @@ func (s *Snapshot) pickFirst(svc *service, q Query, l []int, scope int, a *Answe
 		// whole scope network (RFC 7871 section 7.3.1), so a choice
 		// among equals must be the same for every address in it: hash
 		// the scope network rather than draw at random.
-		return s.hrw(svc, l, q.Client, scope), scope
+		return s.hrw(svc, l, nk.under(q.Client, scope)), scope
 	}
 	return s.weightedDraw(svc, l, q.Rand), scope
 }
@@ -356,13 +355,13 @@ func (s *Snapshot) pickFirst(svc *service, q Query, l []int, scope int, a *Answe
 // 5 choose from the candidates l when nothing is shed: what a network
 // answered while shedding must be answered with to be remembered. -1 when
 // there is none. It reuses l.
-func (s *Snapshot) naturalFirst(svc *service, q Query, l []int) int {
+func (s *Snapshot) naturalFirst(svc *service, q Query, l []int, nk netKey) int {
 	var ref Answer
 	l, scope := s.narrow(svc, q, l, &ref, nil)
 	if len(l) == 0 {
 		return -1
 	}
-	first, _ := s.pickFirst(svc, q, l, scope, &ref)
+	first, _ := s.pickFirst(svc, q, l, scope, &ref, nk)
 	return l[first]
 }
 
@@ -503,12 +502,11 @@ func (s *Snapshot) weightedDraw(svc *service, l []int, r uint64) int {
 // (0,1), and the best score wins. Removing a member moves only the clients
 // it had, and every site computes the same winner without talking to the
 // others.
-func (s *Snapshot) hrw(svc *service, l []int, client netip.Addr, bits int) int {
-	hi, lo := subnetKey(client, bits)
+func (s *Snapshot) hrw(svc *service, l []int, nk netKey) int {
 	best, bestScore := 0, math.Inf(-1)
 	for k, i := range l {
 		m := &svc.members[i]
-		h := mix64(hi ^ mix64(lo^m.seed))
+		h := nk.hash(m.seed)
 		u := (float64(h>>11) + 0.5) / (1 << 53)
 		score := float64(s.weightOf(svc, m)) / -math.Log(u)
 		if score > bestScore {
@@ -517,6 +515,34 @@ func (s *Snapshot) hrw(svc *service, l []int, client netip.Addr, bits int) int {
 	}
 	return best
 }
+
+// netKey is a client network under a mask, as rendezvous hashing, load
+// shedding and the persistence memory hash it against a member or a
+// service; set is false for no key.
+type netKey struct {
+	hi, lo uint64
+	bits   int
+	set    bool
+}
+
+// netKeyOf is the network of a under a mask of bits.
+func netKeyOf(a netip.Addr, bits int) netKey {
+	hi, lo := subnetKey(a, bits)
+	return netKey{hi: hi, lo: lo, bits: bits, set: true}
+}
+
+// under is nk when it is the network under bits, else that network
+// computed: a query's steps share one key when their masks agree.
+func (nk netKey) under(a netip.Addr, bits int) netKey {
+	if nk.set && nk.bits == bits {
+		return nk
+	}
+	return netKeyOf(a, bits)
+}
+
+// hash mixes the network with seed (a member's or a service's, salted
+// per use so that the uses do not move the same networks).
+func (nk netKey) hash(seed uint64) uint64 { return mix64(nk.hi ^ mix64(nk.lo^seed)) }
 
 // subnetKey is the client subnet under the mask, as two words.
 func subnetKey(a netip.Addr, bits int) (hi, lo uint64) {

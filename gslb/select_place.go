@@ -102,8 +102,12 @@ func (p *place) biasedRank(h float64) float64 {
 	if math.IsInf(h, 1) {
 		return h
 	}
-	return geo.KmToRank(geo.HaversineToKm(h) * p.scale)
+	return geo.KmToRank(p.biasedKm(h))
 }
+
+// biasedKm is the biased distance of a client at haversine h (finite)
+// from a biased site: what the geo strategy compares, and explain shows.
+func (p *place) biasedKm(h float64) float64 { return geo.HaversineToKm(h) * p.scale }
 
 // tieLimit is the highest rank within tieKm of the nearest's rank best:
 // the tie band applies to biased distances. A site without coordinates

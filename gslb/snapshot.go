@@ -216,7 +216,7 @@ func seedOf(service string, m *Member) uint64 {
 	}
 	add(0)
 	var buf [64]byte
-	for _, b := range m.appendID(buf[:0]) {
+	for _, b := range m.AppendID(buf[:0]) {
 		add(b)
 	}
 	return h

@@ -68,16 +68,12 @@ type stickyKey struct {
 	ok     bool
 }
 
-// key is the network (hi, lo) of svc's place in the memory for address
-// family f, now. A resolver asks A and AAAA for the same client, and a
-// service may answer them with different members: each family has its
-// own entry.
-func (m *sticky) key(svc *service, f int, hi, lo uint64) stickyKey {
-	if m == nil {
-		return stickyKey{}
-	}
+// key is the network nk of svc's place in the memory for address family
+// f, now. A resolver asks A and AAAA for the same client, and a service
+// may answer them with different members: each family has its own entry.
+func (m *sticky) key(svc *service, f int, nk netKey) stickyKey {
 	m.table() // sets the clock's zero
-	h := mix64(hi ^ mix64(lo^svc.seed^uint64(f+1)<<56))
+	h := nk.hash(svc.seed ^ uint64(f+1)<<56)
 	return stickyKey{set: int(h&(stickySets-1)) * 2, key: h >> 40 & fpMask, minute: m.minute(), ok: true}
 }
 

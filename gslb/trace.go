@@ -211,7 +211,7 @@ func (t *Trace) distances(svc *service, from geo.Point) {
 			d := geo.HaversineToKm(h) // +Inf without coordinates
 			v.DistanceKm = &d
 			if pl.scale != 0 && !math.IsInf(h, 1) {
-				b := d * pl.scale
+				b := pl.biasedKm(h)
 				v.BiasedKm = &b
 			}
 		}
