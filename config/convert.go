@@ -125,9 +125,10 @@ func (pc *PolicyConfig) toPolicy(p *problems, pp string) gslb.Policy {
 			Prometheus: lc.Prometheus, MatchLabel: lc.MatchLabel, MatchOn: lc.MatchOn,
 			SpareWeights: lc.SpareWeights,
 		}
-		if lc.High == 0 && lc.Low == 0 && lc.Prometheus == "" && !lc.SpareWeights {
-			// gslb reports the other half-written policies; this one
-			// would be off without a word.
+		if lc.High == 0 {
+			// gslb reports a half-written policy the same way (at the
+			// same path, so once); this also covers load: {}, which gslb
+			// cannot tell from no load at all.
 			p.add(pp+".load.high", "a load policy needs a high watermark above 0")
 		}
 	}

@@ -174,14 +174,7 @@ func (p *Publisher) refreshSignals() {
 				if cur == nil {
 					return nil, fmt.Errorf("no snapshot")
 				}
-				next := cur
-				if len(lat) > 0 {
-					next = next.WithRTT(view, lat)
-				}
-				if len(loaded) > 0 {
-					next = next.WithLoad(view, loaded, time.Now())
-				}
-				if next != cur {
+				if next := withSignals(cur, view, lat, loaded); next != cur {
 					return next, nil
 				}
 				return nil, errSignalsUnchanged // nothing to publish
@@ -189,6 +182,19 @@ func (p *Publisher) refreshSignals() {
 		}
 		p.mu.Unlock()
 	}
+}
+
+// withSignals is snap with the round-trip times of the latency services
+// and the load of the load-shedding services read again from view; snap
+// itself when none changed.
+func withSignals(snap *gslb.Snapshot, view *health.View, latency, loaded []string) *gslb.Snapshot {
+	if len(latency) > 0 {
+		snap = snap.WithRTT(view, latency)
+	}
+	if len(loaded) > 0 {
+		snap = snap.WithLoad(view, loaded, time.Now())
+	}
+	return snap
 }
 
 // errSignalsUnchanged tells the store that a refresh changed no
@@ -361,15 +367,9 @@ func (p *Publisher) publishLocked(l *config.Loaded, st *gslb.State) error {
 		return err
 	}
 	snap = snap.WithAdmin(mergeAdmin(l.Admin, p.apiAdmin))
-	p.latency = gslb.LatencyServices(st)
-	if len(p.latency) > 0 {
-		snap = snap.WithRTT(view, p.latency)
-	}
-	p.loaded = gslb.LoadServices(st)
+	p.latency, p.loaded = gslb.LatencyServices(st), gslb.LoadServices(st)
 	p.setPromQueries(st)
-	if len(p.loaded) > 0 {
-		snap = snap.WithLoad(view, p.loaded, time.Now())
-	}
+	snap = withSignals(snap, view, p.latency, p.loaded)
 	p.healthPlan, p.view = hp, view
 	p.current.Store(&served{cfg: l, state: st})
 	p.store.Publish(snap)

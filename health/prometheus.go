@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"net"
-	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
@@ -67,9 +66,6 @@ type PromOptions struct {
 	Logger *slog.Logger
 	// Metrics, if set, is updated by this source; register it once.
 	Metrics *PromMetrics
-	// Client, if set, sends the requests (TLS, authentication); default
-	// client_golang's api.DefaultRoundTripper.
-	Client *http.Client
 }
 
 // PromQuery is one service's query: Query's samples carry in MatchLabel
@@ -115,11 +111,10 @@ type PromStatus struct {
 	Members    int    `json:"members"`
 	// LastEvaluation is when the last evaluation ended, successful or
 	// not; OK says whether it succeeded.
-	LastEvaluation time.Time     `json:"last_evaluation,omitzero"`
-	OK             bool          `json:"ok"`
-	LastSuccess    time.Time     `json:"last_success,omitzero"`
-	Duration       time.Duration `json:"-"`
-	DurationMS     float64       `json:"duration_ms"`
+	LastEvaluation time.Time `json:"last_evaluation,omitzero"`
+	OK             bool      `json:"ok"`
+	LastSuccess    time.Time `json:"last_success,omitzero"`
+	DurationMS     float64   `json:"duration_ms"`
 	// LastError is the last failure, kept after a success so that an
 	// operator can see what happened; LastErrorAt says when.
 	LastError   string    `json:"last_error,omitempty"`
@@ -191,7 +186,7 @@ func NewPromSource(opts PromOptions) *PromSource {
 		log = slog.New(slog.DiscardHandler)
 	}
 	p := &PromSource{opts: opts, log: log, entries: make(map[string]*promEntry)}
-	cfg := api.Config{Address: strings.TrimRight(opts.URL, "/"), Client: opts.Client}
+	cfg := api.Config{Address: strings.TrimRight(opts.URL, "/")}
 	switch c, err := api.NewClient(cfg); {
 	case opts.URL == "":
 		p.apiErr = errors.New("no Prometheus URL configured")
@@ -473,7 +468,7 @@ func (p *PromSource) apply(e *promEntry, s *promSpec, r *promResult) {
 	m := p.opts.Metrics
 	st := &e.st
 	d := r.end.Sub(r.start)
-	st.LastEvaluation, st.Duration, st.DurationMS = r.end, d, float64(d)/float64(time.Millisecond)
+	st.LastEvaluation, st.DurationMS = r.end, float64(d)/float64(time.Millisecond)
 	st.Warnings = r.warnings
 	m.observe(s.Service, d)
 	log := p.log.With("service", s.Service, "query", s.Query)

@@ -128,17 +128,6 @@ func (s *Signals) Target(k Key) (gslb.LoadSignal, bool) {
 	return best, ok
 }
 
-// TargetSources are k's readings by source.
-func (s *Signals) TargetSources(k Key) []gslb.LoadSignal {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]gslb.LoadSignal, 0, len(s.targets[k]))
-	for _, sig := range s.targets[k] {
-		out = append(out, sig)
-	}
-	return out
-}
-
 // Member is the Prometheus reading of a service's member.
 func (s *Signals) Member(service, memberID string) (gslb.LoadSignal, bool) {
 	s.mu.RLock()

@@ -154,8 +154,7 @@ type obsEntry struct {
 	wireObs
 	received time.Time
 	// On this node's own entries: the load reading last gossiped, and
-	// when (the throttle of ShareLoad).
-	loadSent   bool
+	// when (the throttle of ShareLoad; zero: none gossiped yet).
 	sentLoad   float64
 	sentLoadAt time.Time
 }
@@ -258,7 +257,7 @@ func (n *Node) ShareLoad(key string, value float64, at time.Time) {
 	}
 	w.Load, w.LoadAt = &value, la
 	now := time.Now()
-	send := prev == nil || !prev.loadSent || now.Sub(prev.sentLoadAt) >= loadRefresh || loadMoved(prev.sentLoad, value)
+	send := prev == nil || prev.sentLoadAt.IsZero() || now.Sub(prev.sentLoadAt) >= loadRefresh || loadMoved(prev.sentLoad, value)
 	n.putOwnLocked(o, prev, w, false, send)
 }
 
@@ -289,7 +288,7 @@ func (n *Node) putOwnLocked(o *obsOrigin, prev *obsEntry, w wireObs, health, sen
 	}
 	e := &obsEntry{wireObs: w, received: now}
 	if prev != nil && w.Load != nil {
-		e.loadSent, e.sentLoad, e.sentLoadAt = prev.loadSent, prev.sentLoad, prev.sentLoadAt
+		e.sentLoad, e.sentLoadAt = prev.sentLoad, prev.sentLoadAt
 	}
 	o.entries[w.Key] = e
 	t.gen++
@@ -297,7 +296,7 @@ func (n *Node) putOwnLocked(o *obsOrigin, prev *obsEntry, w wireObs, health, sen
 		return
 	}
 	if w.Load != nil {
-		e.loadSent, e.sentLoad, e.sentLoadAt = true, *w.Load, now
+		e.sentLoad, e.sentLoadAt = *w.Load, now
 	}
 	msg := encodeMessage(msgObservation, wireObsMsg{Node: n.cfg.NodeName, Site: n.cfg.Site, wireObs: w})
 	n.queueBroadcast(obsBroadcastName(n.cfg.NodeName, w.Key), msg)
