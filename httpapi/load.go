@@ -34,6 +34,8 @@ type loadPolicyView struct {
 	Prometheus string  `json:"prometheus,omitempty"`
 	MatchLabel string  `json:"match_label,omitempty"`
 	MatchOn    string  `json:"match_on,omitempty"`
+	// SpareWeights: weights scaled by spare capacity.
+	SpareWeights bool `json:"spare_weights,omitempty"`
 }
 
 func (a *API) load(w http.ResponseWriter, r *http.Request) {
@@ -43,11 +45,11 @@ func (a *API) load(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := loadResponse{Generation: snap.State.Generation, Services: []serviceLoad{}}
-	want := r.URL.Query().Get("service")
-	for _, name := range gslb.LoadServices(snap.State) {
-		if want != "" && gslb.CanonicalName(want) != name {
-			continue
-		}
+	names := gslb.LoadServices(snap.State)
+	if want := r.URL.Query().Get("service"); want != "" {
+		names = []string{gslb.CanonicalName(want)} // MemberLoads skips it unless it sheds load
+	}
+	for _, name := range names {
 		members, pol := snap.MemberLoads(name)
 		if pol == nil {
 			continue
@@ -56,6 +58,7 @@ func (a *API) load(w http.ResponseWriter, r *http.Request) {
 			Low: pol.Low, High: pol.High, HardLimit: pol.HardLimit,
 			MaxAgeS: pol.MaxAge.Seconds(), StickyForS: pol.StickyFor.Seconds(),
 			Prometheus: pol.Prometheus, MatchLabel: pol.MatchLabel, MatchOn: pol.MatchOn,
+			SpareWeights: pol.SpareWeights,
 		}})
 	}
 	if a.Pub != nil {
