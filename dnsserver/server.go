@@ -81,6 +81,11 @@ type Server struct {
 	m    *metrics
 	h    *handler
 	comp *compiler
+	// store is where the snapshots come from (nil in some tests);
+	// pubMu orders publishing, so a view compiled from an older snapshot
+	// never replaces one from a newer.
+	store *gslb.Store
+	pubMu sync.Mutex
 
 	mu       sync.Mutex
 	udp      []*net.UDPConn
@@ -145,6 +150,7 @@ func New(cfg Config, store *gslb.Store) (*Server, error) {
 	}
 	s.m.serviceLimit = cfg.ServiceMetrics
 	s.comp = &compiler{metrics: s.m, keyDir: cfg.DNSSECKeyDir, log: s.log}
+	s.store = store
 	if store != nil {
 		store.Subscribe(s.publish)
 	}
@@ -156,6 +162,8 @@ func (s *Server) publish(snap *gslb.Snapshot) {
 	if snap == nil {
 		return
 	}
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
 	v, err := s.comp.compile(snap)
 	if err != nil {
 		s.log.Error("dns: cannot compile snapshot; still serving the previous one", "generation", snap.Generation(), "err", err)
@@ -206,7 +214,13 @@ func (s *Server) retrySigners() {
 		case <-t.C:
 		}
 		if v := s.h.view.Load(); v != nil && v.signed && s.comp.retrySigners(v) {
-			s.publish(v.snap)
+			// Compile the newest snapshot, not v's: one may have been
+			// published since v was read.
+			snap := v.snap
+			if s.store != nil {
+				snap = s.store.Load()
+			}
+			s.publish(snap)
 		}
 	}
 }
