@@ -345,18 +345,33 @@ func (h *handler) fit(m *dns.Msg, out []byte, limit int, glueRequired bool, prot
 }
 
 func dropLastRRset(rrs []dns.RR) []dns.RR {
+	last := rrs[len(rrs)-1]
 	i := len(rrs) - 1
-	for i > 0 && sameRRset(rrs[i-1], rrs[len(rrs)-1]) {
+	for i > 0 && sameRRset(rrs[i-1], last) {
 		i--
+	}
+	// Signatures go with the RRset they cover (RFC 4034 section 3): an
+	// RRset left without them would be bogus to a validator.
+	if sig, ok := last.(*dns.RRSIG); ok {
+		for i > 0 && rrs[i-1].Header().Rrtype == sig.TypeCovered && strings.EqualFold(rrs[i-1].Header().Name, sig.Hdr.Name) {
+			i--
+		}
 	}
 	return rrs[:i]
 }
 
 // sameRRset reports whether a and b belong to one RRset: same owner (case
-// aside) and type (RFC 2181 section 5).
+// aside) and type (RFC 2181 section 5); signatures by the type they
+// cover.
 func sameRRset(a, b dns.RR) bool {
 	x, y := a.Header(), b.Header()
-	return x.Rrtype == y.Rrtype && strings.EqualFold(x.Name, y.Name)
+	if x.Rrtype != y.Rrtype || !strings.EqualFold(x.Name, y.Name) {
+		return false
+	}
+	if sa, ok := a.(*dns.RRSIG); ok {
+		return sa.TypeCovered == b.(*dns.RRSIG).TypeCovered
+	}
+	return true
 }
 
 // rawError answers a message we could not (or must not) process further:
