@@ -72,6 +72,7 @@ func runDemoBackends(args []string, stdout, stderr io.Writer) int {
 	ready := demoReady{PID: os.Getpid()}
 	for i, ln := range lns {
 		b := &demoBackend{name: specs[i].name, addr: ln.Addr().String(), log: log}
+		b.load.Store(math.Float64bits(demoDefaultLoad))
 		srv := &http.Server{Handler: b.routes(), ReadHeaderTimeout: 5 * time.Second}
 		servers = append(servers, srv)
 		go func() {
@@ -204,7 +205,7 @@ type demoBackend struct {
 	name, addr string
 	log        *slog.Logger
 	failing    atomic.Bool
-	load       atomic.Uint64 // math.Float64bits of the load it reports
+	load       atomic.Uint64 // math.Float64bits of the load it reports (demoDefaultLoad at first)
 	mu         sync.Mutex    // orders the log lines of state changes
 }
 
@@ -213,12 +214,7 @@ type demoBackend struct {
 const demoDefaultLoad = 0.1
 
 // loadNow is the load the backend reports.
-func (b *demoBackend) loadNow() float64 {
-	if v := b.load.Load(); v != 0 {
-		return math.Float64frombits(v)
-	}
-	return demoDefaultLoad
-}
+func (b *demoBackend) loadNow() float64 { return math.Float64frombits(b.load.Load()) }
 
 // setLoad serves POST /load?value=N: the load /healthz and /metrics
 // report from now on, as a backend would report its own.
@@ -229,12 +225,7 @@ func (b *demoBackend) setLoad(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.mu.Lock()
-	// Store +0 as the bits of a tiny value: 0 in the word means "not set".
-	bits := math.Float64bits(v)
-	if bits == 0 {
-		bits = math.Float64bits(math.SmallestNonzeroFloat64)
-	}
-	b.load.Store(bits)
+	b.load.Store(math.Float64bits(v))
 	b.log.Info("load", "backend", b.name, "addr", b.addr, "now", v)
 	b.mu.Unlock()
 	fmt.Fprintf(w, "%s: load %g\n", b.name, v)

@@ -107,8 +107,8 @@ func Generate(zone string, algorithm uint8, flags uint16) (*Key, error) {
 	return &Key{DNSKEY: k, Signer: signer, Tag: k.KeyTag()}, nil
 }
 
-// baseName is BIND's file name stem: K<zone>+<alg>+<tag>.
-func baseName(k *Key) string {
+// KeyName is a key's BIND file base name, K<zone>+<alg>+<tag>.
+func KeyName(k *Key) string {
 	return fmt.Sprintf("K%s+%03d+%05d", k.DNSKEY.Hdr.Name, k.DNSKEY.Algorithm, k.Tag)
 }
 
@@ -119,7 +119,7 @@ func WriteFiles(dir string, k *Key) (pubPath, privPath string, err error) {
 	if k == nil || k.DNSKEY == nil || k.Signer == nil {
 		return "", "", errors.New("dnssec: WriteFiles: incomplete key")
 	}
-	base := filepath.Join(dir, baseName(k))
+	base := filepath.Join(dir, KeyName(k))
 	pubPath, privPath = base+".key", base+".private"
 	priv := k.DNSKEY.PrivateKeyString(k.Signer)
 	if priv == "" {
@@ -130,7 +130,7 @@ func WriteFiles(dir string, k *Key) (pubPath, privPath string, err error) {
 	if err := writeExclusive(privPath, []byte(priv), 0o600); err != nil {
 		return "", "", err
 	}
-	pub := fmt.Sprintf("; This is a %s, keyid %d, for %s\n%s\n", role(k), k.Tag, k.DNSKEY.Hdr.Name, k.DNSKEY.String())
+	pub := fmt.Sprintf("; This is a %s, keyid %d, for %s\n%s\n", Role(k), k.Tag, k.DNSKEY.Hdr.Name, k.DNSKEY.String())
 	if err := writeExclusive(pubPath, []byte(pub), 0o644); err != nil {
 		_ = os.Remove(privPath)
 		return "", "", err
@@ -138,7 +138,9 @@ func WriteFiles(dir string, k *Key) (pubPath, privPath string, err error) {
 	return pubPath, privPath, nil
 }
 
-func role(k *Key) string {
+// Role is "key-signing key" or "zone-signing key", by the SEP flag (a
+// key-signing key that is the only signing key of its algorithm is a CSK).
+func Role(k *Key) string {
 	if k.IsKSK() {
 		return "key-signing key"
 	}

@@ -121,13 +121,6 @@ func query(ctx context.Context, server, zone string, qtype uint16) (rrset, sigs 
 	return rrset, sigs, nil
 }
 
-// KeyName is a key's BIND file base name, K<zone>+<alg>+<tag>.
-func KeyName(k *Key) string { return baseName(k) }
-
-// Role is "key-signing key" or "zone-signing key", by the SEP flag (a
-// key-signing key that is the only signing key of its algorithm is a CSK).
-func Role(k *Key) string { return role(k) }
-
 // ParseAlgorithm reads an algorithm as a number or a mnemonic
 // ("13", "ecdsap256sha256", "15", "ed25519").
 func ParseAlgorithm(s string) (uint8, error) {
