@@ -120,11 +120,11 @@ type target struct {
 	lastReason  Reason
 	// The load (load_from): the last value read and when, and the
 	// latest probe's read error, cleared by a read that works.
-	load          float64
-	loadOK        bool
-	loadAt        time.Time
-	loadErr       string
-	loadErrLogged time.Time // the last warning about loadErr
+	load        float64
+	loadOK      bool
+	loadAt      time.Time
+	loadErr     string
+	loadErrGate logGate // paces the warnings about loadErr
 
 	// loadMu orders the stores of readings into Options.Signals, which
 	// happen outside Monitor.mu; loadStored is the probe count of the
@@ -288,7 +288,7 @@ func (m *Monitor) carryLocked(t, prev *target) {
 	t.lastErr, t.lastErrAt, t.lastReason = prev.lastErr, prev.lastErrAt, prev.lastReason
 	t.lastProbe, t.lastLatency, t.rtt = prev.lastProbe, prev.lastLatency, prev.rtt
 	t.load, t.loadOK, t.loadAt = prev.load, prev.loadOK, prev.loadAt
-	t.loadErr, t.loadErrLogged = prev.loadErr, prev.loadErrLogged
+	t.loadErr, t.loadErrGate = prev.loadErr, prev.loadErrGate
 	m.counts[StateUnknown]--
 	m.counts[t.tr.state]++
 	t.metrics.setState(t.tr.state)
@@ -476,8 +476,7 @@ func (m *Monitor) loadLocked(t *target, at time.Time, load loadReading) {
 	case load.err != nil:
 		t.loadErr = load.err.Error()
 		t.metrics.loadError()
-		if at.Sub(t.loadErrLogged) >= loadErrLogEvery {
-			t.loadErrLogged = at
+		if t.loadErrGate.allow("", at, loadErrLogEvery) {
 			m.log.Warn("health target load not read", "target", t.label, "error", t.loadErr)
 		}
 	}

@@ -477,7 +477,7 @@ func (p *PromSource) apply(e *promEntry, s *promSpec, r *promResult) {
 		st.LastError, st.LastErrorAt = r.err.Error(), r.end
 		st.Errors++
 		m.failed(s.Service)
-		if e.errGate.allow(st.LastError, r.end) {
+		if e.errGate.allow(st.LastError, r.end, PromLogEvery) {
 			log.Warn("prometheus load query failed; keeping the last readings", "err", r.err, "errors", st.Errors)
 		}
 		return
@@ -502,7 +502,7 @@ func (p *PromSource) apply(e *promEntry, s *promSpec, r *promResult) {
 	}
 
 	if len(r.unmatched) > 0 {
-		if e.unmatchedGate.allow(strings.Join(r.unmatched, ","), r.end) {
+		if e.unmatchedGate.allow(strings.Join(r.unmatched, ","), r.end, PromLogEvery) {
 			log.Warn("prometheus load samples match no member", "match_label", s.MatchLabel, "match_on", s.MatchOn,
 				"count", len(r.unmatched), "values", st.Unmatched)
 		}
@@ -510,14 +510,14 @@ func (p *PromSource) apply(e *promEntry, s *promSpec, r *promResult) {
 		e.unmatchedGate = logGate{}
 	}
 	if len(r.invalid) > 0 {
-		if e.invalidGate.allow(strings.Join(r.invalid, ","), r.end) {
+		if e.invalidGate.allow(strings.Join(r.invalid, ","), r.end, PromLogEvery) {
 			log.Warn("prometheus load samples skipped: not a number of at least 0",
 				"count", len(r.invalid), "samples", r.invalid[:min(len(r.invalid), maxUnmatchedShown)])
 		}
 	} else {
 		e.invalidGate = logGate{}
 	}
-	if len(r.warnings) > 0 && e.warnGate.allow(strings.Join(r.warnings, ","), r.end) {
+	if len(r.warnings) > 0 && e.warnGate.allow(strings.Join(r.warnings, ","), r.end, PromLogEvery) {
 		log.Warn("prometheus load query warnings", "warnings", r.warnings)
 	}
 }
@@ -535,21 +535,6 @@ func (p *PromSource) Status() []PromStatus {
 	p.mu.Unlock()
 	slices.SortFunc(out, func(a, b PromStatus) int { return cmp.Compare(a.Service, b.Service) })
 	return out
-}
-
-// logGate rate limits a log line: it allows a condition when it differs
-// from the last one allowed, or when that was PromLogEvery ago.
-type logGate struct {
-	last string
-	at   time.Time
-}
-
-func (g *logGate) allow(cond string, now time.Time) bool {
-	if g.at.IsZero() || cond != g.last || now.Sub(g.at) >= PromLogEvery {
-		g.last, g.at = cond, now
-		return true
-	}
-	return false
 }
 
 // PromMetrics are the Prometheus load source's metrics, prefixed
