@@ -244,15 +244,15 @@ func (p *PromSource) SetQueries(qs []PromQuery) {
 // compilePromQuery defaults q and indexes its members by what the label
 // holds.
 func compilePromQuery(q PromQuery) *promSpec {
-	q.MatchLabel = strings.TrimSpace(q.MatchLabel)
-	if q.MatchLabel == "" {
-		q.MatchLabel = gslb.MatchSite
-	}
-	q.MatchOn = strings.ToLower(strings.TrimSpace(q.MatchOn))
-	if q.MatchOn == "" {
-		q.MatchOn = gslb.MatchSite
-	}
+	// gslb's rule defaults and judges the match settings, as it does for
+	// every policy (a State's are already so).
+	pol := gslb.Policy{Load: gslb.LoadPolicy{High: 1, Prometheus: q.Query, MatchLabel: strings.TrimSpace(q.MatchLabel), MatchOn: q.MatchOn}}
+	pol.ApplyDefaults()
+	q.MatchLabel, q.MatchOn = pol.Load.MatchLabel, pol.Load.MatchOn
 	s := &promSpec{PromQuery: q, index: make(map[string][]int)}
+	if err := pol.Validate(nil); err != nil {
+		s.bad = err
+	}
 	add := func(key string, i int) {
 		if key != "" && !slices.Contains(s.index[key], i) {
 			s.index[key] = append(s.index[key], i)
@@ -275,11 +275,6 @@ func compilePromQuery(q PromQuery) *promSpec {
 			}
 			add(normHost(m.Hostname), i)
 		}
-	}
-	switch q.MatchOn {
-	case gslb.MatchSite, gslb.MatchMember, gslb.MatchAddress:
-	default:
-		s.bad = fmt.Errorf("match_on must be %s, %s or %s, got %q", gslb.MatchSite, gslb.MatchAddress, gslb.MatchMember, q.MatchOn)
 	}
 	return s
 }
