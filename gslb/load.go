@@ -405,14 +405,12 @@ type shedOutcome struct {
 // network at keeps it while below its hard limit, as if it did not shed
 // it: the memory only ever keeps a network from moving, it never moves
 // one. orig is where the candidates before shedding are kept, with
-// persistence, when any is left out.
-func (s *Snapshot) shed(svc *service, q Query, f int, l, orig []int, t *Trace) ([]int, shedOutcome) {
+// persistence, when any is left out; loaded says whether any candidate
+// sheds any network (anyLoaded): decide calls it only when one does or
+// persistence is on.
+func (s *Snapshot) shed(svc *service, q Query, f int, l, orig []int, loaded bool, t *Trace) ([]int, shedOutcome) {
 	pol := &svc.Policy
 	var out shedOutcome
-	loaded := s.anyLoaded(svc, l)
-	if !pol.Persistence.Enabled && !loaded {
-		return l, out // the usual case: nothing to hash
-	}
 	bits := shedMask(pol).Bits(q.Client)
 	out.net = netKeyOf(q.Client, bits)
 	if pol.Persistence.Enabled {

@@ -269,7 +269,11 @@ func (s *Snapshot) decide(q Query, t *Trace) (a Answer) {
 	var so shedOutcome
 	var obuf [32]int // the candidates before shedding, when persistence needs them
 	if pol.Load.On() && (len(s.load) > 0 || pol.Persistence.Enabled) {
-		l, so = s.shed(svc, q, f, l, obuf[:0], t)
+		// The usual case, no candidate loaded and no persistence,
+		// costs this one walk.
+		if loaded := s.anyLoaded(svc, l); loaded || pol.Persistence.Enabled {
+			l, so = s.shed(svc, q, f, l, obuf[:0], loaded, t)
+		}
 	}
 
 	// Step 4: the strategy narrows the group to equally good members.
