@@ -256,7 +256,7 @@ func TestHealthConfigErrors(t *testing.T) {
 		{"load_from json on HEAD", "      fast_interval: 250ms\n", "      fast_interval: 250ms\n      load_from: json:load\n",
 			[]string{`services[0].health_check.load_from: HEAD responses have no body: read a header`}},
 		{"bad load_from", "      fast_interval: 250ms\n", "      fast_interval: 250ms\n      load_from: cpu\n",
-			[]string{`services[0].health_check.load_from: want header:<name>, json:<path> or body, got "cpu"`}},
+			[]string{`services[0].health_check.load_from: want header:<name>, json:<path> or body, optionally after capacity:, got "cpu"`}},
 		{"load_from on tcp", "default_check: {kind: tcp, port: 443, interval: 2s}", "default_check: {kind: tcp, port: 443, load_from: body}",
 			[]string{`health.default_check.load_from: only for http and https checks`}},
 		{"watermarks reversed", "  - name: web.h.example.\n", "  - name: web.h.example.\n    policy: {load: {low: 0.9, high: 0.5}}\n",

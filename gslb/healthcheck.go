@@ -131,7 +131,8 @@ type HealthCheck struct {
 	ExpectStatus []string `json:"expect_status,omitempty"`
 	BodyContains string   `json:"body_contains,omitempty"`
 	// LoadFrom is where a successful probe reads the member's load (see
-	// ParseLoadFrom): "header:<name>", "json:<path>" or "body".
+	// ParseLoadFrom): "header:<name>", "json:<path>" or "body", each may
+	// follow "capacity:" for a backend that reports its free capacity.
 	LoadFrom string `json:"load_from,omitempty"`
 
 	// HTTPS. CAPEM is the CA bundle itself, not a file name: a follower

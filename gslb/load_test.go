@@ -273,17 +273,25 @@ func TestLoadPolicyValidate(t *testing.T) {
 
 func TestParseLoadFrom(t *testing.T) {
 	for in, want := range map[string]LoadFrom{
-		"header:x-load":   {Kind: LoadFromHeader, Name: "X-Load"},
-		"json:stats.cpu":  {Kind: LoadFromJSON, Name: "stats.cpu", Path: []string{"stats", "cpu"}},
-		" body ":          {Kind: LoadFromBody},
-		"HEADER:X-Weight": {Kind: LoadFromHeader, Name: "X-Weight"},
+		"header:x-load":          {Kind: LoadFromHeader, Name: "X-Load"},
+		"json:stats.cpu":         {Kind: LoadFromJSON, Name: "stats.cpu", Path: []string{"stats", "cpu"}},
+		" body ":                 {Kind: LoadFromBody},
+		"HEADER:X-Weight":        {Kind: LoadFromHeader, Name: "X-Weight"},
+		"capacity:header:x-free": {Kind: LoadFromHeader, Name: "X-Free", Capacity: true},
+		"Capacity:json:a.b":      {Kind: LoadFromJSON, Name: "a.b", Path: []string{"a", "b"}, Capacity: true},
+		"capacity:body":          {Kind: LoadFromBody, Capacity: true},
 	} {
 		got, err := ParseLoadFrom(in)
-		if err != nil || got.Kind != want.Kind || got.Name != want.Name || strings.Join(got.Path, ".") != strings.Join(want.Path, ".") {
+		if err != nil || got.Kind != want.Kind || got.Name != want.Name || strings.Join(got.Path, ".") != strings.Join(want.Path, ".") || got.Capacity != want.Capacity {
 			t.Errorf("%q: %+v %v", in, got, err)
 		}
+		// The canonical text reads back as the same.
+		if again, err := ParseLoadFrom(got.String()); err != nil || again.String() != got.String() || again.Capacity != got.Capacity {
+			t.Errorf("%q: String %q reads back as %+v, %v", in, got.String(), again, err)
+		}
 	}
-	for _, in := range []string{"header:", "header:a b", "json:", "json:a..b", "body:x", "cpu"} {
+	for _, in := range []string{"header:", "header:a b", "json:", "json:a..b", "body:x", "cpu",
+		"capacity", "capacity:", "capacity:cpu", "capacity:capacity:body"} {
 		if _, err := ParseLoadFrom(in); err == nil {
 			t.Errorf("%q accepted", in)
 		}
@@ -459,4 +467,20 @@ type loadByFirstAddr struct {
 func (l *loadByFirstAddr) MemberLoad(_ string, m *Member, _ time.Duration, _ time.Time) (LoadSignal, bool) {
 	v, ok := l.v[m.Addresses[0].String()]
 	return LoadSignal{Value: v, At: l.at, Source: "probe"}, ok
+}
+
+// A capacity reading is a load of 1 - capacity; a load is itself.
+func TestLoadFromLoad(t *testing.T) {
+	load, capacity := LoadFrom{Kind: LoadFromBody}, LoadFrom{Kind: LoadFromBody, Capacity: true}
+	for _, tc := range []struct {
+		lf      LoadFrom
+		in, out float64
+	}{{load, 0.25, 0.25}, {load, 42, 42}, {capacity, 0.25, 0.75}, {capacity, 1, 0}, {capacity, 0, 1}} {
+		if got, err := tc.lf.Load(tc.in); err != nil || got != tc.out {
+			t.Errorf("%s: Load(%v) = %v, %v; want %v", tc.lf, tc.in, got, err, tc.out)
+		}
+	}
+	if _, err := capacity.Load(1.5); err == nil || !strings.Contains(err.Error(), "1.5 is above 1") {
+		t.Errorf("capacity 1.5: %v", err)
+	}
 }

@@ -107,7 +107,7 @@ func (c *Check) loadSource() (gslb.LoadFrom, error) {
 	switch {
 	case c.LoadFrom == "":
 		return gslb.LoadFrom{}, nil
-	case c.loadFrom.Kind != "" && loadFromText(c.loadFrom) == c.LoadFrom:
+	case c.loadFrom.Kind != "" && c.loadFrom.String() == c.LoadFrom:
 		return c.loadFrom, nil
 	}
 	return gslb.ParseLoadFrom(c.LoadFrom)

@@ -53,27 +53,28 @@ func (l *lastLoad) get() (float64, bool, error) {
 	return l.r.v, l.r.ok, l.r.err
 }
 
-// loadFromText is the canonical text of a parsed load_from:
-// "header:<Canonical-Name>", "json:<path>" or "body"; "" for none.
-func loadFromText(lf gslb.LoadFrom) string {
-	switch lf.Kind {
-	case gslb.LoadFromHeader, gslb.LoadFromJSON:
-		return lf.Kind + ":" + lf.Name
-	case gslb.LoadFromBody:
-		return lf.Kind
-	}
-	return ""
-}
-
 // loadNeedsBody says whether the load is read from the response body.
 func loadNeedsBody(lf gslb.LoadFrom) bool {
 	return lf.Kind == gslb.LoadFromJSON || lf.Kind == gslb.LoadFromBody
 }
 
-// readLoad reads the load from a response by lf. body is what was read of
+// readLoad reads the member's load from a response by lf (a capacity
+// read becomes a load: gslb.LoadFrom.Load). body is what was read of
 // it (at most gslb.MaxLoadBody+1 bytes) and bodyErr the error of reading
 // it; both are ignored for a header.
 func readLoad(lf gslb.LoadFrom, h http.Header, body []byte, bodyErr error) (float64, error) {
+	v, err := readNumber(lf, h, body, bodyErr)
+	if err != nil {
+		return 0, err
+	}
+	if v, err = lf.Load(v); err != nil {
+		return 0, fmt.Errorf("load: %s: %w", lf, err)
+	}
+	return v, nil
+}
+
+// readNumber reads the number lf names from a response, as readLoad.
+func readNumber(lf gslb.LoadFrom, h http.Header, body []byte, bodyErr error) (float64, error) {
 	switch lf.Kind {
 	case gslb.LoadFromHeader:
 		vs := h.Values(lf.Name)

@@ -108,6 +108,12 @@ func TestHTTPLoad(t *testing.T) {
 		{name: "json bad", loadFrom: "json:load", body: `{"load": `, wantErr: "bad JSON"},
 		{name: "json trailing", loadFrom: "json:load", body: `{"load": 1} {}`, wantErr: "data after the document"},
 		{name: "json too long", loadFrom: "json:load", body: big, wantErr: "body over"},
+		// A capacity (the free share) is read as the load 1 - capacity.
+		{name: "capacity header", loadFrom: "capacity:header:X-Free", header: "X-Free: 0.25", want: 0.75},
+		{name: "capacity json", loadFrom: "capacity:json:free", body: `{"free": 1}`, want: 0},
+		{name: "capacity body none free", loadFrom: "capacity:body", body: "0", want: 1},
+		{name: "capacity above 1", loadFrom: "capacity:header:X-Free", header: "X-Free: 1.5", wantErr: "load: capacity:header:X-Free: 1.5 is above 1"},
+		{name: "capacity not a number", loadFrom: "capacity:header:X-Free", header: "X-Free: lots", wantErr: `header X-Free: "lots" is not a number`},
 		// One read serves both the body match and the load.
 		{name: "json and body_contains", loadFrom: "json:load", body: `{"status": "ok", "load": 9}`, bodyContains: `"status": "ok"`, want: 9},
 		{name: "header and body_contains", loadFrom: "header:X-Load", header: "X-Load: 4", body: "ok", bodyContains: "ok", want: 4},
@@ -180,7 +186,7 @@ func TestCheckLoadFrom(t *testing.T) {
 	if again, err := Compile(&spec); err != nil || !equalChecks(again, c) || again.LoadFrom != c.LoadFrom {
 		t.Errorf("Compile(Spec) = %+v, %v", again, err)
 	}
-	for in, want := range map[string]string{"json:stats.cpu": "json:stats.cpu", "Body": "body"} {
+	for in, want := range map[string]string{"json:stats.cpu": "json:stats.cpu", "Body": "body", "CAPACITY:header:x-free": "capacity:header:X-Free"} {
 		if c, err := CheckFromSpec(&gslb.HealthCheck{Kind: "http", LoadFrom: in}); err != nil || c.LoadFrom != want {
 			t.Errorf("CheckFromSpec(load_from %q) = %q, %v; want %q", in, c.LoadFrom, err, want)
 		}
@@ -211,7 +217,8 @@ func TestCheckLoadFrom(t *testing.T) {
 	hdr := mustTarget(t, addr, Check{Kind: KindHTTP, LoadFrom: "header:x-load"})
 	hdr2 := mustTarget(t, addr, Check{Kind: KindHTTP, LoadFrom: "header:X-Load"})
 	body := mustTarget(t, addr, Check{Kind: KindHTTP, LoadFrom: "body"})
-	if hdr.Key() == plain.Key() || body.Key() == hdr.Key() || body.Key() == plain.Key() {
+	free := mustTarget(t, addr, Check{Kind: KindHTTP, LoadFrom: "capacity:header:X-Load"})
+	if hdr.Key() == plain.Key() || body.Key() == hdr.Key() || body.Key() == plain.Key() || free.Key() == hdr.Key() {
 		t.Error("load_from did not change the key")
 	}
 	if hdr.Key() != hdr2.Key() {
@@ -306,6 +313,16 @@ func TestMonitorLoad(t *testing.T) {
 	if _, ok := metricValue(t, registryOf(t, metrics), "meridian_health_load_read_errors_total", nil, map[string]string{"target": tg.Label()}); ok {
 		t.Error("load error series kept after removal")
 	}
+}
+
+// A backend that reports its free capacity gives the signals a load of
+// 1 - capacity: what shedding and spare_weights read.
+func TestMonitorLoadCapacity(t *testing.T) {
+	s := startLoadServer(t, http.StatusOK, "X-Free: 0.25", "ok")
+	_, sig, _, tg := loadMonitor(t, s, "capacity:header:X-Free")
+	waitFor(t, "a load of 0.75", func() bool { r, ok := sig.Target(tg.Key()); return ok && r.Value == 0.75 })
+	s.set("X-Free: 1", "ok")
+	waitFor(t, "a load of 0", func() bool { r, _ := sig.Target(tg.Key()); return r.Value == 0 })
 }
 
 // lockedBuffer is a log destination safe for the probe goroutines.

@@ -38,7 +38,7 @@ func CheckFromSpec(hc *gslb.HealthCheck) (Check, error) {
 		if lf, err := gslb.ParseLoadFrom(hc.LoadFrom); err != nil {
 			loadErr = &gslb.FieldError{Path: "load_from", Msg: err.Error()}
 		} else {
-			c.LoadFrom, c.loadFrom = loadFromText(lf), lf
+			c.LoadFrom, c.loadFrom = lf.String(), lf
 		}
 	}
 	return c, errors.Join(statusErr, jitterErr, loadErr)

@@ -254,7 +254,9 @@ func TestLoadFieldsCRDSchema(t *testing.T) {
 		}
 		re := regexp.MustCompile(lf.Pattern)
 		for _, s := range []string{"header:X-Load", "header:x_weight", "json:load", "json:stats.cpu", "body",
-			"header:", "header:X Load", "json:", "json:a..b", "json:.a", "body:x", "cookie:x", ""} {
+			"capacity:header:X-Free", "capacity:json:free", "capacity:body",
+			"header:", "header:X Load", "json:", "json:a..b", "json:.a", "body:x", "cookie:x", "",
+			"capacity", "capacity:", "capacity:cookie:x", "capacity:capacity:body"} {
 			_, err := gslb.ParseLoadFrom(s)
 			if re.MatchString(s) != (err == nil) {
 				t.Errorf("%s: spec.healthCheck.loadFrom pattern on %q: %v, ParseLoadFrom: %v", name, s, re.MatchString(s), err)

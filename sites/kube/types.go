@@ -194,7 +194,7 @@ type HealthCheckSpec struct {
 	Jitter string `json:"jitter,omitempty"`
 	// LoadFrom is where a successful probe reads the member's load
 	// (gslb.HealthCheck.LoadFrom): "header:<name>", "json:<path>" or
-	// "body".
+	// "body", each may follow "capacity:".
 	LoadFrom string `json:"loadFrom,omitempty"`
 }
 
