@@ -111,9 +111,12 @@ fmt-check:
 	bad=$$(gofmt -l $$files)
 	if [[ -n $$bad ]]; then echo "gofmt needs to run on:"; echo "$$bad"; exit 1; fi
 
+# -race: vet then type-checks against the race-instrumented build of the
+# dependencies that go test -race compiles next, instead of a second,
+# plain build of them (cold: 226 s + 86 s against 233 s + 253 s)
 vet:
-	@echo "+ $(GO) vet ./..."
-	$(GO) vet ./...
+	@echo "+ $(GO) vet -race ./..."
+	$(GO) vet -race ./...
 
 #? conformance: run ISC's genreport (GENREPORT=path to a build of DNS-Compliance-Testing; GENREPORT_FLAGS, e.g. -a for every test) against the demo on 127.0.0.1:53 (root: genreport asks port 53). make test runs the same tests re-expressed with dig (test/e2e/conformance_test.go)
 conformance: build
