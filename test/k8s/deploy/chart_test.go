@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridian-gslb/meridian/test/proctest"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -431,11 +432,11 @@ func TestRenderedConfigIsValid(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
+	// Built as the tests are (with -race under go test -race), so the
+	// build reuses the test build's compiled dependencies.
 	bin := filepath.Join(t.TempDir(), "meridian")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/meridian")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/meridian: %v\n%s", err, out)
+	if err := proctest.BuildMeridian(filepath.Join(root, "cmd", "meridian"), bin); err != nil {
+		t.Fatal(err)
 	}
 	key, err := exec.CommandContext(ctx, bin, "gossip-key").Output()
 	if err != nil {
