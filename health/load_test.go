@@ -275,8 +275,11 @@ func TestMonitorLoad(t *testing.T) {
 	if !strings.Contains(string(b), `"load":0.4`) || strings.Contains(string(b), "load_error") {
 		t.Errorf("status JSON %s", b)
 	}
+	// The callback is set after the monitor started, so the first
+	// reading may have come before it: wait for one it saw.
+	waitFor(t, "OnLocal to see a reading", func() bool { localMu.Lock(); defer localMu.Unlock(); return len(local) > 0 })
 	localMu.Lock()
-	if len(local) == 0 || local[0].Value != 0.4 {
+	if local[0].Value != 0.4 {
 		t.Errorf("OnLocal saw %v", local)
 	}
 	localMu.Unlock()
