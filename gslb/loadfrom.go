@@ -86,8 +86,11 @@ func ParseLoadFrom(s string) (LoadFrom, error) {
 		capacity, t = true, rest
 	}
 	lf, err := parseLoadSource(t, s)
-	lf.Capacity = capacity && err == nil
-	return lf, err
+	if err != nil {
+		return LoadFrom{}, err
+	}
+	lf.Capacity = capacity
+	return lf, nil
 }
 
 // parseLoadSource parses t, the part of s after any "capacity:".
